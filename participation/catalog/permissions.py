@@ -1,0 +1,9 @@
+"""Permission rules for the catalog."""
+
+from participation.accounts.models import Role
+from participation.core.permissions import rule
+
+
+@rule("catalog.manage")
+def _manage(actor, _obj):
+    return actor is not None and actor.has_role(Role.ADMIN)

@@ -1,0 +1,136 @@
+"""Command-line interface: catalog import/export, demo data, and serving the embedded platform."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from participation.core.errors import DomainError
+from participation.core.permissions import SYSTEM
+from participation.core.uow import transaction
+from participation.extensions import db, socketio
+
+DEMO_CATALOG = Path(__file__).parent / "catalog" / "demo" / "catalog.json"
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_ACCOUNTS = [
+    # login, name, roles, departments, organisation (name, credit code)
+    ("admin@demo.city", "平台管理员 Admin", ["admin"], [], None),
+    ("coordinator@demo.city", "协调中心 Coordinator", ["coordinator"], [], None),
+    ("env.staff@demo.city", "生态环境局 Staff", ["department_staff"], ["ECO-ENV"], None),
+    ("env.admin@demo.city", "生态环境局 Admin", ["department_staff", "department_admin"], ["ECO-ENV"], None),
+    ("urban.staff@demo.city", "城管局 Staff", ["department_staff"], ["URBAN-MGMT"], None),
+    ("moderator@demo.city", "论坛版主 Moderator", ["moderator"], [], None),
+    ("researcher@demo.city", "研究员 Researcher", ["researcher"], [], None),
+    ("citizen@demo.city", "市民 Citizen", ["citizen"], [], None),
+    ("13800138000", "手机用户 Mobile citizen", ["citizen"], [], None),
+    ("enterprise@demo.city", "企业用户 Enterprise", ["enterprise"], [], ("海城示范科技有限公司", "computed")),
+]
+
+
+def _fail(error: DomainError) -> None:
+    click.echo(json.dumps({"error": error.message, "fields": error.fields}, ensure_ascii=False, indent=2), err=True)
+    sys.exit(1)
+
+
+catalog_cli = AppGroup("catalog", help="Import and export the department catalog.")
+
+
+@catalog_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def catalog_import(file: Path) -> None:
+    """Load departments, districts and categories from FILE (JSON or YAML); all or nothing."""
+    from participation.catalog import services
+
+    try:
+        with transaction():
+            report = services.import_file(SYSTEM, file)
+    except DomainError as error:
+        _fail(error)
+    click.echo(json.dumps(report, indent=2))
+
+
+@catalog_cli.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
+def catalog_export(out: Path | None) -> None:
+    """Write the catalog in the import format."""
+    from participation.catalog import services
+
+    text = json.dumps(services.export_catalog(), ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+demo_cli = AppGroup("demo", help="Demo data for trying the platform.")
+
+
+def _demo_credit_code() -> str:
+    """A valid demo credit code (the check digit computed by python-stdnum)."""
+    from stdnum.cn import uscc
+
+    body = "91330100MA2A0DEM0"
+    return body + uscc.calc_check_digit(body)
+
+
+def load_demo() -> list[tuple[str, str]]:
+    """Import the demo catalog and create the demo accounts (idempotent)."""
+    from participation.accounts.models import Organisation, Role, User
+    from participation.accounts.services import normalise_login
+    from participation.catalog import services as catalog
+    from participation.catalog.models import Department
+
+    with transaction():
+        catalog.import_file(SYSTEM, DEMO_CATALOG)
+    with transaction():
+        for login, name, roles, departments, organisation in DEMO_ACCOUNTS:
+            email, mobile = normalise_login(login)
+            user = db.session.scalar(select(User).where(User.email == email if email else User.mobile == mobile))
+            if user is None:
+                user = User(email=email, mobile=mobile, display_name=name, preferred_locale="zh")
+                user.set_password(DEMO_PASSWORD)
+                db.session.add(user)
+            user.set_roles({Role(r) for r in roles})
+            ids = set(db.session.scalars(select(Department.id).where(Department.code.in_(departments))))
+            user.set_departments(ids)
+            if organisation:
+                code = _demo_credit_code()
+                org = db.session.scalar(select(Organisation).where(Organisation.credit_code == code))
+                user.organisation = org or Organisation(name=organisation[0], credit_code=code)
+    return [(login, DEMO_PASSWORD) for login, *_ in DEMO_ACCOUNTS]
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load the demo catalog and demo accounts."""
+    load_demo()
+    click.echo("Demo catalog and accounts are loaded.")
+
+
+@click.command("serve")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000")
+def serve(host: str, port: int) -> None:
+    """Serve the platform with live updates (embedded mode; use gunicorn in production)."""
+    url = f"http://{host}:{port}"
+    click.echo("")
+    click.echo(f"  Participation platform is running at {url}")
+    click.echo(f"  Demo log-ins (password for all: {DEMO_PASSWORD}):")
+    for login, name, roles, _d, _o in DEMO_ACCOUNTS:
+        click.echo(f"    {login:<24} {', '.join(roles)}")
+    click.echo("")
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one
+    socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(catalog_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(serve)

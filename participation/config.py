@@ -1,0 +1,105 @@
+"""Configuration classes; environment variables override them.
+
+`DATABASE_URL` and `REDIS_URL` are read as they are; any other key can be set as
+`PARTICIPATION_<KEY>` (the value is parsed as JSON when it parses, else kept as text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+
+class Config:
+    """Embedded default: SQLite under instance/, tasks in-process, no Redis."""
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled from instance/ when unset
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh", "en")
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    REGISTER_RATE_LIMIT = "10 per hour"
+    SUBMISSION_RATE_LIMIT = "10 per minute;100 per day"
+
+    SUBMISSION_MAX_CHARS = 5000
+    TITLE_MAX_CHARS = 200
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    UPLOAD_MAX_FILES = 3
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    UPLOAD_FOLDER: str | None = None  # instance/uploads when unset
+
+    CITY_NAME = {"zh": "海城市", "en": "Haicheng"}
+    SOCKETIO_MESSAGE_QUEUE: str | None = None
+    CELERY: dict = {"task_always_eager": True, "task_eager_propagates": True, "task_ignore_result": True}
+    PROXY_FIX = False
+
+
+class TestingConfig(Config):
+    """Tests: real CSRF and rate limits stay on; tests switch them off where they say so."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SERVER_NAME = None
+
+
+def _parse(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load(app, test_config: dict | None) -> None:
+    """Fill app.config from the class, the environment and test_config, then derive the rest."""
+    app.config.from_object(TestingConfig if test_config and test_config.get("TESTING") else Config)
+    for key, value in os.environ.items():
+        if key.startswith("PARTICIPATION_"):
+            app.config[key.removeprefix("PARTICIPATION_")] = _parse(value)
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("REDIS_URL"):
+        app.config["REDIS_URL"] = os.environ["REDIS_URL"]
+    if test_config:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'participation.db'}"
+    if not app.config["UPLOAD_FOLDER"]:
+        app.config["UPLOAD_FOLDER"] = str(instance / "uploads")
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+
+    redis_url = app.config["REDIS_URL"]
+    celery = dict(app.config["CELERY"])
+    if redis_url:
+        celery.setdefault("broker_url", redis_url)
+        celery["task_always_eager"] = celery.get("task_always_eager_with_redis", False)
+        if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+            app.config["RATELIMIT_STORAGE_URI"] = redis_url
+        app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url
+    celery.pop("task_always_eager_with_redis", None)
+    app.config["CELERY"] = celery
+
+
+def _instance_secret(path: Path) -> str:
+    """A per-installation secret for the embedded default; production sets SECRET_KEY."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

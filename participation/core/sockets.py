@@ -1,0 +1,31 @@
+"""Real-time helpers: room names, and emits that run only after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from participation.core.uow import after_commit
+from participation.extensions import socketio
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def organisation_room(organisation_id: int) -> str:
+    return f"org:{organisation_id}"
+
+
+def tracking_room(code: str) -> str:
+    return f"track:{code}"
+
+
+def emit_now(event: str, data: Any, room: str, namespace: str) -> None:
+    """Emit to a room, from a web process or a worker (through the message queue)."""
+    socketio.emit(event, data, to=room, namespace=namespace)
+
+
+def publish(event: str, data: Any, rooms: list[str], namespace: str) -> None:
+    """Emit to each room once the current transaction has committed."""
+    for room in rooms:
+        after_commit(emit_now, event, data, room, namespace)

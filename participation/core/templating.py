@@ -1,0 +1,27 @@
+"""Jinja helpers: permission checks, bilingual names, status labels, dates."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_datetime
+from flask_login import current_user
+
+from participation.core.i18n import current_language
+from participation.core.labels import event_label, kind_label, role_label, status_label
+from participation.core.permissions import can
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def _helpers():
+        return {
+            "can": lambda name, obj=None: can(current_user, name, obj),
+            "lang": current_language(),
+            "status_label": status_label,
+            "kind_label": kind_label,
+            "event_label": event_label,
+            "role_label": role_label,
+            "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
+        }
+
+    app.jinja_env.filters["dt"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""

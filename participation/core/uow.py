@@ -1,0 +1,53 @@
+"""Unit of work: adapters own the transaction; side effects run only after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from participation.extensions import db
+
+_AFTER_COMMIT = "participation.after_commit"
+_AFTER_ROLLBACK = "participation.after_rollback"
+
+
+def after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run fn(*args) once the current transaction commits; drop it if it rolls back."""
+    db.session.info.setdefault(_AFTER_COMMIT, []).append((fn, args, kwargs))
+
+
+def on_rollback(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run fn(*args) if the current transaction rolls back (for example, remove a stored file)."""
+    db.session.info.setdefault(_AFTER_ROLLBACK, []).append((fn, args, kwargs))
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Commit what the block did, or roll all of it back."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    session.info.pop(_AFTER_ROLLBACK, None)
+    for fn, args, kwargs in callbacks:
+        fn(*args, **kwargs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _run_after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is not None:
+        return
+    session.info.pop(_AFTER_COMMIT, None)
+    for fn, args, kwargs in session.info.pop(_AFTER_ROLLBACK, []):
+        fn(*args, **kwargs)

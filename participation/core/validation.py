@@ -1,0 +1,74 @@
+"""Turning pydantic errors and JSON bodies into ValidationFailed / BadRequest with field paths."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import Request
+from flask_babel import gettext as _
+from pydantic import BaseModel, ValidationError
+
+from participation.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """('categories', 3, 'lead') -> 'categories[3].lead'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "_"
+
+
+def _message(err: dict) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return _("This field is required.")
+    if kind == "extra_forbidden":
+        return _("Unknown field.")
+    if kind == "string_too_long":
+        return _("At most %(n)s characters.", n=ctx.get("max_length"))
+    if kind == "string_too_short":
+        return _("This field cannot be empty.")
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        return _("Out of range.")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return _("Wrong type of value.")
+    if kind == "enum" or kind == "literal_error":
+        return _("Not one of the allowed values: %(v)s.", v=ctx.get("expected", ""))
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"]
+
+
+def errors_to_fields(error: ValidationError, prefix: tuple[Any, ...] = ()) -> dict[str, list[str]]:
+    """Group pydantic's errors by their path in the input."""
+    fields: dict[str, list[str]] = {}
+    for err in error.errors():
+        fields.setdefault(field_path(prefix + tuple(err["loc"])), []).append(_message(err))
+    return fields
+
+
+def validate(model: type[M], data: Any) -> M:
+    """Validate data against a schema, raising ValidationFailed with every field's problems."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(fields=errors_to_fields(error)) from None
+
+
+def json_body(request: Request) -> dict:
+    """The request's JSON object: 415 for another content type, 400 for malformed JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest(_("The body is not valid JSON."))
+    if not isinstance(data, dict):
+        raise BadRequest(_("The body must be a JSON object."))
+    return data

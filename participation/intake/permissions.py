@@ -1,0 +1,32 @@
+"""Permission rules for intake."""
+
+from participation.accounts.models import Role
+from participation.core.permissions import rule
+
+
+@rule("intake.submission.create")
+def _create(actor, _obj):
+    return True  # anyone, logged in or not; rate limits guard the door
+
+
+@rule("intake.submission.list_own")
+def _list_own(actor, _obj):
+    return actor is not None
+
+
+def _owns(actor, submission) -> bool:
+    if actor is None:
+        return False
+    if submission.user_id is not None and submission.user_id == actor.id:
+        return True
+    return submission.organisation_id is not None and submission.organisation_id == actor.organisation_id
+
+
+@rule("intake.submission.view_private")
+def _view_private(actor, submission):
+    return actor is not None and (_owns(actor, submission) or actor.has_role(Role.COORDINATOR, Role.ADMIN))
+
+
+@rule("intake.submission.withdraw")
+def _withdraw(actor, submission):
+    return actor is not None and submission.user_id == actor.id

@@ -1,0 +1,244 @@
+"""Intake: accept a submission (web, API), track it by code, list and withdraw one's own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from participation.accounts.models import Role, User
+from participation.accounts.services import normalise_mobile
+from participation.catalog.models import Category, District
+from participation.core.audit import audit
+from participation.core.errors import Conflict, NotFound, ValidationFailed
+from participation.core.permissions import authorize, is_authenticated
+from participation.core.uow import after_commit, on_rollback
+from participation.core.validation import validate
+from participation.extensions import db
+from participation.intake import uploads
+from participation.intake.models import Attachment, Channel, Submission
+from participation.intake.schemas import SubmissionIn
+from participation.routing import services as routing
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+NAMESPACE = "/intake"
+
+
+def new_tracking_code() -> str:
+    """An unguessable public code such as HC-7K3M9Q2XPA."""
+    return "HC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+def request_fingerprint(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def _check_contact(data: SubmissionIn, actor: Any, errors: dict[str, list[str]]) -> dict[str, str]:
+    """Contact details to store: none when anonymous; required from people who are not logged in."""
+    if data.anonymous:
+        return {"contact_name": "", "contact_phone": "", "contact_email": ""}
+    contact = data.contact
+    out = {"contact_name": "", "contact_phone": "", "contact_email": ""}
+    if contact is not None:
+        out["contact_name"] = contact.name
+        if contact.phone:
+            try:
+                out["contact_phone"] = normalise_mobile(contact.phone, field="contact.phone")
+            except ValidationFailed as error:
+                errors.update(error.fields)
+        if contact.email:
+            if "@" not in contact.email or contact.email.startswith("@") or contact.email.endswith("@"):
+                errors["contact.email"] = [_("Not a valid e-mail address.")]
+            out["contact_email"] = contact.email
+    if not is_authenticated(actor) and not (out["contact_phone"] or out["contact_email"]) and "contact.phone" not in errors:
+        errors["contact"] = [_("Give a phone number or an e-mail address so the department can reach you, or send anonymously.")]
+    return out
+
+
+def submit(
+    actor: Any,
+    payload: dict,
+    files: list[tuple[str, Any]] | None = None,
+    channel: Channel = Channel.WEB,
+    idempotency_key: str | None = None,
+) -> tuple[Submission, bool]:
+    """Accept a submission; return it and whether it was created (False: an idempotent repeat)."""
+    authorize(actor, "intake.submission.create")
+    user = actor if is_authenticated(actor) and isinstance(actor, User) else None
+    key = None
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 100:
+            raise ValidationFailed(fields={"Idempotency-Key": [_("Give a key of 1 to 100 characters.")]})
+        key = f"{user.id if user else 'anon'}:{idempotency_key}"
+        fingerprint = request_fingerprint(payload)
+        existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise Conflict(_("This Idempotency-Key was already used for a different request."))
+            return existing, False
+
+    data = validate(SubmissionIn, payload)
+    errors: dict[str, list[str]] = {}
+    config = current_app.config
+    if len(data.text) > config["SUBMISSION_MAX_CHARS"]:
+        errors["text"] = [_("At most %(n)s characters.", n=config["SUBMISSION_MAX_CHARS"])]
+    if (data.lat is None) != (data.lng is None):
+        errors["lat" if data.lat is None else "lng"] = [_("Give both latitude and longitude, or neither.")]
+    category = district = None
+    if data.category:
+        category = db.session.scalar(select(Category).where(Category.code == data.category, Category.active))
+        if category is None:
+            errors["category"] = [_("Unknown category.")]
+        elif category.enterprise_only and not (user and user.has_role(Role.ENTERPRISE)):
+            errors["category"] = [_("This category is for enterprise accounts.")]
+    if data.district:
+        district = db.session.scalar(select(District).where(District.code == data.district))
+        if district is None:
+            errors["district"] = [_("Unknown district.")]
+    contact = _check_contact(data, actor, errors)
+    files = files or []
+    if len(files) > config["UPLOAD_MAX_FILES"]:
+        errors["photos"] = [_("At most %(n)s photos.", n=config["UPLOAD_MAX_FILES"])]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    images = [uploads.check_image(name, stream) for name, stream in files]
+
+    submission = Submission(
+        tracking_code=new_tracking_code(),
+        kind=data.kind,
+        title=data.title,
+        text=data.text,
+        category=category,
+        district=district,
+        address=data.address,
+        lat=data.lat,
+        lng=data.lng,
+        anonymous=data.anonymous,
+        channel=channel,
+        user=None if data.anonymous else user,
+        organisation_id=None if data.anonymous or user is None else user.organisation_id,
+        idempotency_key=key,
+        request_hash=request_fingerprint(payload) if key else None,
+        **contact,
+    )
+    for image in images:
+        stored, path, digest = uploads.store(image)
+        on_rollback(uploads.remove, path)
+        submission.attachments.append(
+            Attachment(
+                stored_name=stored,
+                original_name=image.original_name,
+                content_type=image.content_type,
+                size=len(image.data),
+                width=image.width,
+                height=image.height,
+                sha256=digest,
+            )
+        )
+    db.session.add(submission)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        if key is None:
+            raise
+        existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
+        if existing is None:
+            raise
+        return existing, False
+    ticket = routing.open_ticket(submission, actor=user)
+    audit(user, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
+    _announce(submission, ticket.status.value)
+
+    from participation.intake.tasks import analyse_submission
+
+    after_commit(analyse_submission.delay, submission.id)
+    return submission, True
+
+
+def status_rooms(submission: Submission) -> list[str]:
+    from participation.core.sockets import organisation_room, tracking_room, user_room
+
+    rooms = [tracking_room(submission.tracking_code)]
+    if submission.user_id:
+        rooms.append(user_room(submission.user_id))
+    if submission.organisation_id:
+        rooms.append(organisation_room(submission.organisation_id))
+    return rooms
+
+
+def _announce(submission: Submission, status: str) -> None:
+    from participation.core.sockets import publish
+
+    publish(
+        "submission.status",
+        {"code": submission.tracking_code, "status": status, "title": submission.title or submission.text[:60]},
+        status_rooms(submission),
+        NAMESPACE,
+    )
+
+
+def get_by_code(code: str) -> Submission:
+    submission = db.session.scalar(select(Submission).where(Submission.tracking_code == (code or "").strip().upper()))
+    if submission is None:
+        raise NotFound(_("No request has this tracking code."))
+    return submission
+
+
+def public_view(code: str) -> dict:
+    """What anyone holding the tracking code may see: status and public timeline, no personal data."""
+    submission = get_by_code(code)
+    ticket = submission.ticket
+    return {
+        "code": submission.tracking_code,
+        "kind": submission.kind.value,
+        "title": submission.title,
+        "category": submission.category.code if submission.category else None,
+        "district": submission.district.code if submission.district else None,
+        "status": ticket.status.value,
+        "submitted_at": submission.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "photos": len(submission.attachments),
+        "timeline": [
+            {"at": e.at.isoformat(), "type": e.type, "status": e.to_status, "message": e.payload.get("public_message", "")}
+            for e in ticket.events
+            if e.public
+        ],
+    }
+
+
+def withdraw(actor: Any, code: str, reason: str = "") -> Submission:
+    """The submitter takes back a request that is still open."""
+    submission = get_by_code(code)
+    authorize(actor, "intake.submission.withdraw", submission)
+    if len(reason) > 500:
+        raise ValidationFailed(fields={"reason": [_("At most %(n)s characters.", n=500)]})
+    routing.change_status(submission.ticket, "withdrawn", actor, reason=reason.strip(), public=True)
+    audit(actor, "submission.withdrawn", submission)
+    _announce(submission, "withdrawn")
+    return submission
+
+
+def visible_submissions(actor: User, limit: int = 100) -> list[Submission]:
+    """One's own submissions and, for enterprise members, the organisation's."""
+    authorize(actor, "intake.submission.list_own")
+    clause = Submission.user_id == actor.id
+    if actor.organisation_id:
+        clause = or_(clause, Submission.organisation_id == actor.organisation_id)
+    stmt = select(Submission).where(clause).order_by(Submission.id.desc()).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def attachment_for(actor: Any, attachment_id: int) -> Attachment:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound()
+    authorize(actor, "intake.submission.view_private", attachment.submission)
+    return attachment

@@ -1,0 +1,35 @@
+"""Live status of submissions: a person follows their own, their organisation's, or one tracking code."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_socketio import Namespace, emit, join_room
+
+from participation.core.errors import DomainError
+from participation.core.sockets import organisation_room, tracking_room, user_room
+from participation.intake import services
+
+
+class IntakeNamespace(Namespace):
+    def on_connect(self, auth=None):
+        """Anyone may connect; what they may follow is checked per room."""
+        return True
+
+    def on_follow_mine(self, _data=None):
+        if not current_user.is_authenticated:
+            emit("error", {"code": "not_authenticated", "message": "log in first"})
+            return {"ok": False}
+        join_room(user_room(current_user.id))
+        if current_user.organisation_id:
+            join_room(organisation_room(current_user.organisation_id))
+        return {"ok": True}
+
+    def on_follow_code(self, data=None):
+        code = (data or {}).get("code", "") if isinstance(data, dict) else ""
+        try:
+            submission = services.get_by_code(code)
+        except DomainError as error:
+            emit("error", {"code": error.code, "message": error.message})
+            return {"ok": False}
+        join_room(tracking_room(submission.tracking_code))
+        return {"ok": True, "status": submission.ticket.status.value}

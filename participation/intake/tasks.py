@@ -1,0 +1,33 @@
+"""Background work for intake: analyse the text, then put the ticket in the triage queue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from participation.core.models import utcnow
+from participation.core.uow import transaction
+from participation.extensions import db
+from participation.intake.models import Submission
+from participation.routing.models import TicketStatus
+from participation.text import analyse
+
+
+@shared_task(name="intake.analyse_submission", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def analyse_submission(submission_id: int) -> str | None:
+    """Store language, sentiment and keywords; a fresh submission then waits for dispatch."""
+    from participation.intake.services import _announce
+    from participation.routing.services import change_status
+
+    with transaction():
+        submission = db.session.get(Submission, submission_id)
+        if submission is None or submission.analysed_at is not None:
+            return None
+        result = analyse(f"{submission.title}\n{submission.text}".strip())
+        submission.language = result.language
+        submission.sentiment = result.sentiment
+        submission.keywords = result.keywords
+        submission.analysed_at = utcnow()
+        if submission.ticket.status == TicketStatus.SUBMITTED:
+            change_status(submission.ticket, TicketStatus.TRIAGE.value, None, public=True)
+            _announce(submission, TicketStatus.TRIAGE.value)
+        return submission.language

@@ -1,0 +1,122 @@
+"""Intake pages: the request form, its confirmation, tracking, and "my requests"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from participation.catalog import services as catalog
+from participation.core.errors import DomainError
+from participation.core.uow import transaction
+from participation.extensions import limiter
+from participation.intake import services, uploads
+from participation.accounts.models import Role
+from participation.intake.models import Kind
+
+bp = Blueprint("intake", __name__)
+
+
+def submission_limit() -> str:
+    return current_app.config["SUBMISSION_RATE_LIMIT"]
+
+
+def _form_payload(form) -> dict:
+    """Turn the HTML form into the same payload the JSON API takes."""
+    payload: dict = {
+        "kind": form.get("kind", ""),
+        "title": form.get("title", ""),
+        "text": form.get("text", ""),
+        "category": form.get("category") or None,
+        "district": form.get("district") or None,
+        "address": form.get("address", ""),
+        "anonymous": form.get("anonymous") == "on",
+    }
+    for axis in ("lat", "lng"):
+        raw = (form.get(axis) or "").strip()
+        if raw:
+            try:
+                payload[axis] = float(raw)
+            except ValueError:
+                payload[axis] = raw
+    if not payload["anonymous"]:
+        payload["contact"] = {
+            "name": form.get("contact_name", ""),
+            "phone": form.get("contact_phone", ""),
+            "email": form.get("contact_email", ""),
+        }
+    return payload
+
+
+def _render_form(errors: dict, form, status: int = 200):
+    enterprise = current_user.is_authenticated and current_user.has_role(Role.ENTERPRISE)
+    return render_template(
+        "intake/submit.html",
+        errors=errors,
+        form=form,
+        kinds=list(Kind),
+        categories=catalog.categories(enterprise=enterprise),
+        districts=catalog.district_tree(),
+    ), status
+
+
+@bp.route("/submit", methods=["GET", "POST"])
+@limiter.shared_limit(submission_limit, scope="submission", methods=["POST"])
+def submit():
+    if request.method == "GET":
+        return _render_form({}, {"kind": request.args.get("kind", "complaint")})
+    files = [(f.filename or "photo", f.stream) for f in request.files.getlist("photos") if f and f.filename]
+    try:
+        with transaction():
+            submission, _created = services.submit(current_user, _form_payload(request.form), files)
+    except DomainError as error:
+        return _render_form(error.fields or {"_": [error.message]}, request.form, error.status)
+    return redirect(url_for("intake.submitted", code=submission.tracking_code))
+
+
+@bp.get("/submitted/<code>")
+def submitted(code: str):
+    view = services.public_view(code)
+    return render_template("intake/submitted.html", view=view)
+
+
+@bp.get("/track")
+def track_lookup():
+    code = (request.args.get("code") or "").strip().upper()
+    if code:
+        return redirect(url_for("intake.track", code=code))
+    return render_template("intake/track_lookup.html")
+
+
+@bp.get("/track/<code>")
+def track(code: str):
+    try:
+        view = services.public_view(code)
+    except DomainError as error:
+        return render_template("intake/track_lookup.html", error=error.message, code=code), error.status
+    return render_template("intake/track.html", view=view)
+
+
+@bp.get("/my")
+@login_required
+def mine():
+    return render_template("intake/mine.html", submissions=services.visible_submissions(current_user))
+
+
+@bp.post("/my/<code>/withdraw")
+@login_required
+def withdraw(code: str):
+    try:
+        with transaction():
+            services.withdraw(current_user, code, request.form.get("reason", ""))
+        flash(_("Your request is withdrawn."), "info")
+    except DomainError as error:
+        flash(error.message, "error")
+    return redirect(url_for("intake.mine"))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    item = services.attachment_for(current_user, attachment_id)
+    return send_file(uploads.path_of(item.stored_name), mimetype=item.content_type, max_age=0)

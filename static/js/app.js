@@ -1,0 +1,84 @@
+/* Light page behaviour: live status over Socket.IO, the request form's small helpers. */
+(function () {
+  "use strict";
+
+  function labels() {
+    var node = document.getElementById("status-labels");
+    return node ? JSON.parse(node.textContent) : {};
+  }
+
+  function setStatus(code, status) {
+    var names = labels();
+    document.querySelectorAll('.live-status[data-code="' + code + '"]').forEach(function (cell) {
+      cell.innerHTML = "";
+      var badge = document.createElement("span");
+      badge.className = "badge status-" + status + " flash-update";
+      badge.dataset.status = status;
+      badge.textContent = names[status] || status;
+      cell.appendChild(badge);
+    });
+    var row = document.querySelector('tr[data-code="' + code + '"]');
+    if (row && ["withdrawn", "closed", "rejected", "duplicate", "resolved"].indexOf(status) >= 0) {
+      row.querySelectorAll("form").forEach(function (f) { f.remove(); });
+    }
+    var timeline = document.getElementById("timeline");
+    if (timeline && document.querySelector('[data-live="track"][data-code="' + code + '"]')) {
+      var item = document.createElement("li");
+      var stamp = document.createElement("time");
+      stamp.textContent = new Date().toISOString().slice(0, 16).replace("T", " ");
+      item.appendChild(stamp);
+      item.appendChild(document.createTextNode(" " + (names[status] || status)));
+      timeline.appendChild(item);
+    }
+  }
+
+  function connectLive() {
+    var live = document.querySelector("[data-live]");
+    if (!live || typeof io === "undefined") return;
+    var socket = io("/intake", { transports: ["websocket", "polling"] });
+    socket.on("connect", function () {
+      document.body.dataset.live = "connected";
+      if (live.dataset.live === "mine") socket.emit("follow_mine", {});
+      if (live.dataset.live === "track") socket.emit("follow_code", { code: live.dataset.code });
+    });
+    socket.on("submission.status", function (msg) {
+      if (msg && msg.code && msg.status) setStatus(msg.code, msg.status);
+    });
+  }
+
+  function formHelpers() {
+    var anonymous = document.getElementById("anonymous");
+    var contact = document.getElementById("contact");
+    if (anonymous && contact) {
+      var sync = function () { contact.hidden = anonymous.checked; };
+      anonymous.addEventListener("change", sync);
+      sync();
+    }
+    var locate = document.getElementById("locate");
+    if (locate && navigator.geolocation) {
+      locate.addEventListener("click", function () {
+        navigator.geolocation.getCurrentPosition(function (pos) {
+          document.querySelector('input[name="lat"]').value = pos.coords.latitude.toFixed(6);
+          document.querySelector('input[name="lng"]').value = pos.coords.longitude.toFixed(6);
+        });
+      });
+    } else if (locate) {
+      locate.hidden = true;
+    }
+    var accountType = document.querySelectorAll('input[name="account_type"]');
+    var enterprise = document.querySelector(".enterprise-fields");
+    if (accountType.length && enterprise) {
+      var syncType = function () {
+        var checked = document.querySelector('input[name="account_type"]:checked');
+        enterprise.hidden = !checked || checked.value !== "enterprise";
+      };
+      accountType.forEach(function (r) { r.addEventListener("change", syncType); });
+      syncType();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    formHelpers();
+    connectLive();
+  });
+})();
