@@ -128,7 +128,7 @@ def import_catalog(actor: Any, data: Any, source: str = "") -> dict[str, dict[st
 
     report = {name: {"created": 0, "updated": 0, "unchanged": 0} for name in ("departments", "districts", "categories")}
     for d in doc.departments:
-        _, state = _upsert(Department, d.code, {"name_zh": d.name.zh, "name_en": d.name.en, "active": d.active})
+        _obj, state = _upsert(Department, d.code, {"name_zh": d.name.zh, "name_en": d.name.en, "active": d.active})
         report["departments"][state] += 1
     db.session.flush()
     dept = {row.code: row for row in db.session.scalars(select(Department))}
@@ -136,7 +136,7 @@ def import_catalog(actor: Any, data: Any, source: str = "") -> dict[str, dict[st
     states = {}
     for d in doc.districts:
         office = dept.get(d.office) if d.office else None
-        _, states[d.code] = _upsert(District, d.code, {"name_zh": d.name.zh, "name_en": d.name.en, "office": office})
+        _obj, states[d.code] = _upsert(District, d.code, {"name_zh": d.name.zh, "name_en": d.name.en, "office": office})
     db.session.flush()
     dist = {row.code: row for row in db.session.scalars(select(District))}
     for d in doc.districts:
@@ -144,7 +144,7 @@ def import_catalog(actor: Any, data: Any, source: str = "") -> dict[str, dict[st
             states[d.code] = "updated"
         report["districts"][states[d.code]] += 1
     for c in doc.categories:
-        _, state = _upsert(
+        _obj, state = _upsert(
             Category,
             c.code,
             {

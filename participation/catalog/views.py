@@ -53,7 +53,7 @@ def _entry_from_form(section: str, form) -> dict:
         sla = {}
         for key in ("respond_hours", "resolve_days"):
             raw = form.get(key, "").strip()
-            sla[key] = int(raw) if raw.isdigit() else raw
+            sla[key] = int(raw) if raw.lstrip("-").isdigit() else raw
         entry["sla"] = sla
     if section in ("departments", "categories"):
         entry["active"] = form.get("active") == "on"

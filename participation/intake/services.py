@@ -32,7 +32,7 @@ NAMESPACE = "/intake"
 
 def new_tracking_code() -> str:
     """An unguessable public code such as HC-7K3M9Q2XPA."""
-    return "HC-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    return "HC-" + "".join(secrets.choice(CODE_ALPHABET) for _i in range(10))
 
 
 def request_fingerprint(data: dict) -> str:

@@ -1,0 +1,1 @@
+"""Users, roles, enterprise organisations, department membership and API tokens."""

@@ -1,0 +1,1 @@
+"""The city catalog: departments, districts and categories."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: errors, permissions, unit of work, audit, real-time helpers."""

@@ -1,0 +1,1 @@
+"""Public forums: proposals, threads, comments and moderation (planned, see the issue list)."""

@@ -1,0 +1,1 @@
+"""Intake: submissions from citizens and enterprises, tracking codes, photos."""

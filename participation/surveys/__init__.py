@@ -1,0 +1,1 @@
+"""Satisfaction surveys and callbacks (planned, see the issue list)."""
