@@ -52,10 +52,10 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check participation tests
 
 worker: $(VENV)/.installed
-	$(VENV)/bin/celery -A participation.worker worker --loglevel=info
+	$(VENV)/bin/celery -A participation.worker:celery worker --loglevel=info
 
 beat: $(VENV)/.installed
-	$(VENV)/bin/celery -A participation.worker beat --loglevel=info
+	$(VENV)/bin/celery -A participation.worker:celery beat --loglevel=info
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor

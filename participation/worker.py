@@ -1,6 +1,6 @@
-"""Entry point for Celery worker and beat processes: `celery -A participation.worker worker`."""
+"""Entry point for Celery worker and beat processes: `celery -A participation.worker:celery worker`."""
 
 from participation import create_app
 
-app = create_app()
-celery = app.extensions["celery"]
+flask_app = create_app()
+celery = flask_app.extensions["celery"]

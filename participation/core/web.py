@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     from participation.core import audit as _audit  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
     from participation.intake import permissions as _intake_permissions  # noqa: F401
+    from participation.intake import tasks as _intake_tasks  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401
 
     from participation.accounts.models import User
