@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import re
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -95,6 +97,7 @@ def app(database_url, tmp_path_factory):
         }
     )
     application.extensions["celery"].conf.task_always_eager = True
+    application.test_client_class = IsolatedClient
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -119,6 +122,19 @@ def db(app):
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
     ctx.pop()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context (own session, g and locale), as in production.
+
+    The test's own session is expired afterwards so that it reads what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        try:
+            return contextvars.Context().run(super().open, *args, **kwargs)
+        finally:
+            _db.session.expire_all()
 
 
 @pytest.fixture

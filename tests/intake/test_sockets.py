@@ -1,0 +1,88 @@
+"""Live status over Socket.IO: rooms per user, organisation and tracking code; only after commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from participation.core.uow import transaction
+from participation.extensions import socketio
+from participation.intake import services
+from participation.intake.models import Submission
+from tests.conftest import VALID_CREDIT_CODE
+
+
+def statuses(socket_client) -> list[dict]:
+    return [e["args"][0] for e in socket_client.get_received("/intake") if e["name"] == "submission.status"]
+
+
+def test_my_submissions_follow_live_status(app, client, catalog, db, make_user, login):
+    user = make_user("citizen")
+    login(user)
+    live = socketio.test_client(app, namespace="/intake", flask_test_client=client)
+    assert live.is_connected("/intake")
+    assert live.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": True}
+
+    client.post("/submit", data={"kind": "complaint", "text": "垃圾三天没人清运", "contact_phone": "13800138000"})
+    code = db.session.scalar(select(Submission.tracking_code))
+    assert [e["status"] for e in statuses(live)] == ["submitted", "triage"]
+
+    client.post(f"/my/{code}/withdraw")
+    assert statuses(live) == [{"code": code, "status": "withdrawn", "title": "垃圾三天没人清运"}]
+
+
+def test_others_do_not_receive_my_events(app, client, catalog, db, make_user, login):
+    owner, stranger = make_user("citizen"), make_user("citizen")
+    other_http = app.test_client()
+    other_http.post("/login", data={"login": stranger.email, "password": "correct-horse-42"})
+    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=other_http)
+    watcher.emit("follow_mine", {}, namespace="/intake", callback=True)
+    login(owner)
+    client.post("/submit", data={"kind": "complaint", "text": "路面塌陷", "contact_phone": "13800138000"})
+    assert statuses(watcher) == []
+
+
+def test_enterprise_members_see_the_organisations_events(app, client, catalog, db, make_user, login):
+    boss = make_user("enterprise", organisation=VALID_CREDIT_CODE)
+    colleague = make_user("enterprise", organisation=VALID_CREDIT_CODE)
+    colleague_http = app.test_client()
+    colleague_http.post("/login", data={"login": colleague.email, "password": "correct-horse-42"})
+    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=colleague_http)
+    watcher.emit("follow_mine", {}, namespace="/intake", callback=True)
+    login(boss)
+    client.post("/submit", data={"kind": "complaint", "text": "审批太慢", "category": "BIZ-ENV"})
+    assert [e["status"] for e in statuses(watcher)] == ["submitted", "triage"]
+
+
+def test_follow_by_tracking_code_without_login(app, client, catalog, db, make_user):
+    owner = make_user("citizen")
+    with transaction():
+        submission, _ = services.submit(owner, {"kind": "inquiry", "text": "办理居住证需要什么材料？"})
+    code = submission.tracking_code
+    anonymous = socketio.test_client(app, namespace="/intake")
+    assert anonymous.emit("follow_code", {"code": code}, namespace="/intake", callback=True)["ok"] is True
+    assert anonymous.emit("follow_code", {"code": "HC-NOPE"}, namespace="/intake", callback=True) == {"ok": False}
+    assert anonymous.get_received("/intake")[-1]["name"] == "error"
+    with transaction():
+        services.withdraw(owner, code)
+    assert [e["status"] for e in statuses(anonymous)] == ["withdrawn"]
+
+
+def test_follow_mine_needs_login(app, db):
+    anonymous = socketio.test_client(app, namespace="/intake")
+    assert anonymous.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": False}
+
+
+def test_rolled_back_change_announces_nothing(app, catalog, db, make_user):
+    owner = make_user("citizen")
+    with transaction():
+        submission, _ = services.submit(owner, {"kind": "inquiry", "text": "问题"})
+    watcher = socketio.test_client(app, namespace="/intake")
+    watcher.emit("follow_code", {"code": submission.tracking_code}, namespace="/intake", callback=True)
+    try:
+        with transaction():
+            services.withdraw(owner, submission.tracking_code)
+            raise RuntimeError("something later in the request failed")
+    except RuntimeError:
+        pass
+    assert statuses(watcher) == []
+    assert db.session.get(Submission, submission.id).ticket.status.value == "triage"

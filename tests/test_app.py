@@ -1,0 +1,110 @@
+"""The application shell: configuration, migrations, errors, language, security headers."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from participation import create_app
+from participation.extensions import db as _db
+
+
+def test_environment_overrides_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("PARTICIPATION_SUBMISSION_MAX_CHARS", "3000")
+    monkeypatch.setenv("PARTICIPATION_CITY_NAME", '{"zh": "测试市", "en": "Testville"}')
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("/x.db")
+    assert app.config["SUBMISSION_MAX_CHARS"] == 3000
+    assert app.config["CITY_NAME"]["en"] == "Testville"
+    assert app.config["CELERY"]["task_always_eager"] is True
+    assert app.config["SOCKETIO_MESSAGE_QUEUE"] is None
+
+
+def test_redis_url_switches_to_production_mode(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["CELERY"]["broker_url"] == "redis://127.0.0.1:6379/3"
+    assert app.config["CELERY"]["task_always_eager"] is False
+    assert app.config["SOCKETIO_MESSAGE_QUEUE"] == "redis://127.0.0.1:6379/3"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+
+
+def test_migrations_match_the_models(app, db):
+    """`flask db upgrade` built the schema; the models have no change without a migration."""
+    with _db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), _db.metadata)
+    assert diff == []
+
+
+def test_db_upgrade_command_on_a_fresh_database(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+    from flask_migrate.cli import db as db_group
+
+    target = tmp_path / "fresh.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}"})
+    result = CliRunner().invoke(db_group, ["upgrade"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    import sqlite3
+
+    tables = {r[0] for r in sqlite3.connect(target).execute("select name from sqlite_master where type='table'")}
+    assert {"user", "submission", "ticket", "ticket_event", "category", "audit_log"} <= tables
+
+
+def test_language_switch_and_default(client):
+    assert 'lang="zh-CN"' in client.get("/").get_data(as_text=True)
+    english = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert 'lang="en"' in english and "Send a request" in english
+    client.get("/lang/zh")
+    chinese = client.get("/", headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in chinese and "Send a request" not in chinese
+    assert client.get("/lang/en?next=https://evil.example/").headers["Location"] == "/"
+
+
+def test_errors_are_pages_or_json_never_traces(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "<html" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no/such")
+    assert api.status_code == 404 and api.get_json() == {"error": {"code": "not_found", "message": api.get_json()["error"]["message"]}}
+    assert client.delete("/api/v1/health").status_code == 405
+
+
+def test_unexpected_error_is_a_clean_500(tmp_path):
+    fresh = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/e.db"})
+
+    @fresh.get("/boom-for-test")
+    def boom():
+        raise RuntimeError("internal detail")
+
+    response = fresh.test_client().get("/boom-for-test")
+    assert response.status_code == 500 and "internal detail" not in response.get_data(as_text=True)
+
+
+def test_security_headers(client):
+    headers = client.get("/").headers
+    assert headers["X-Frame-Options"] == "DENY" and "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_oversized_request_is_413(client, app):
+    response = client.post("/api/v1/submissions", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1), content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize("path", ["/profile", "/my", "/admin/users", "/admin/catalog/"])
+def test_login_required(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_demo_load_is_idempotent(runner):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    from sqlalchemy import func, select
+
+    from participation.accounts.models import User
+
+    assert _db.session.scalar(select(func.count()).select_from(User)) == 10

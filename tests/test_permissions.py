@@ -1,0 +1,69 @@
+"""The permission matrix: every role against every rule registered so far."""
+
+from __future__ import annotations
+
+import pytest
+
+from participation.accounts.models import ApiToken, Role
+from participation.core.permissions import can, rules
+from participation.intake.models import Submission
+
+ROLES = [None] + [r.value for r in Role]
+
+# rule -> the roles allowed, acting on *someone else's* object (own objects are covered below)
+MATRIX: dict[str, set[str | None]] = {
+    "accounts.profile.edit": set(),
+    "accounts.token.create": set(),
+    "accounts.token.revoke": {"admin"},
+    "accounts.users.manage": {"admin"},
+    "catalog.manage": {"admin"},
+    "intake.submission.create": set(ROLES),
+    "intake.submission.list_own": {r.value for r in Role},
+    "intake.submission.view_private": {"coordinator", "admin"},
+    "intake.submission.withdraw": set(),
+}
+
+
+def test_matrix_covers_every_rule(app):
+    assert set(MATRIX) == set(rules()), "add new permission rules to the matrix"
+
+
+@pytest.fixture
+def others(make_user):
+    owner = make_user("citizen")
+    return {
+        "accounts.profile.edit": owner,
+        "accounts.token.create": owner,
+        "accounts.token.revoke": ApiToken(user_id=owner.id, name="t", prefix="pt_", token_hash="x"),
+        "intake.submission.view_private": Submission(user_id=owner.id, organisation_id=None),
+        "intake.submission.withdraw": Submission(user_id=owner.id, organisation_id=None),
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_role_against_rule(db, make_user, others, role, name):
+    actor = make_user(role) if role else None
+    assert can(actor, name, others.get(name)) is (role in MATRIX[name])
+
+
+@pytest.mark.parametrize("role", [r.value for r in Role])
+def test_own_things(db, make_user, role):
+    actor = make_user(role)
+    assert can(actor, "accounts.profile.edit", actor)
+    assert can(actor, "accounts.token.create", actor)
+    assert can(actor, "accounts.token.revoke", ApiToken(user_id=actor.id))
+    own = Submission(user_id=actor.id, organisation_id=None)
+    assert can(actor, "intake.submission.view_private", own)
+    assert can(actor, "intake.submission.withdraw", own)
+
+
+def test_inactive_accounts_count_as_anonymous(db, make_user):
+    admin = make_user("admin")
+    admin.active = False
+    assert {name for name in MATRIX if can(admin, name, admin)} == {n for n, allowed in MATRIX.items() if None in allowed}
+
+
+def test_unknown_rule_is_an_error(db):
+    with pytest.raises(LookupError):
+        can(None, "no.such.rule")
