@@ -50,6 +50,7 @@ test-fast: $(VENV)/.installed-dev assets translations
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check participation tests
+	$(VENV)/bin/ruff format --check participation tests
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A participation.worker:celery worker --loglevel=info

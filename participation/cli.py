@@ -123,7 +123,7 @@ def serve(host: str, port: int) -> None:
     click.echo("")
     click.echo(f"  Participation platform is running at {url}")
     click.echo(f"  Demo log-ins (password for all: {DEMO_PASSWORD}):")
-    for login, name, roles, _d, _o in DEMO_ACCOUNTS:
+    for login, _name, roles, _d, _o in DEMO_ACCOUNTS:
         click.echo(f"    {login:<24} {', '.join(roles)}")
     click.echo("")
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one

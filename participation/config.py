@@ -95,6 +95,11 @@ def load(app, test_config: dict | None) -> None:
         app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url
     celery.pop("task_always_eager_with_redis", None)
     app.config["CELERY"] = celery
+    if test_config:  # what a caller sets explicitly wins over what REDIS_URL implies
+        for key in ("SOCKETIO_MESSAGE_QUEUE", "RATELIMIT_STORAGE_URI"):
+            if key in test_config:
+                app.config[key] = test_config[key]
+        celery.update(test_config.get("CELERY", {}))
 
 
 def _instance_secret(path: Path) -> str:

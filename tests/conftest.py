@@ -31,7 +31,12 @@ SMALL_CATALOG = {
     ],
     "districts": [
         {"code": "EAST", "name": {"zh": "东区", "en": "East District"}, "office": "OFFICE-EAST"},
-        {"code": "EAST-HILL", "name": {"zh": "山前街道", "en": "Hillside"}, "parent": "EAST", "office": "OFFICE-EAST-HILL"},
+        {
+            "code": "EAST-HILL",
+            "name": {"zh": "山前街道", "en": "Hillside"},
+            "parent": "EAST",
+            "office": "OFFICE-EAST-HILL",
+        },
     ],
     "categories": [
         {

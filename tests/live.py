@@ -75,9 +75,26 @@ def web_process(env: dict[str, str], log_dir: Path, name: str = "web"):
     log = log_dir / f"{name}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "32", "-w", "1",
-             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "participation.wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gthread",
+                "--threads",
+                "32",
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--graceful-timeout",
+                "2",
+                "participation.wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -97,9 +114,25 @@ def worker_process(env: dict[str, str], log_dir: Path):
     log = log_dir / "worker.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "participation.worker:celery", "worker", "--pool", "solo",
-             "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "participation.worker:celery",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

@@ -68,7 +68,9 @@ def test_errors_are_pages_or_json_never_traces(client):
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "<html" in page.get_data(as_text=True)
     api = client.get("/api/v1/no/such")
-    assert api.status_code == 404 and api.get_json() == {"error": {"code": "not_found", "message": api.get_json()["error"]["message"]}}
+    assert api.status_code == 404 and api.get_json() == {
+        "error": {"code": "not_found", "message": api.get_json()["error"]["message"]}
+    }
     assert client.delete("/api/v1/health").status_code == 405
 
 
@@ -89,7 +91,9 @@ def test_security_headers(client):
 
 
 def test_oversized_request_is_413(client, app):
-    response = client.post("/api/v1/submissions", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1), content_type="application/json")
+    response = client.post(
+        "/api/v1/submissions", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1), content_type="application/json"
+    )
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
 
 

@@ -61,7 +61,9 @@ def test_own_things(db, make_user, role):
 def test_inactive_accounts_count_as_anonymous(db, make_user):
     admin = make_user("admin")
     admin.active = False
-    assert {name for name in MATRIX if can(admin, name, admin)} == {n for n, allowed in MATRIX.items() if None in allowed}
+    assert {name for name in MATRIX if can(admin, name, admin)} == {
+        n for n, allowed in MATRIX.items() if None in allowed
+    }
 
 
 def test_unknown_rule_is_an_error(db):

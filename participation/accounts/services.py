@@ -40,9 +40,14 @@ def normalise_mobile(value: str, field: str = "mobile") -> str:
         number = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    if (
+        number is None
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number)
+        not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )
     ):
         raise ValidationFailed(fields={field: [_("Enter an e-mail address or a mobile number.")]})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

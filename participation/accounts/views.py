@@ -60,9 +60,7 @@ def login():
         with transaction():
             user = services.authenticate(request.form.get("login", ""), request.form.get("password", ""))
         if user is None:
-            return render_template(
-                "accounts/login.html", error=_("Wrong log-in or password."), form=request.form
-            ), 401
+            return render_template("accounts/login.html", error=_("Wrong log-in or password."), form=request.form), 401
         login_user(user, remember=bool(request.form.get("remember")))
         session["locale"] = user.preferred_locale
         return redirect(safe_next(request.args.get("next"), url_for("core.index")))
@@ -88,7 +86,9 @@ def profile():
         try:
             with transaction():
                 if action == "profile":
-                    services.update_profile(current_user, request.form.get("display_name", ""), request.form.get("locale", ""))
+                    services.update_profile(
+                        current_user, request.form.get("display_name", ""), request.form.get("locale", "")
+                    )
                     session["locale"] = current_user.preferred_locale
                     flash(_("Your profile is saved."), "success")
                 elif action == "password":

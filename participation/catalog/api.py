@@ -22,7 +22,11 @@ def catalog():
                 for c in services.categories()
             ],
             "districts": [
-                {"code": d.code, "name": {"zh": d.name_zh, "en": d.name_en}, "parent": d.parent.code if d.parent else None}
+                {
+                    "code": d.code,
+                    "name": {"zh": d.name_zh, "en": d.name_en},
+                    "parent": d.parent.code if d.parent else None,
+                }
                 for d in services.district_tree()
             ],
         }

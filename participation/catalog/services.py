@@ -28,7 +28,9 @@ def parse_catalog_text(text: str, filename: str = "") -> Any:
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-            raise ValidationFailed(_("The file is not valid YAML."), fields={where: [str(error).splitlines()[0]]}) from None
+            raise ValidationFailed(
+                _("The file is not valid YAML."), fields={where: [str(error).splitlines()[0]]}
+            ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -44,7 +46,12 @@ def _duplicates(items: list, section: str, errors: dict[str, list[str]]) -> None
     for index, item in enumerate(items):
         if item.code in seen:
             errors.setdefault(f"{section}[{index}].code", []).append(
-                _("Duplicate code %(code)s (first at %(section)s[%(first)s]).", code=item.code, section=section, first=seen[item.code])
+                _(
+                    "Duplicate code %(code)s (first at %(section)s[%(first)s]).",
+                    code=item.code,
+                    section=section,
+                    first=seen[item.code],
+                )
             )
         else:
             seen[item.code] = index
@@ -121,7 +128,9 @@ def import_catalog(actor: Any, data: Any, source: str = "") -> dict[str, dict[st
     try:
         doc = CatalogFile.model_validate(data)
     except ValidationError as error:
-        raise ValidationFailed(_("The catalog has errors; nothing was imported."), fields=errors_to_fields(error)) from None
+        raise ValidationFailed(
+            _("The catalog has errors; nothing was imported."), fields=errors_to_fields(error)
+        ) from None
     errors = _check(doc)
     if errors:
         raise ValidationFailed(_("The catalog has errors; nothing was imported."), fields=errors)
@@ -229,7 +238,9 @@ def save_entry(actor: Any, section: str, entry: dict) -> dict[str, dict[str, int
         return import_catalog(actor, {section: [entry]}, source="admin")
     except ValidationFailed as error:
         prefix = f"{section}[0]."
-        raise ValidationFailed(error.message, fields={k.removeprefix(prefix): v for k, v in error.fields.items()}) from None
+        raise ValidationFailed(
+            error.message, fields={k.removeprefix(prefix): v for k, v in error.fields.items()}
+        ) from None
 
 
 def departments() -> list[Department]:

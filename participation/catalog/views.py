@@ -33,7 +33,10 @@ def index():
 
 def _entry_from_form(section: str, form) -> dict:
     """Turn an edit form into one catalog entry in the file format."""
-    entry: dict = {"code": form.get("code", "").strip(), "name": {"zh": form.get("name_zh", ""), "en": form.get("name_en", "")}}
+    entry: dict = {
+        "code": form.get("code", "").strip(),
+        "name": {"zh": form.get("name_zh", ""), "en": form.get("name_en", "")},
+    }
     if section == "districts":
         entry["parent"] = form.get("parent") or None
         entry["office"] = form.get("office") or None
@@ -125,4 +128,6 @@ def import_page():
 def export():
     authorize(current_user, "catalog.manage")
     body = json.dumps(services.export_catalog(), ensure_ascii=False, indent=2)
-    return Response(body, mimetype="application/json", headers={"Content-Disposition": "attachment; filename=catalog.json"})
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": "attachment; filename=catalog.json"}
+    )

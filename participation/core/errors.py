@@ -130,7 +130,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return _respond(400, "csrf_failed", _("The form expired or lacks its security token. Reload the page and try again."))
+        return _respond(
+            400, "csrf_failed", _("The form expired or lacks its security token. Reload the page and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

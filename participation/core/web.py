@@ -11,28 +11,27 @@ from participation.extensions import db, login_manager, socketio
 def register(app: Flask) -> None:
     """Attach every feature to the app."""
     # Models and permission rules register themselves on import.
+    from participation.accounts import api as _accounts_api  # noqa: F401
     from participation.accounts import models as _accounts_models  # noqa: F401
     from participation.accounts import permissions as _accounts_permissions  # noqa: F401
+    from participation.accounts.models import User
+    from participation.accounts.views import bp as accounts_bp
+    from participation.catalog import api as _catalog_api  # noqa: F401
     from participation.catalog import models as _catalog_models  # noqa: F401
     from participation.catalog import permissions as _catalog_permissions  # noqa: F401
+    from participation.catalog.views import bp as catalog_bp
+    from participation.cli import register_cli
     from participation.core import audit as _audit  # noqa: F401
+    from participation.core.api import bp as api_bp
+    from participation.core.templating import register_template_helpers
+    from participation.core.views import bp as core_bp
+    from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
     from participation.intake import permissions as _intake_permissions  # noqa: F401
     from participation.intake import tasks as _intake_tasks  # noqa: F401
-    from participation.routing import models as _routing_models  # noqa: F401
-
-    from participation.accounts.models import User
-    from participation.accounts.views import bp as accounts_bp
-    from participation.core.api import bp as api_bp
-    from participation.accounts import api as _accounts_api  # noqa: F401
-    from participation.catalog import api as _catalog_api  # noqa: F401
-    from participation.intake import api as _intake_api  # noqa: F401
-    from participation.catalog.views import bp as catalog_bp
-    from participation.cli import register_cli
-    from participation.core.templating import register_template_helpers
-    from participation.core.views import bp as core_bp
     from participation.intake.sockets import IntakeNamespace
     from participation.intake.views import bp as intake_bp
+    from participation.routing import models as _routing_models  # noqa: F401
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None

@@ -56,8 +56,14 @@ def _check_contact(data: SubmissionIn, actor: Any, errors: dict[str, list[str]])
             if "@" not in contact.email or contact.email.startswith("@") or contact.email.endswith("@"):
                 errors["contact.email"] = [_("Not a valid e-mail address.")]
             out["contact_email"] = contact.email
-    if not is_authenticated(actor) and not (out["contact_phone"] or out["contact_email"]) and "contact.phone" not in errors:
-        errors["contact"] = [_("Give a phone number or an e-mail address so the department can reach you, or send anonymously.")]
+    if (
+        not is_authenticated(actor)
+        and not (out["contact_phone"] or out["contact_email"])
+        and "contact.phone" not in errors
+    ):
+        errors["contact"] = [
+            _("Give a phone number or an e-mail address so the department can reach you, or send anonymously.")
+        ]
     return out
 
 
@@ -207,7 +213,12 @@ def public_view(code: str) -> dict:
         "updated_at": ticket.updated_at.isoformat(),
         "photos": len(submission.attachments),
         "timeline": [
-            {"at": e.at.isoformat(), "type": e.type, "status": e.to_status, "message": e.payload.get("public_message", "")}
+            {
+                "at": e.at.isoformat(),
+                "type": e.type,
+                "status": e.to_status,
+                "message": e.payload.get("public_message", ""),
+            }
             for e in ticket.events
             if e.public
         ],

@@ -47,7 +47,14 @@ def check_image(name: str, stream, field: str = "photos") -> CheckedImage:
             probe.verify()
             image = Image.open(io.BytesIO(raw))
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise ValidationFailed(fields={field: [_("%(name)s is not a JPEG, PNG or WebP image.", name=name)]}) from None
     if image.format not in FORMATS:
         raise ValidationFailed(fields={field: [_("%(name)s is not a JPEG, PNG or WebP image.", name=name)]})

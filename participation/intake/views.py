@@ -6,12 +6,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
 from participation.core.uow import transaction
 from participation.extensions import limiter
 from participation.intake import services, uploads
-from participation.accounts.models import Role
 from participation.intake.models import Kind
 
 bp = Blueprint("intake", __name__)

@@ -36,7 +36,12 @@ OPEN_STATUSES = {
 
 _ALLOWED = {
     TicketStatus.SUBMITTED: {TicketStatus.TRIAGE, TicketStatus.WITHDRAWN, TicketStatus.REJECTED},
-    TicketStatus.TRIAGE: {TicketStatus.DISPATCHED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE},
+    TicketStatus.TRIAGE: {
+        TicketStatus.DISPATCHED,
+        TicketStatus.WITHDRAWN,
+        TicketStatus.REJECTED,
+        TicketStatus.DUPLICATE,
+    },
     TicketStatus.DISPATCHED: {TicketStatus.IN_PROGRESS, TicketStatus.WITHDRAWN, TicketStatus.DUPLICATE},
     TicketStatus.IN_PROGRESS: {TicketStatus.RESOLVED, TicketStatus.WITHDRAWN},
     TicketStatus.RESOLVED: {TicketStatus.CLOSED, TicketStatus.REOPENED},

@@ -13,8 +13,16 @@ def _actor_id(actor: Any) -> int | None:
     return getattr(actor, "id", None) if is_authenticated(actor) else None
 
 
-def record(ticket: Ticket, type_: str, actor: Any = None, *, old: str | None = None, new: str | None = None,
-           public: bool = False, **payload: Any) -> TicketEvent:
+def record(
+    ticket: Ticket,
+    type_: str,
+    actor: Any = None,
+    *,
+    old: str | None = None,
+    new: str | None = None,
+    public: bool = False,
+    **payload: Any,
+) -> TicketEvent:
     """Append one event to the ticket's history."""
     event = TicketEvent(
         ticket=ticket,
@@ -37,7 +45,9 @@ def open_ticket(submission: Any, actor: Any = None) -> Ticket:
     return ticket
 
 
-def change_status(ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any) -> TicketEvent:
+def change_status(
+    ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any
+) -> TicketEvent:
     """Move the ticket (the model refuses illegal moves) and record it."""
     new = TicketStatus(status)
     old = ticket.move_to(new)

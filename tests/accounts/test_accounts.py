@@ -29,11 +29,15 @@ def test_register_citizen_by_email_and_by_mobile(db):
 
 
 def test_register_enterprise_checks_credit_code(db):
-    user = services.register("boss@corp.cn", "long-enough-1", "Boss", organisation_name="海城科技", credit_code=VALID_CREDIT_CODE)
+    user = services.register(
+        "boss@corp.cn", "long-enough-1", "Boss", organisation_name="海城科技", credit_code=VALID_CREDIT_CODE
+    )
     db.session.commit()
     assert user.roles == {Role.ENTERPRISE} and user.organisation.credit_code == VALID_CREDIT_CODE
     with pytest.raises(ValidationFailed) as caught:
-        services.register("x@corp.cn", "long-enough-1", "X", organisation_name="Y", credit_code=VALID_CREDIT_CODE[:-1] + "0")
+        services.register(
+            "x@corp.cn", "long-enough-1", "X", organisation_name="Y", credit_code=VALID_CREDIT_CODE[:-1] + "0"
+        )
     assert "credit_code" in caught.value.fields
     with pytest.raises(Conflict):
         services.register("y@corp.cn", "long-enough-1", "Y", organisation_name="Z", credit_code=VALID_CREDIT_CODE)
@@ -65,12 +69,27 @@ def test_duplicate_registration(db):
 
 
 def test_register_page_and_duplicate(client, db):
-    response = client.post("/register", data={"account_type": "citizen", "login": "new@b.org", "password": "long-enough-1", "display_name": "N"})
+    response = client.post(
+        "/register",
+        data={"account_type": "citizen", "login": "new@b.org", "password": "long-enough-1", "display_name": "N"},
+    )
     assert response.status_code == 302
-    again = client.post("/register", data={"account_type": "citizen", "login": "new@b.org", "password": "long-enough-1", "display_name": "N"})
+    again = client.post(
+        "/register",
+        data={"account_type": "citizen", "login": "new@b.org", "password": "long-enough-1", "display_name": "N"},
+    )
     assert again.status_code == 409
-    bad = client.post("/register", data={"account_type": "enterprise", "login": "e@b.org", "password": "long-enough-1",
-                                         "display_name": "E", "organisation_name": "Co", "credit_code": "123"})
+    bad = client.post(
+        "/register",
+        data={
+            "account_type": "enterprise",
+            "login": "e@b.org",
+            "password": "long-enough-1",
+            "display_name": "E",
+            "organisation_name": "Co",
+            "credit_code": "123",
+        },
+    )
     assert bad.status_code == 422 and 'data-field="credit_code"' in bad.get_data(as_text=True)
     assert user_count(db) == 1
 
@@ -89,7 +108,9 @@ def test_login_rate_limited(client, make_user, app):
     limit = int(app.config["LOGIN_RATE_LIMIT"].split()[0])
     codes = [client.post("/login", data={"login": user.email, "password": "bad"}).status_code for _ in range(limit + 1)]
     assert codes[:limit] == [401] * limit and codes[-1] == 429
-    api = client.post("/login", data={"login": user.email, "password": PASSWORD}, headers={"Accept": "application/json"})
+    api = client.post(
+        "/login", data={"login": user.email, "password": PASSWORD}, headers={"Accept": "application/json"}
+    )
     assert api.status_code == 429 and api.get_json()["error"]["code"] == "rate_limited"
 
 
@@ -100,7 +121,15 @@ def test_form_without_csrf_token_is_refused(client, app, make_user, db):
         assert response.status_code == 400
         assert user_count(db) == 0
         page = client.get("/register").get_data(as_text=True)
-        ok = client.post("/register", data={"csrf_token": csrf_token_from(page), "login": "c@b.org", "password": "long-enough-1", "display_name": "C"})
+        ok = client.post(
+            "/register",
+            data={
+                "csrf_token": csrf_token_from(page),
+                "login": "c@b.org",
+                "password": "long-enough-1",
+                "display_name": "C",
+            },
+        )
         assert ok.status_code == 302
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
@@ -114,7 +143,9 @@ def test_profile_language_and_password(client, make_user, login, db):
     db.session.refresh(user)
     assert user.preferred_locale == "en" and user.display_name == "新名字"
     assert 'lang="en"' in client.get("/").get_data(as_text=True)
-    bad = client.post("/profile", data={"action": "password", "current_password": "wrong", "new_password": "another-one-2"})
+    bad = client.post(
+        "/profile", data={"action": "password", "current_password": "wrong", "new_password": "another-one-2"}
+    )
     assert bad.status_code == 422
 
 
@@ -158,7 +189,10 @@ def test_admin_manages_roles_and_departments(db, make_user, catalog, client, log
         services.admin_update_user(admin, admin.id, {"citizen"}, set(), True)
     with pytest.raises(PermissionDenied):
         services.admin_update_user(staff, admin.id, {"citizen"}, set(), True)
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "account.admin_updated")) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "account.admin_updated"))
+        == 1
+    )
     login(admin)
     assert client.get("/admin/users?q=example").status_code == 200
     response = client.post(f"/admin/users/{staff.id}", data={"roles": ["coordinator"], "active": "on"})

@@ -117,10 +117,33 @@ def test_district_cycle_rejected(db):
         ({"departments": [{"code": "bad code!", "name": {"zh": "a", "en": "b"}}]}, "departments[0].code"),
         ({"departments": [{"code": "X", "name": {"zh": "", "en": "b"}}]}, "departments[0].name.zh"),
         ({"unknown": []}, "unknown"),
-        ({"categories": [{"code": "C", "name": {"zh": "a", "en": "b"}, "lead": "X", "sla": {"respond_hours": 0, "resolve_days": 1}}]},
-         "categories[0].sla.respond_hours"),
-        ({"categories": [{"code": "C", "name": {"zh": "a", "en": "b"}, "lead": "X", "sla": {"respond_hours": 1, "resolve_days": 1},
-                          "district_co": "yes"}]}, "categories[0].district_co"),
+        (
+            {
+                "categories": [
+                    {
+                        "code": "C",
+                        "name": {"zh": "a", "en": "b"},
+                        "lead": "X",
+                        "sla": {"respond_hours": 0, "resolve_days": 1},
+                    }
+                ]
+            },
+            "categories[0].sla.respond_hours",
+        ),
+        (
+            {
+                "categories": [
+                    {
+                        "code": "C",
+                        "name": {"zh": "a", "en": "b"},
+                        "lead": "X",
+                        "sla": {"respond_hours": 1, "resolve_days": 1},
+                        "district_co": "yes",
+                    }
+                ]
+            },
+            "categories[0].district_co",
+        ),
     ],
 )
 def test_bad_shapes_named(db, doc, place):
@@ -188,16 +211,32 @@ def test_admin_pages_edit_a_category(client, catalog, make_user, login):
     assert "施工噪音" in page.get_data(as_text=True)
     response = client.post(
         "/admin/catalog/categories/NOISE",
-        data={"name_zh": "夜间施工噪音", "name_en": "Night construction noise", "lead": "ENV", "co": ["URBAN", "TRANSPORT"],
-              "keywords": "噪音, noise", "examples": "a\nb", "respond_hours": "6", "resolve_days": "3", "active": "on"},
+        data={
+            "name_zh": "夜间施工噪音",
+            "name_en": "Night construction noise",
+            "lead": "ENV",
+            "co": ["URBAN", "TRANSPORT"],
+            "keywords": "噪音, noise",
+            "examples": "a\nb",
+            "respond_hours": "6",
+            "resolve_days": "3",
+            "active": "on",
+        },
     )
     assert response.status_code == 302
     from participation.extensions import db
 
     noise = db.session.scalar(select(Category).where(Category.code == "NOISE"))
     db.session.refresh(noise)
-    assert noise.name_zh == "夜间施工噪音" and noise.respond_hours == 6 and [d.code for d in noise.co] == ["TRANSPORT", "URBAN"]
-    bad = client.post("/admin/catalog/categories/NOISE", data={"name_zh": "x", "name_en": "y", "lead": "ENV", "respond_hours": "-1", "resolve_days": "3"})
+    assert (
+        noise.name_zh == "夜间施工噪音"
+        and noise.respond_hours == 6
+        and [d.code for d in noise.co] == ["TRANSPORT", "URBAN"]
+    )
+    bad = client.post(
+        "/admin/catalog/categories/NOISE",
+        data={"name_zh": "x", "name_en": "y", "lead": "ENV", "respond_hours": "-1", "resolve_days": "3"},
+    )
     assert bad.status_code == 422
     assert 'data-field="sla.respond_hours"' in bad.get_data(as_text=True)
 
@@ -206,8 +245,23 @@ def test_admin_import_page_reports_errors(client, catalog, make_user, login):
     import io
 
     login(make_user("admin"))
-    broken = json.dumps({"categories": [{"code": "Z", "name": {"zh": "z", "en": "z"}, "lead": "NOPE", "sla": {"respond_hours": 1, "resolve_days": 1}}]})
-    response = client.post("/admin/catalog/import", data={"file": (io.BytesIO(broken.encode()), "c.json")}, content_type="multipart/form-data")
+    broken = json.dumps(
+        {
+            "categories": [
+                {
+                    "code": "Z",
+                    "name": {"zh": "z", "en": "z"},
+                    "lead": "NOPE",
+                    "sla": {"respond_hours": 1, "resolve_days": 1},
+                }
+            ]
+        }
+    )
+    response = client.post(
+        "/admin/catalog/import",
+        data={"file": (io.BytesIO(broken.encode()), "c.json")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     assert "categories[0].lead" in response.get_data(as_text=True)
 

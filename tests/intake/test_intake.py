@@ -13,8 +13,16 @@ from participation.intake.models import Attachment, Submission
 from participation.routing.models import Ticket, TicketEvent
 from tests.conftest import VALID_CREDIT_CODE, image_bytes
 
-GOOD = {"kind": "complaint", "text": "工地每天晚上十一点以后还在打桩，吵得根本睡不着", "category": "NOISE", "district": "EAST-HILL",
-        "address": "山前路 18 号", "lat": 30.25, "lng": 120.16, "anonymous": True}
+GOOD = {
+    "kind": "complaint",
+    "text": "工地每天晚上十一点以后还在打桩，吵得根本睡不着",
+    "category": "NOISE",
+    "district": "EAST-HILL",
+    "address": "山前路 18 号",
+    "lat": 30.25,
+    "lng": 120.16,
+    "anonymous": True,
+}
 
 
 def rows(db, model) -> int:
@@ -41,7 +49,11 @@ def test_api_submission_gets_tracking_code_and_analysis(client, catalog, db):
 
 
 def test_english_submission_analysed(client, catalog, db):
-    payload = {"kind": "praise", "text": "Thank you, the street light was fixed quickly. Great service!", "anonymous": True}
+    payload = {
+        "kind": "praise",
+        "text": "Thank you, the street light was fixed quickly. Great service!",
+        "anonymous": True,
+    }
     assert client.post("/api/v1/submissions", json=payload).status_code == 201
     submission = db.session.scalar(select(Submission))
     assert submission.language == "en" and submission.sentiment > 0 and "street" in submission.keywords
@@ -110,8 +122,15 @@ def test_submissions_are_rate_limited(client, catalog, app, db):
 
 
 def form(**extra):
-    data = {"kind": "complaint", "title": "夜间施工", "text": "工地半夜施工，噪音很大", "category": "NOISE", "district": "EAST",
-            "address": "", "anonymous": "on"}
+    data = {
+        "kind": "complaint",
+        "title": "夜间施工",
+        "text": "工地半夜施工，噪音很大",
+        "category": "NOISE",
+        "district": "EAST",
+        "address": "",
+        "anonymous": "on",
+    }
     data.update(extra)
     return data
 
@@ -173,7 +192,10 @@ def test_my_submissions_and_enterprise_view(client, catalog, db, make_user, logi
     colleague = make_user("enterprise", organisation=VALID_CREDIT_CODE)
     stranger = make_user("citizen")
     login(boss)
-    assert client.post("/submit", data=form(category="BIZ-ENV", anonymous="", text="审批材料反复要求补充")).status_code == 302
+    assert (
+        client.post("/submit", data=form(category="BIZ-ENV", anonymous="", text="审批材料反复要求补充")).status_code
+        == 302
+    )
     submission = db.session.scalar(select(Submission))
     assert submission.organisation_id == boss.organisation_id and submission.user_id == boss.id
     client.post("/logout")
@@ -200,13 +222,20 @@ def test_withdraw_own_submission_only(client, catalog, db, make_user, login):
     assert db.session.scalar(select(Ticket.status)).value == "withdrawn"
     client.post(f"/my/{code}/withdraw")  # twice: refused, nothing changes
     assert rows(db, TicketEvent) == 3
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "submission.withdrawn")) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "submission.withdrawn"))
+        == 1
+    )
 
 
 def test_photos_only_for_the_owner(client, catalog, db, make_user, login):
     owner, other = make_user("citizen"), make_user("citizen")
     login(owner)
-    client.post("/submit", data=form(anonymous="", photos=[(io.BytesIO(image_bytes("PNG")), "a.png")]), content_type="multipart/form-data")
+    client.post(
+        "/submit",
+        data=form(anonymous="", photos=[(io.BytesIO(image_bytes("PNG")), "a.png")]),
+        content_type="multipart/form-data",
+    )
     attachment = db.session.scalar(select(Attachment))
     assert client.get(f"/attachments/{attachment.id}").status_code == 200
     client.post("/logout")
@@ -220,8 +249,9 @@ def test_api_with_token_links_the_account(client, catalog, db, make_user):
     user = make_user("citizen")
     _token, raw = create_token(user, "app")
     db.session.commit()
-    response = client.post("/api/v1/submissions", json={**GOOD, "anonymous": False},
-                           headers={"Authorization": f"Bearer {raw}"})
+    response = client.post(
+        "/api/v1/submissions", json={**GOOD, "anonymous": False}, headers={"Authorization": f"Bearer {raw}"}
+    )
     assert response.status_code == 201
     assert db.session.scalar(select(Submission.user_id)) == user.id
 

@@ -28,8 +28,9 @@ def logged_in_session(base: str, user) -> requests.Session:
     http = requests.Session()
     page = http.get(base + "/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = http.post(base + "/login", data={"csrf_token": token, "login": user.email, "password": PASSWORD},
-                         allow_redirects=False)
+    response = http.post(
+        base + "/login", data={"csrf_token": token, "login": user.email, "password": PASSWORD}, allow_redirects=False
+    )
     assert response.status_code == 302, response.text
     return http
 
@@ -80,9 +81,11 @@ def test_event_caused_on_one_web_process_reaches_a_client_on_another(
     with web_process(env, tmp_path, "web-a") as web_a, web_process(env, tmp_path, "web-b") as web_b:
         http_a = logged_in_session(web_a, user)
         token = csrf(http_a, web_a + "/submit")
-        response = http_a.post(web_a + "/submit", data={"csrf_token": token, "kind": "complaint",
-                                                        "text": "路灯坏了两个星期", "contact_phone": "13800138000"},
-                               allow_redirects=False)
+        response = http_a.post(
+            web_a + "/submit",
+            data={"csrf_token": token, "kind": "complaint", "text": "路灯坏了两个星期", "contact_phone": "13800138000"},
+            allow_redirects=False,
+        )
         assert response.status_code == 302, response.text
         code = response.headers["Location"].rsplit("/", 1)[-1]
 
@@ -90,7 +93,12 @@ def test_event_caused_on_one_web_process_reaches_a_client_on_another(
         client, received, arrived = listener(web_b, http_a.cookies.get_dict(), ("follow_mine", {}))
         try:
             token = csrf(http_a, web_a + "/my")
-            assert http_a.post(f"{web_a}/my/{code}/withdraw", data={"csrf_token": token}, allow_redirects=False).status_code == 302
+            assert (
+                http_a.post(
+                    f"{web_a}/my/{code}/withdraw", data={"csrf_token": token}, allow_redirects=False
+                ).status_code
+                == 302
+            )
             event = wait_for(received, arrived, lambda e: e["status"] == "withdrawn")
             assert event["code"] == code
         finally:
@@ -100,8 +108,10 @@ def test_event_caused_on_one_web_process_reaches_a_client_on_another(
 def test_real_worker_process_does_the_task_a_request_queued(db, catalog, database_url, redis_url, tmp_path):
     env = process_env(database_url, str(tmp_path / "uploads"), redis_url)
     with web_process(env, tmp_path, "web") as web:
-        response = requests.post(web + "/api/v1/submissions", json={"kind": "complaint", "anonymous": True,
-                                                                    "text": "The street light on Hill Road is broken"})
+        response = requests.post(
+            web + "/api/v1/submissions",
+            json={"kind": "complaint", "anonymous": True, "text": "The street light on Hill Road is broken"},
+        )
         assert response.status_code == 201
         code = response.json()["code"]
         assert response.json()["status"] == "submitted"  # queued in Redis, nobody has done it yet
