@@ -119,6 +119,12 @@ def demo_load() -> None:
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000")
 def serve(host: str, port: int) -> None:
     """Serve the platform with live updates (embedded mode; use gunicorn in production)."""
+    import threading
+
+    from participation.text import analyse
+
+    # Load the Chinese models now, not during the first person's request.
+    threading.Thread(target=analyse, args=("预热 warm-up",), daemon=True).start()
     url = f"http://{host}:{port}"
     click.echo("")
     click.echo(f"  Participation platform is running at {url}")
