@@ -7,6 +7,7 @@ import json
 import secrets
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -53,9 +54,10 @@ def _check_contact(data: SubmissionIn, actor: Any, errors: dict[str, list[str]])
             except ValidationFailed as error:
                 errors.update(error.fields)
         if contact.email:
-            if "@" not in contact.email or contact.email.startswith("@") or contact.email.endswith("@"):
+            try:
+                out["contact_email"] = validate_email(contact.email, check_deliverability=False).normalized
+            except EmailNotValidError:
                 errors["contact.email"] = [_("Not a valid e-mail address.")]
-            out["contact_email"] = contact.email
     if (
         not is_authenticated(actor)
         and not (out["contact_phone"] or out["contact_email"])
@@ -134,8 +136,10 @@ def submit(
         request_hash=request_fingerprint(payload) if key else None,
         **contact,
     )
+    written: list[str] = []
     for image in images:
         stored, path, digest = uploads.store(image)
+        written.append(path)
         on_rollback(uploads.remove, path)
         submission.attachments.append(
             Attachment(
@@ -158,6 +162,8 @@ def submit(
         existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
         if existing is None:
             raise
+        for path in written:  # a concurrent twin won the race; its photos are the ones kept
+            uploads.remove(path)
         return existing, False
     ticket = routing.open_ticket(submission, actor=user)
     audit(user, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)

@@ -88,6 +88,9 @@ def test_idempotency_key_returns_the_same_submission(client, catalog, db):
         ({"category": "BIZ-ENV"}, 422, "category"),
         ({"anonymous": False}, 422, "contact"),
         ({"anonymous": False, "contact": {"phone": "123"}}, 422, "contact.phone"),
+        ({"anonymous": False, "contact": {"email": "someone@"}}, 422, "contact.email"),
+        ({"contact": "call me"}, 422, "contact"),
+        ({"text": 12345}, 422, "text"),
     ],
 )
 def test_bad_api_input(client, catalog, db, change, status, field):
