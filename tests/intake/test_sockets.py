@@ -8,7 +8,7 @@ from participation.core.uow import transaction
 from participation.extensions import socketio
 from participation.intake import services
 from participation.intake.models import Submission
-from tests.conftest import VALID_CREDIT_CODE
+from tests.conftest import PASSWORD, VALID_CREDIT_CODE
 
 
 def statuses(socket_client) -> list[dict]:
@@ -30,12 +30,18 @@ def test_my_submissions_follow_live_status(app, client, catalog, db, make_user, 
     assert statuses(live) == [{"code": code, "status": "withdrawn", "title": "垃圾三天没人清运"}]
 
 
+def watching_as(app, user):
+    """A second person's browser: logged in over HTTP, following their own requests live."""
+    http = app.test_client()
+    http.post("/login", data={"login": user.email, "password": PASSWORD})
+    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=http)
+    assert watcher.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": True}
+    return watcher
+
+
 def test_others_do_not_receive_my_events(app, client, catalog, db, make_user, login):
     owner, stranger = make_user("citizen"), make_user("citizen")
-    other_http = app.test_client()
-    other_http.post("/login", data={"login": stranger.email, "password": "correct-horse-42"})
-    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=other_http)
-    watcher.emit("follow_mine", {}, namespace="/intake", callback=True)
+    watcher = watching_as(app, stranger)
     login(owner)
     client.post("/submit", data={"kind": "complaint", "text": "路面塌陷", "contact_phone": "13800138000"})
     assert statuses(watcher) == []
@@ -44,10 +50,7 @@ def test_others_do_not_receive_my_events(app, client, catalog, db, make_user, lo
 def test_enterprise_members_see_the_organisations_events(app, client, catalog, db, make_user, login):
     boss = make_user("enterprise", organisation=VALID_CREDIT_CODE)
     colleague = make_user("enterprise", organisation=VALID_CREDIT_CODE)
-    colleague_http = app.test_client()
-    colleague_http.post("/login", data={"login": colleague.email, "password": "correct-horse-42"})
-    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=colleague_http)
-    watcher.emit("follow_mine", {}, namespace="/intake", callback=True)
+    watcher = watching_as(app, colleague)
     login(boss)
     client.post("/submit", data={"kind": "complaint", "text": "审批太慢", "category": "BIZ-ENV"})
     assert [e["status"] for e in statuses(watcher)] == ["submitted", "triage"]
