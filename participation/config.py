@@ -35,6 +35,13 @@ class Config:
     REGISTER_RATE_LIMIT = "10 per hour"
     SUBMISSION_RATE_LIMIT = "10 per minute;100 per day"
 
+    ROUTING_CONFIDENCE_THRESHOLD = 0.45  # below it, an item waits in the coordinator's triage queue
+    ROUTING_SECONDARY_THRESHOLD = 0.5  # a clause this sure of another category adds it (multi-issue)
+    ROUTING_AUTO_DISPATCH = True
+    ROUTING_RETRAIN_AFTER = 20  # new dispatcher confirmations before the router is retrained
+    ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
+    SUGGEST_RATE_LIMIT = "120 per minute"
+
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024

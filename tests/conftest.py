@@ -99,6 +99,8 @@ def app(database_url, tmp_path_factory):
             "WTF_CSRF_ENABLED": False,
             "SOCKETIO_MESSAGE_QUEUE": None,
             "CELERY": {"task_always_eager": True, "task_eager_propagates": True},
+            "ROUTING_AUTO_DISPATCH": False,  # routing tests turn it on where they need it
+            "ROUTING_REFRESH_SECONDS": 0,
         }
     )
     application.extensions["celery"].conf.task_always_eager = True

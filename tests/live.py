@@ -48,6 +48,7 @@ def process_env(database_url: str, upload_folder: str, redis: str | None) -> dic
         PARTICIPATION_SECRET_KEY=LIVE_SECRET,
         PARTICIPATION_UPLOAD_FOLDER=upload_folder,
         PYTHONUNBUFFERED="1",
+        PARTICIPATION_ROUTING_AUTO_DISPATCH="false",
     )
     if redis:
         env["REDIS_URL"] = redis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from participation.accounts.models import ApiToken, Role
@@ -21,7 +23,20 @@ MATRIX: dict[str, set[str | None]] = {
     "intake.submission.list_own": {r.value for r in Role},
     "intake.submission.view_private": {"coordinator", "admin"},
     "intake.submission.withdraw": set(),
+    "routing.suggest": set(ROLES),
+    "routing.triage.view": {"coordinator"},
+    "routing.dispatch": {"coordinator"},
+    "routing.coordinate": {"coordinator"},
+    "routing.dispute.rule": {"coordinator"},
+    "routing.ticket.reopen": {"coordinator"},
+    "routing.ticket.view": {"coordinator"},
+    "routing.ticket.note": {"coordinator"},
+    "routing.ticket.invite": {"coordinator"},
+    "routing.ticket.lead": set(),
+    "routing.part.work": set(),
+    "routing.inbox": set(),
 }
+# Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
 
 def test_matrix_covers_every_rule(app):
@@ -37,7 +52,14 @@ def others(make_user):
         "accounts.token.revoke": ApiToken(user_id=owner.id, name="t", prefix="pt_", token_hash="x"),
         "intake.submission.view_private": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.withdraw": Submission(user_id=owner.id, organisation_id=None),
+        **{name: TICKET for name in MATRIX if name.startswith("routing.ticket") or name in ROUTING_ON_TICKET},
+        "routing.part.work": SimpleNamespace(department_id=999, ticket=TICKET),
+        "routing.inbox": SimpleNamespace(id=999),
     }
+
+
+ROUTING_ON_TICKET = {"routing.dispatch", "routing.coordinate", "routing.dispute.rule"}
+TICKET = SimpleNamespace(lead_department_id=999, parts=[SimpleNamespace(department_id=999)])
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -58,10 +80,10 @@ def test_own_things(db, make_user, role):
     assert can(actor, "intake.submission.withdraw", own)
 
 
-def test_inactive_accounts_count_as_anonymous(db, make_user):
+def test_inactive_accounts_count_as_anonymous(db, make_user, others):
     admin = make_user("admin")
     admin.active = False
-    assert {name for name in MATRIX if can(admin, name, admin)} == {
+    assert {name for name in MATRIX if can(admin, name, others.get(name, admin))} == {
         n for n, allowed in MATRIX.items() if None in allowed
     }
 

@@ -35,10 +35,41 @@ ROLE = {
     "admin": _l("Administrator"),
 }
 
+PART_STATUS = {
+    "pending": _l("Waiting to be signed for"),
+    "accepted": _l("Signed for"),
+    "done": _l("Done"),
+    "waived": _l("Waived"),
+    "return_requested": _l("Return requested"),
+    "ended": _l("Left the ticket"),
+}
+
+PART_ROLE = {"lead": _l("Lead department"), "co": _l("Co-handling department")}
+
 EVENT = {
     "submitted": _l("Your request was received."),
     "status.triage": _l("Checked and waiting for dispatch to the responsible departments."),
     "status.withdrawn": _l("Withdrawn by the submitter."),
+    "routed": _l("The router made a suggestion."),
+    "dispatched": _l("Dispatched to the responsible departments."),
+    "part.accepted": _l("A department signed for its part."),
+    "status.in_progress": _l("The lead department is working on it."),
+    "status.dispatched": _l("Back with the departments for signing."),
+    "reply": _l("Reply from the lead department."),
+    "note": _l("Internal note."),
+    "part.invited": _l("A co-handling department was invited."),
+    "part.contributed": _l("A co-handling department finished its contribution."),
+    "part.rated": _l("The lead rated a contribution."),
+    "part.return_requested": _l("A department asked to return or transfer its part."),
+    "dispute.upheld": _l("The coordinator upheld a return."),
+    "dispute.overruled": _l("The coordinator overruled a return."),
+    "part.waived": _l("A co-handling part was waived."),
+    "part.removed": _l("A co-handling department was removed."),
+    "lead.swapped": _l("The lead department changed."),
+    "status.resolved": _l("Resolved by the lead department."),
+    "status.rejected": _l("Not accepted."),
+    "status.reopened": _l("Reopened."),
+    "status.closed": _l("Closed."),
 }
 
 
@@ -56,3 +87,11 @@ def role_label(code: str) -> str:
 
 def event_label(code: str) -> str:
     return str(EVENT.get(code, STATUS.get(code.removeprefix("status."), code)))
+
+
+def part_status_label(code: str) -> str:
+    return str(PART_STATUS.get(code, code))
+
+
+def part_role_label(code: str) -> str:
+    return str(PART_ROLE.get(code, code))

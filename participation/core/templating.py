@@ -7,7 +7,14 @@ from flask_babel import format_datetime
 from flask_login import current_user
 
 from participation.core.i18n import current_language
-from participation.core.labels import event_label, kind_label, role_label, status_label
+from participation.core.labels import (
+    event_label,
+    kind_label,
+    part_role_label,
+    part_status_label,
+    role_label,
+    status_label,
+)
 from participation.core.permissions import can
 
 
@@ -21,7 +28,19 @@ def register_template_helpers(app: Flask) -> None:
             "kind_label": kind_label,
             "event_label": event_label,
             "role_label": role_label,
+            "part_status_label": part_status_label,
+            "part_role_label": part_role_label,
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
         }
 
     app.jinja_env.filters["dt"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+    app.jinja_env.filters["age"] = age
+
+
+def age(value) -> str:
+    """How long ago, in the largest whole unit (for inbox and queues)."""
+    from flask_babel import format_timedelta
+
+    from participation.core.models import utcnow
+
+    return format_timedelta(utcnow() - value, granularity="minute") if value else ""

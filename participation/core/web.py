@@ -31,7 +31,12 @@ def register(app: Flask) -> None:
     from participation.intake import tasks as _intake_tasks  # noqa: F401
     from participation.intake.sockets import IntakeNamespace
     from participation.intake.views import bp as intake_bp
+    from participation.routing.sockets import RoutingNamespace
+    from participation.routing.views import bp as routing_bp
     from participation.routing import models as _routing_models  # noqa: F401
+    from participation.routing import permissions as _routing_permissions  # noqa: F401
+    from participation.routing import tasks as _routing_tasks  # noqa: F401
+    from participation.routing import api as _routing_api  # noqa: F401
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
@@ -40,11 +45,12 @@ def register(app: Flask) -> None:
     def _load_user(user_id: str):
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
-    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, api_bp):
+    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, api_bp):
         app.register_blueprint(blueprint)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
+    socketio.on_namespace(RoutingNamespace("/routing"))
 
     @app.after_request
     def _security_headers(response):

@@ -167,7 +167,7 @@ def submit(
         return existing, False
     ticket = routing.open_ticket(submission, actor=user)
     audit(user, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
-    _announce(submission, ticket.status.value)
+    announce_status(submission, ticket.status.value)
 
     from participation.intake.tasks import analyse_submission
 
@@ -186,7 +186,8 @@ def status_rooms(submission: Submission) -> list[str]:
     return rooms
 
 
-def _announce(submission: Submission, status: str) -> None:
+def announce_status(submission: Submission, status: str) -> None:
+    """Tell the submitter's pages (own, organisation, tracking code) the new status, after commit."""
     from participation.core.sockets import publish
 
     publish(
@@ -205,9 +206,18 @@ def get_by_code(code: str) -> Submission:
 
 
 def public_view(code: str) -> dict:
-    """What anyone holding the tracking code may see: status and public timeline, no personal data."""
+    """What anyone holding the tracking code may see: status, departments, replies; no personal data, no staff names."""
+    from participation.core.i18n import current_language
+
     submission = get_by_code(code)
     ticket = submission.ticket
+    language = current_language()
+    departments = [
+        {"code": p.department.code, "name": p.department.text("name", language), "role": p.role.value}
+        for p in ticket.parts
+        if p.status.value != "ended"
+    ]
+    departments.sort(key=lambda d: d["role"] != "lead")
     return {
         "code": submission.tracking_code,
         "kind": submission.kind.value,
@@ -218,17 +228,20 @@ def public_view(code: str) -> dict:
         "submitted_at": submission.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
         "photos": len(submission.attachments),
-        "timeline": [
-            {
-                "at": e.at.isoformat(),
-                "type": e.type,
-                "status": e.to_status,
-                "message": e.payload.get("public_message", ""),
-            }
-            for e in ticket.events
-            if e.public
-        ],
+        "departments": departments,
+        "reply": ticket.public_reply,
+        "timeline": [_public_event(e, language) for e in ticket.events if e.public],
     }
+
+
+def _public_event(event, language: str) -> dict:
+    """One public timeline entry: what happened and the public text, never who did it."""
+    payload = event.payload or {}
+    out = {"at": event.at.isoformat(), "type": event.type, "status": event.to_status, "message": payload.get("message", "")}
+    names = payload.get(f"departments_{language}") or payload.get("departments_zh")
+    if names:
+        out["departments"] = names
+    return out
 
 
 def withdraw(actor: Any, code: str, reason: str = "") -> Submission:
@@ -237,9 +250,8 @@ def withdraw(actor: Any, code: str, reason: str = "") -> Submission:
     authorize(actor, "intake.submission.withdraw", submission)
     if len(reason) > 500:
         raise ValidationFailed(fields={"reason": [_("At most %(n)s characters.", n=500)]})
-    routing.change_status(submission.ticket, "withdrawn", actor, reason=reason.strip(), public=True)
+    routing.withdraw(submission.ticket, actor, reason.strip())
     audit(actor, "submission.withdrawn", submission)
-    _announce(submission, "withdrawn")
     return submission
 
 

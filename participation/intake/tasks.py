@@ -14,9 +14,9 @@ from participation.text import analyse
 
 @shared_task(name="intake.analyse_submission", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def analyse_submission(submission_id: int) -> str | None:
-    """Store language, sentiment and keywords; a fresh submission then waits for dispatch."""
-    from participation.intake.services import _announce
-    from participation.routing.services import change_status
+    """Store language, sentiment and keywords, then route: dispatch when sure, else wait in triage."""
+    from participation.intake.services import announce_status
+    from participation.routing.services import change_status, route
 
     with transaction():
         submission = db.session.get(Submission, submission_id)
@@ -29,5 +29,6 @@ def analyse_submission(submission_id: int) -> str | None:
         submission.analysed_at = utcnow()
         if submission.ticket.status == TicketStatus.SUBMITTED:
             change_status(submission.ticket, TicketStatus.TRIAGE.value, None, public=True)
-            _announce(submission, TicketStatus.TRIAGE.value)
+            announce_status(submission, TicketStatus.TRIAGE.value)
+            route(submission.ticket)
         return submission.language

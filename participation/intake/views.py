@@ -94,6 +94,8 @@ def track(code: str):
         view = services.public_view(code)
     except DomainError as error:
         return render_template("intake/track_lookup.html", error=error.message, code=code), error.status
+    if request.args.get("partial") == "1":
+        return render_template("intake/_track_panel.html", view=view)
     return render_template("intake/track.html", view=view)
 
 

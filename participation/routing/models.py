@@ -1,16 +1,21 @@
-"""Tickets (the unit of work) and their append-only event history."""
+"""Tickets (the unit of work), their parts (one per department), disputes, and the event history."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String
+from flask_babel import gettext as _
+from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.errors import Conflict
 from participation.core.models import utcnow
 from participation.extensions import db
+
+
+def _enum(cls: type[enum.Enum], length: int = 20) -> Enum:
+    return Enum(cls, native_enum=False, length=length)
 
 
 class TicketStatus(enum.StrEnum):
@@ -36,17 +41,48 @@ OPEN_STATUSES = {
 
 _ALLOWED = {
     TicketStatus.SUBMITTED: {TicketStatus.TRIAGE, TicketStatus.WITHDRAWN, TicketStatus.REJECTED},
-    TicketStatus.TRIAGE: {
-        TicketStatus.DISPATCHED,
+    TicketStatus.TRIAGE: {TicketStatus.DISPATCHED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE},
+    TicketStatus.DISPATCHED: {
+        TicketStatus.IN_PROGRESS,
+        TicketStatus.TRIAGE,
         TicketStatus.WITHDRAWN,
         TicketStatus.REJECTED,
         TicketStatus.DUPLICATE,
     },
-    TicketStatus.DISPATCHED: {TicketStatus.IN_PROGRESS, TicketStatus.WITHDRAWN, TicketStatus.DUPLICATE},
-    TicketStatus.IN_PROGRESS: {TicketStatus.RESOLVED, TicketStatus.WITHDRAWN},
+    TicketStatus.IN_PROGRESS: {TicketStatus.RESOLVED, TicketStatus.TRIAGE, TicketStatus.WITHDRAWN},
     TicketStatus.RESOLVED: {TicketStatus.CLOSED, TicketStatus.REOPENED},
-    TicketStatus.REOPENED: {TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED},
+    TicketStatus.REOPENED: {TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.TRIAGE},
 }
+
+
+class PartRole(enum.StrEnum):
+    LEAD = "lead"
+    CO = "co"
+
+
+class PartStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DONE = "done"
+    WAIVED = "waived"
+    RETURN_REQUESTED = "return_requested"
+    ENDED = "ended"  # left the ticket: return upheld, or removed by the coordinator
+
+
+ACTIVE_PART_STATUSES = {PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.DONE, PartStatus.RETURN_REQUESTED}
+FINISHED_PART_STATUSES = {PartStatus.DONE, PartStatus.WAIVED, PartStatus.ENDED}
+
+
+class TicketCategory(db.Model):
+    """A category the ticket is about; exactly one is primary."""
+
+    __tablename__ = "ticket_category"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    category = relationship("Category")
 
 
 class Ticket(db.Model):
@@ -54,28 +90,179 @@ class Ticket(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[TicketStatus] = mapped_column(
-        Enum(TicketStatus, native_enum=False, length=20), default=TicketStatus.SUBMITTED, index=True
-    )
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.SUBMITTED, index=True)
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"), index=True)
+    public_reply: Mapped[str] = mapped_column(Text, default="")
+    public_reply_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    routing_confidence: Mapped[float | None] = mapped_column(Float)
+    suggestions: Mapped[list] = mapped_column(JSON, default=list)
+    dispatched_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
     submission = relationship("Submission", back_populates="ticket")
+    lead_department = relationship("Department")
+    district = relationship("District")
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
+    parts: Mapped[list[TicketPart]] = relationship(
+        back_populates="ticket", order_by="TicketPart.id", cascade="all, delete-orphan"
+    )
+    category_links: Mapped[list[TicketCategory]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     def move_to(self, status: TicketStatus) -> TicketStatus:
         """Change status if the life cycle allows it; return the old status."""
         if status not in _ALLOWED.get(self.status, set()):
-            raise Conflict(f"A ticket cannot go from {self.status.value} to {status.value}.")
+            raise Conflict(
+                _("A ticket cannot go from %(a)s to %(b)s.", a=self.status.value, b=status.value),
+            )
         old, self.status = self.status, status
         return old
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def active_parts(self) -> list[TicketPart]:
+        return [p for p in self.parts if p.status in ACTIVE_PART_STATUSES or p.status == PartStatus.WAIVED]
+
+    @property
+    def lead_part(self) -> TicketPart | None:
+        return next((p for p in self.parts if p.role == PartRole.LEAD and p.status != PartStatus.ENDED), None)
+
+    @property
+    def primary_category(self):
+        return next((link.category for link in self.category_links if link.primary), None)
+
+    @property
+    def categories(self) -> list:
+        links = sorted(self.category_links, key=lambda link: (not link.primary, link.category.code))
+        return [link.category for link in links]
+
+    def part_for(self, department_id: int) -> TicketPart | None:
+        return next((p for p in self.parts if p.department_id == department_id and p.status != PartStatus.ENDED), None)
+
+
+class TicketPart(db.Model):
+    """One department's share of a ticket, with its own state."""
+
+    __tablename__ = "ticket_part"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "department_id"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    role: Mapped[PartRole] = mapped_column(_enum(PartRole, 8))
+    status: Mapped[PartStatus] = mapped_column(_enum(PartStatus), default=PartStatus.PENDING, index=True)
+    status_before_return: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    done_at: Mapped[datetime | None]
+    contribution: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None]
+    rating_note: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    ticket: Mapped[Ticket] = relationship(back_populates="parts")
+    department = relationship("Department")
+
+    def _require(self, *allowed: PartStatus) -> None:
+        if self.status not in allowed:
+            raise Conflict(_("This part is %(status)s; that cannot be done now.", status=self.status.value))
+
+    def accept(self, user_id: int, now: datetime) -> None:
+        self._require(PartStatus.PENDING)
+        self.status, self.accepted_at, self.accepted_by_id = PartStatus.ACCEPTED, now, user_id
+
+    def contribute(self, note: str, now: datetime) -> None:
+        if self.role != PartRole.CO:
+            raise Conflict(_("The lead department finishes its part by resolving the ticket."))
+        self._require(PartStatus.ACCEPTED)
+        self.status, self.contribution, self.done_at = PartStatus.DONE, note, now
+
+    def request_return(self) -> None:
+        self._require(PartStatus.PENDING, PartStatus.ACCEPTED)
+        self.status_before_return, self.status = self.status.value, PartStatus.RETURN_REQUESTED
+
+    def overrule(self, now: datetime) -> None:
+        self._require(PartStatus.RETURN_REQUESTED)
+        self.status, self.status_before_return = PartStatus.ACCEPTED, None
+        self.accepted_at = self.accepted_at or now
+
+    def end(self) -> None:
+        self._require(PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED, PartStatus.WAIVED)
+        self.status = PartStatus.ENDED
+
+    def waive(self) -> None:
+        if self.role != PartRole.CO:
+            raise Conflict(_("Only a co-handling part can be waived."))
+        self._require(PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED)
+        self.status = PartStatus.WAIVED
+
+    def finish_lead(self, now: datetime) -> None:
+        self._require(PartStatus.ACCEPTED)
+        self.status, self.done_at = PartStatus.DONE, now
+
+    def reopen(self) -> None:
+        self._require(PartStatus.DONE)
+        self.status, self.done_at = PartStatus.ACCEPTED, None
+
+    def rate(self, rating: int, note: str) -> None:
+        if self.role != PartRole.CO:
+            raise Conflict(_("Only co-handling contributions are rated."))
+        self._require(PartStatus.DONE)
+        self.rating, self.rating_note = rating, note
+
+
+class DisputeKind(enum.StrEnum):
+    RETURN = "return"
+    TRANSFER = "transfer"
+
+
+class DisputeStatus(enum.StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    OVERRULED = "overruled"
+
+
+class Dispute(db.Model):
+    """A part returned as "not our responsibility", or a transfer request; the coordinator rules."""
+
+    __tablename__ = "dispute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("ticket_part.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    kind: Mapped[DisputeKind] = mapped_column(_enum(DisputeKind, 10))
+    reason: Mapped[str] = mapped_column(Text)
+    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    status: Mapped[DisputeStatus] = mapped_column(_enum(DisputeStatus, 10), default=DisputeStatus.OPEN, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ruled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    ruled_at: Mapped[datetime | None]
+    ruling_note: Mapped[str] = mapped_column(Text, default="")
+
+    ticket = relationship("Ticket")
+    part = relationship("TicketPart")
+    department = relationship("Department", foreign_keys=[department_id])
+    suggested_department = relationship("Department", foreign_keys=[suggested_department_id])
 
 
 class TicketEvent(db.Model):
@@ -95,3 +282,30 @@ class TicketEvent(db.Model):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor = relationship("User")
+    department = relationship("Department")
+
+
+class TrainingExample(db.Model):
+    """A dispatcher-confirmed (or imported) routing decision the router learns from."""
+
+    __tablename__ = "training_example"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    categories: Mapped[list] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(20), default="dispatcher")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RouterModel(db.Model):
+    """A trained router, stored so every process (web, worker) uses the same one."""
+
+    __tablename__ = "router_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    examples: Mapped[int] = mapped_column(Integer, default=0)
+    catalog_stamp: Mapped[str] = mapped_column(String(64))
+    blob: Mapped[bytes] = mapped_column(db.LargeBinary)

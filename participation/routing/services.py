@@ -1,12 +1,42 @@
-"""Ticket operations available so far: open a ticket for a submission, and move it along its life cycle."""
+"""Ticket operations: routing, dispatch, and every transition of tickets and their parts.
+
+Each public function is one operation: load, authorise, validate, change (the models refuse
+illegal transitions), record TicketEvents, and queue live events to run after commit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from participation.core.permissions import is_authenticated
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from participation.catalog.models import Category, Department
+from participation.core.audit import audit
+from participation.core.errors import Conflict, NotFound, ValidationFailed
+from participation.core.models import utcnow
+from participation.core.permissions import SYSTEM, authorize, is_authenticated
 from participation.extensions import db
-from participation.routing.models import Ticket, TicketEvent, TicketStatus
+from participation.routing.models import (
+    Dispute,
+    DisputeKind,
+    DisputeStatus,
+    PartRole,
+    PartStatus,
+    Ticket,
+    TicketCategory,
+    TicketEvent,
+    TicketPart,
+    TicketStatus,
+    TrainingExample,
+)
+
+NAMESPACE = "/routing"
+NOTE_MAX = 5000
+
+
+# -- history and live events ---------------------------------------------------------------
 
 
 def _actor_id(actor: Any) -> int | None:
@@ -21,34 +51,590 @@ def record(
     old: str | None = None,
     new: str | None = None,
     public: bool = False,
+    department: Department | None = None,
     **payload: Any,
 ) -> TicketEvent:
-    """Append one event to the ticket's history."""
+    """Append one event to the ticket's history (and the audit log)."""
     event = TicketEvent(
         ticket=ticket,
         type=type_,
         actor_id=_actor_id(actor),
+        department_id=department.id if department is not None else None,
         from_status=old,
         to_status=new,
         payload=payload,
         public=public,
     )
     db.session.add(event)
+    audit(actor, f"ticket.{type_}", ticket, **{k: v for k, v in payload.items() if isinstance(v, str | int | float | list)})
     return event
+
+
+def _announce(ticket: Ticket, event: str, public: bool = False) -> None:
+    """Tell everyone watching this ticket, its departments' inboxes and the coordinators; the citizen if public."""
+    from participation.core.sockets import publish
+    from participation.routing.rooms import department_room, queue_room, ticket_room
+
+    db.session.flush()
+    departments = {p.department_id for p in ticket.parts}
+    data = {"ticket_id": ticket.id, "status": ticket.status.value, "event": event}
+    rooms = [ticket_room(ticket.id), queue_room()] + [department_room(d) for d in sorted(departments)]
+    publish("ticket.updated", data, rooms, NAMESPACE)
+    if public:
+        from participation.intake.services import announce_status
+
+        announce_status(ticket.submission, ticket.status.value)
 
 
 def open_ticket(submission: Any, actor: Any = None) -> Ticket:
     """Every submission becomes a ticket, first in status `submitted`."""
-    ticket = Ticket(submission=submission, status=TicketStatus.SUBMITTED)
+    ticket = Ticket(submission=submission, status=TicketStatus.SUBMITTED, district=submission.district)
     db.session.add(ticket)
     record(ticket, "submitted", actor, new=TicketStatus.SUBMITTED.value, public=True)
     return ticket
 
 
-def change_status(
-    ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any
-) -> TicketEvent:
+def change_status(ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any) -> TicketEvent:
     """Move the ticket (the model refuses illegal moves) and record it."""
     new = TicketStatus(status)
     old = ticket.move_to(new)
     return record(ticket, f"status.{new.value}", actor, old=old.value, new=new.value, public=public, **payload)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def get_ticket(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(_("No such ticket."))
+    return ticket
+
+
+def get_part(part_id: int) -> TicketPart:
+    part = db.session.get(TicketPart, part_id)
+    if part is None:
+        raise NotFound(_("No such part."))
+    return part
+
+
+def _department(code: str | None, field: str) -> Department:
+    department = db.session.scalar(select(Department).where(Department.code == (code or ""), Department.active))
+    if department is None:
+        raise ValidationFailed(fields={field: [_("Unknown department %(code)s.", code=code or "")]})
+    return department
+
+
+def _text(value: str | None, field: str, required: bool = True, limit: int = NOTE_MAX) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed(fields={field: [_("This field cannot be empty.")]})
+    if len(value) > limit:
+        raise ValidationFailed(fields={field: [_("At most %(n)s characters.", n=limit)]})
+    return value
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+def suggest(actor: Any, text: str, district: str | None = None, category: str | None = None) -> dict:
+    """The router's decision for a text, without creating anything."""
+    from participation.accounts.models import Role
+    from participation.routing.engine import current_router
+
+    authorize(actor, "routing.suggest")
+    text = _text(text, "text", limit=current_app.config["SUBMISSION_MAX_CHARS"])
+    router = current_router()
+    if district and district not in _district_codes():
+        raise ValidationFailed(fields={"district": [_("Unknown district.")]})
+    if category and category not in router.catalog.categories:
+        raise ValidationFailed(fields={"category": [_("Unknown category.")]})
+    enterprise = is_authenticated(actor) and actor is not SYSTEM and actor.has_role(Role.ENTERPRISE)
+    return router.suggest(text, district, category, enterprise).as_dict()
+
+
+def _district_codes() -> set[str]:
+    from participation.catalog.models import District
+
+    return set(db.session.scalars(select(District.code)))
+
+
+def route(ticket: Ticket) -> None:
+    """Ask the router; dispatch at once when it is confident, else leave the ticket in triage."""
+    from participation.routing.engine import current_router
+
+    submission = ticket.submission
+    router = current_router()
+    text = f"{submission.title}\n{submission.text}".strip()
+    enterprise = submission.organisation_id is not None
+    decision = router.suggest(
+        text,
+        submission.district.code if submission.district else None,
+        submission.category.code if submission.category else None,
+        enterprise,
+    )
+    ticket.routing_confidence = decision.confidence
+    ticket.suggestions = decision.as_dict()["suggestions"]
+    record(ticket, "routed", None, confidence=round(decision.confidence, 4), decision=decision.as_dict())
+    if not decision.needs_triage and current_app.config["ROUTING_AUTO_DISPATCH"] and decision.lead:
+        _dispatch(ticket, [c for c, _p in decision.categories], decision.lead, decision.co, SYSTEM, automatic=True)
+    else:
+        _announce(ticket, "triage")
+
+
+def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: list[str]) -> Ticket:
+    """The coordinator's dispatch from triage; the decision becomes training data for the router."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.dispatch", ticket)
+    if ticket.status != TicketStatus.TRIAGE:
+        raise Conflict(_("Only tickets waiting in triage can be dispatched."))
+    _dispatch(ticket, categories, lead, co, actor, automatic=False)
+    text = f"{ticket.submission.title}\n{ticket.submission.text}".strip()
+    db.session.add(TrainingExample(text=text, categories=list(dict.fromkeys(categories)), ticket_id=ticket.id))
+    from participation.routing.engine import note_confirmation
+
+    note_confirmation()
+    return ticket
+
+
+def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
+    if not categories:
+        raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
+    found = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(categories), Category.active))}
+    unknown = [c for c in categories if c not in found]
+    if unknown:
+        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+    lead_department = _department(lead, "lead")
+    co_departments = [_department(code, "co") for code in dict.fromkeys(co) if code != lead]
+    for link in list(ticket.category_links):
+        ticket.category_links.remove(link)
+    db.session.flush()
+    for index, code in enumerate(dict.fromkeys(categories)):
+        ticket.category_links.append(TicketCategory(category_id=found[code].id, primary=index == 0))
+    old = ticket.move_to(TicketStatus.DISPATCHED)
+    ticket.lead_department = lead_department
+    ticket.dispatched_at = utcnow()
+    _add_part(ticket, lead_department, PartRole.LEAD)
+    for department in co_departments:
+        _add_part(ticket, department, PartRole.CO)
+    names = [lead_department.name_zh] + [d.name_zh for d in co_departments]
+    names_en = [lead_department.name_en] + [d.name_en for d in co_departments]
+    record(
+        ticket,
+        "dispatched",
+        actor,
+        old=old.value,
+        new=TicketStatus.DISPATCHED.value,
+        public=True,
+        automatic=automatic,
+        categories=list(dict.fromkeys(categories)),
+        lead=lead_department.code,
+        co=[d.code for d in co_departments],
+        departments_zh=names,
+        departments_en=names_en,
+    )
+    _announce(ticket, "dispatched", public=True)
+
+
+def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketPart:
+    existing = next((p for p in ticket.parts if p.department_id == department.id), None)
+    if existing is not None:
+        if existing.status != PartStatus.ENDED:
+            raise Conflict(_("%(name)s already has a part in this ticket.", name=department.name))
+        existing.role, existing.status, existing.accepted_at, existing.done_at = role, PartStatus.PENDING, None, None
+        return existing
+    part = TicketPart(ticket=ticket, department=department, department_id=department.id, role=role)
+    db.session.add(part)
+    return part
+
+
+# -- department work -------------------------------------------------------------------------
+
+
+def accept(actor: Any, part_id: int) -> TicketPart:
+    """Sign for a part; the lead's signature puts the ticket in progress."""
+    part = get_part(part_id)
+    authorize(actor, "routing.part.work", part)
+    part.accept(actor.id, utcnow())
+    ticket = part.ticket
+    record(ticket, "part.accepted", actor, department=part.department, part_id=part.id, role=part.role.value)
+    if part.role == PartRole.LEAD and ticket.status in (TicketStatus.DISPATCHED, TicketStatus.REOPENED):
+        change_status(ticket, TicketStatus.IN_PROGRESS.value, actor, public=True)
+        _announce(ticket, "part.accepted", public=True)
+    else:
+        _announce(ticket, "part.accepted")
+    return part
+
+
+def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
+    """Sign for several parts at once: all of them, or none if one cannot be signed for."""
+    if not part_ids:
+        raise ValidationFailed(fields={"parts": [_("Choose at least one ticket.")]})
+    return [accept(actor, part_id) for part_id in dict.fromkeys(part_ids)]
+
+
+def reply_public(actor: Any, ticket_id: int, text: str) -> Ticket:
+    """The lead department's reply, shown to the citizen (without staff names)."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.ticket.lead", ticket)
+    _open_for_work(ticket)
+    text = _text(text, "text")
+    ticket.public_reply, ticket.public_reply_at = text, utcnow()
+    record(ticket, "reply", actor, public=True, department=ticket.lead_department, message=text)
+    _announce(ticket, "reply", public=True)
+    return ticket
+
+
+def add_note(actor: Any, ticket_id: int, text: str) -> TicketEvent:
+    """An internal note for the departments and the coordinator; never shown to the citizen."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.ticket.note", ticket)
+    text = _text(text, "text")
+    department = _acting_department(actor, ticket)
+    event = record(ticket, "note", actor, department=department, message=text)
+    _announce(ticket, "note")
+    return event
+
+
+def _acting_department(actor: Any, ticket: Ticket) -> Department | None:
+    ids = getattr(actor, "department_ids", set())
+    for part in ticket.parts:
+        if part.department_id in ids:
+            return part.department
+    return None
+
+
+def _open_for_work(ticket: Ticket) -> None:
+    if ticket.status not in (TicketStatus.DISPATCHED, TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
+        raise Conflict(_("This ticket is %(status)s; no more work can be done on it.", status=ticket.status.value))
+
+
+def invite(actor: Any, ticket_id: int, department_code: str, note: str = "") -> TicketPart:
+    """The lead (or the coordinator) brings in a co-handling department."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.ticket.invite", ticket)
+    _open_for_work(ticket)
+    department = _department(department_code, "department")
+    note = _text(note, "note", required=False)
+    part = _add_part(ticket, department, PartRole.CO)
+    db.session.flush()
+    record(ticket, "part.invited", actor, department=department, part_id=part.id, note=note)
+    _announce(ticket, "part.invited")
+    return part
+
+
+def contribute(actor: Any, part_id: int, note: str) -> TicketPart:
+    """A co-handler records its contribution and finishes its part."""
+    part = get_part(part_id)
+    authorize(actor, "routing.part.work", part)
+    _open_for_work(part.ticket)
+    part.contribute(_text(note, "note"), utcnow())
+    record(part.ticket, "part.contributed", actor, department=part.department, part_id=part.id)
+    _announce(part.ticket, "part.contributed")
+    return part
+
+
+def rate(actor: Any, part_id: int, rating: int, note: str = "") -> TicketPart:
+    """The lead rates a co-handler's contribution, 1 to 5."""
+    part = get_part(part_id)
+    authorize(actor, "routing.ticket.lead", part.ticket)
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise ValidationFailed(fields={"rating": [_("Give a whole number from 1 to 5.")]})
+    part.rate(rating, _text(note, "note", required=False))
+    record(part.ticket, "part.rated", actor, department=part.department, part_id=part.id, rating=rating)
+    _announce(part.ticket, "part.rated")
+    return part
+
+
+def request_return(actor: Any, part_id: int, kind: str, reason: str, suggested: str | None = None) -> Dispute:
+    """Ask the coordinator to take a part back ("not our responsibility") or transfer it."""
+    part = get_part(part_id)
+    authorize(actor, "routing.part.work", part)
+    _open_for_work(part.ticket)
+    try:
+        dispute_kind = DisputeKind(kind)
+    except ValueError:
+        raise ValidationFailed(fields={"kind": [_("Choose return or transfer.")]}) from None
+    reason = _text(reason, "reason")
+    suggested_department = _department(suggested, "suggested") if suggested else None
+    if dispute_kind == DisputeKind.TRANSFER and suggested_department is None:
+        raise ValidationFailed(fields={"suggested": [_("Name the department to transfer to.")]})
+    if suggested_department is not None and suggested_department.id == part.department_id:
+        raise ValidationFailed(fields={"suggested": [_("Suggest another department.")]})
+    part.request_return()
+    dispute = Dispute(
+        ticket=part.ticket,
+        part=part,
+        department_id=part.department_id,
+        kind=dispute_kind,
+        reason=reason,
+        suggested_department=suggested_department,
+        created_by_id=actor.id,
+    )
+    db.session.add(dispute)
+    db.session.flush()
+    record(
+        part.ticket,
+        "part.return_requested",
+        actor,
+        department=part.department,
+        part_id=part.id,
+        dispute_id=dispute.id,
+        kind=dispute_kind.value,
+        reason=reason,
+        suggested=suggested_department.code if suggested_department else None,
+    )
+    _announce(part.ticket, "part.return_requested")
+    return dispute
+
+
+def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
+    """The lead closes the work: every co part done or waived, and a reply to the citizen."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.ticket.lead", ticket)
+    reply = _text(reply, "reply")
+    lead = ticket.lead_part
+    if lead is None or lead.status != PartStatus.ACCEPTED:
+        raise Conflict(_("The lead department must have signed for the ticket before resolving it."))
+    open_parts = [
+        p.department.name
+        for p in ticket.parts
+        if p.role == PartRole.CO and p.status not in (PartStatus.DONE, PartStatus.WAIVED, PartStatus.ENDED)
+    ]
+    if open_parts:
+        raise Conflict(
+            _("These co-handling departments have not finished: %(names)s.", names=", ".join(open_parts))
+        )
+    if ticket.status not in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
+        raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=ticket.status.value))
+    now = utcnow()
+    lead.finish_lead(now)
+    ticket.public_reply, ticket.public_reply_at, ticket.resolved_at = reply, now, now
+    change_status(ticket, TicketStatus.RESOLVED.value, actor, public=True, message=reply)
+    _announce(ticket, "resolved", public=True)
+    return ticket
+
+
+# -- coordination ----------------------------------------------------------------------------
+
+
+def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department: str | None = None) -> Dispute:
+    """Uphold (the part ends; routing continues elsewhere) or overrule (back to work, counted as wrongful)."""
+    dispute = db.session.get(Dispute, dispute_id)
+    if dispute is None:
+        raise NotFound(_("No such dispute."))
+    authorize(actor, "routing.dispute.rule", dispute)
+    if dispute.status != DisputeStatus.OPEN:
+        raise Conflict(_("This dispute has already been ruled on."))
+    note = _text(note, "note", required=False)
+    part, ticket = dispute.part, dispute.ticket
+    now = utcnow()
+    if decision == "overruled":
+        part.overrule(now)
+        dispute.status = DisputeStatus.OVERRULED
+    elif decision == "upheld":
+        target_code = department or (dispute.suggested_department.code if dispute.suggested_department else None)
+        target = _department(target_code, "department") if target_code else None
+        if target is not None and target.id == part.department_id:
+            raise ValidationFailed(fields={"department": [_("Choose another department.")]})
+        part.end()
+        dispute.status = DisputeStatus.UPHELD
+        if part.role == PartRole.LEAD:
+            if target is None:
+                raise ValidationFailed(fields={"department": [_("Name the department that takes the lead.")]})
+            ticket.lead_department = target
+            _add_part(ticket, target, PartRole.LEAD)
+            if ticket.status == TicketStatus.IN_PROGRESS:
+                change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
+        elif target is not None and ticket.part_for(target.id) is None:
+            _add_part(ticket, target, PartRole.CO)
+    else:
+        raise ValidationFailed(fields={"decision": [_("Choose upheld or overruled.")]})
+    dispute.ruled_by_id, dispute.ruled_at, dispute.ruling_note = actor.id, now, note
+    record(
+        ticket,
+        f"dispute.{dispute.status.value}",
+        actor,
+        department=part.department,
+        dispute_id=dispute.id,
+        part_id=part.id,
+        note=note,
+        new_department=ticket.lead_department.code if part.role == PartRole.LEAD else department,
+    )
+    _announce(ticket, f"dispute.{dispute.status.value}")
+    return dispute
+
+
+def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
+    part = get_part(part_id)
+    authorize(actor, "routing.coordinate", part.ticket)
+    reason = _text(reason, "reason")
+    _close_open_disputes(part, actor, reason)
+    part.waive()
+    record(part.ticket, "part.waived", actor, department=part.department, part_id=part.id, reason=reason)
+    _announce(part.ticket, "part.waived")
+    return part
+
+
+def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
+    part = get_part(part_id)
+    authorize(actor, "routing.coordinate", part.ticket)
+    if part.role == PartRole.LEAD:
+        raise Conflict(_("Swap the lead instead of removing it."))
+    reason = _text(reason, "reason")
+    _close_open_disputes(part, actor, reason)
+    part.end()
+    record(part.ticket, "part.removed", actor, department=part.department, part_id=part.id, reason=reason)
+    _announce(part.ticket, "part.removed")
+    return part
+
+
+def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
+    for dispute in db.session.scalars(select(Dispute).where(Dispute.part_id == part.id, Dispute.status == DisputeStatus.OPEN)):
+        dispute.status, dispute.ruled_by_id, dispute.ruled_at, dispute.ruling_note = (
+            DisputeStatus.UPHELD,
+            actor.id,
+            utcnow(),
+            note,
+        )
+
+
+def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> Ticket:
+    """The coordinator gives the lead to another department; the old lead leaves the ticket."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.coordinate", ticket)
+    _open_for_work(ticket)
+    reason = _text(reason, "reason")
+    target = _department(department_code, "department")
+    old = ticket.lead_part
+    if old is not None and old.department_id == target.id:
+        raise ValidationFailed(fields={"department": [_("This department is already the lead.")]})
+    if old is not None:
+        _close_open_disputes(old, actor, reason)
+        old.end()
+    existing = ticket.part_for(target.id)
+    if existing is not None:
+        existing.role = PartRole.LEAD
+        if existing.status in (PartStatus.DONE, PartStatus.WAIVED):
+            existing.status = PartStatus.ACCEPTED
+    else:
+        _add_part(ticket, target, PartRole.LEAD)
+    ticket.lead_department = target
+    if ticket.status == TicketStatus.IN_PROGRESS and ticket.lead_part.status == PartStatus.PENDING:
+        change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
+    record(ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None)
+    _announce(ticket, "lead.swapped")
+    return ticket
+
+
+def reject(actor: Any, ticket_id: int, reason: str) -> Ticket:
+    """Spam or invalid: the coordinator closes it with a reason the citizen sees."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.coordinate", ticket)
+    reason = _text(reason, "reason")
+    change_status(ticket, TicketStatus.REJECTED.value, actor, public=True, message=reason)
+    for part in ticket.parts:
+        if part.status in (PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED):
+            _close_open_disputes(part, actor, reason)
+            part.end()
+    _announce(ticket, "rejected", public=True)
+    return ticket
+
+
+def reopen(actor: Any, ticket_id: int, reason: str) -> Ticket:
+    """Back to work after resolution: the lead's part reopens, the count goes up."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.ticket.reopen", ticket)
+    reason = _text(reason, "reason")
+    change_status(ticket, TicketStatus.REOPENED.value, actor, public=True, message=reason)
+    ticket.reopen_count += 1
+    ticket.resolved_at = None
+    if ticket.lead_part is not None and ticket.lead_part.status == PartStatus.DONE:
+        ticket.lead_part.reopen()
+    _announce(ticket, "reopened", public=True)
+    return ticket
+
+
+def withdraw(ticket: Ticket, actor: Any, reason: str) -> Ticket:
+    """The submitter takes the request back (authorised by intake); the departments stop work."""
+    change_status(ticket, TicketStatus.WITHDRAWN.value, actor, public=True, reason=reason)
+    for part in ticket.parts:
+        if part.status in (PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED):
+            _close_open_disputes(part, actor, reason or "withdrawn")
+            part.end()
+    _announce(ticket, "withdrawn", public=True)
+    return ticket
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def timeline(actor: Any, ticket: Ticket) -> list[TicketEvent]:
+    """Every event for staff and coordinators (this function is never used for citizens)."""
+    authorize(actor, "routing.ticket.view", ticket)
+    return list(ticket.events)
+
+
+def inbox(
+    actor: Any,
+    department_id: int,
+    *,
+    status: str | None = None,
+    role: str | None = None,
+    category: str | None = None,
+    district: str | None = None,
+    older_than_days: int | None = None,
+    include_closed: bool = False,
+    limit: int = 200,
+) -> list[TicketPart]:
+    """The department's parts, newest first, filtered."""
+    from datetime import timedelta
+
+    from participation.catalog.models import District
+
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise NotFound()
+    authorize(actor, "routing.inbox", department)
+    stmt = (
+        select(TicketPart)
+        .join(Ticket, TicketPart.ticket_id == Ticket.id)
+        .where(TicketPart.department_id == department_id, TicketPart.status != PartStatus.ENDED)
+    )
+    if not include_closed:
+        stmt = stmt.where(Ticket.status.in_([s for s in TicketStatus if s not in _CLOSED]))
+    if status:
+        try:
+            stmt = stmt.where(TicketPart.status == PartStatus(status))
+        except ValueError:
+            raise ValidationFailed(fields={"status": [_("Unknown status.")]}) from None
+    if role:
+        try:
+            stmt = stmt.where(TicketPart.role == PartRole(role))
+        except ValueError:
+            raise ValidationFailed(fields={"role": [_("Unknown role.")]}) from None
+    if category:
+        stmt = stmt.join(TicketCategory, TicketCategory.ticket_id == Ticket.id).join(
+            Category, Category.id == TicketCategory.category_id
+        ).where(Category.code == category)
+    if district:
+        stmt = stmt.join(District, District.id == Ticket.district_id).where(District.code == district)
+    if older_than_days is not None:
+        if older_than_days < 0:
+            raise ValidationFailed(fields={"age": [_("Out of range.")]})
+        stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
+    return list(db.session.scalars(stmt.order_by(TicketPart.id.desc()).limit(limit)).unique())
+
+
+_CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}
+
+
+def triage_queue(actor: Any) -> list[Ticket]:
+    authorize(actor, "routing.triage.view")
+    return list(db.session.scalars(select(Ticket).where(Ticket.status == TicketStatus.TRIAGE).order_by(Ticket.id)))
+
+
+def open_disputes(actor: Any) -> list[Dispute]:
+    authorize(actor, "routing.triage.view")
+    stmt = select(Dispute).where(Dispute.status == DisputeStatus.OPEN).order_by(Dispute.id)
+    return list(db.session.scalars(stmt))

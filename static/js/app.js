@@ -39,10 +39,54 @@
     socket.on("connect", function () {
       document.body.dataset.live = "connected";
       if (live.dataset.live === "mine") socket.emit("follow_mine", {});
-      if (live.dataset.live === "track") socket.emit("follow_code", { code: live.dataset.code });
     });
     socket.on("submission.status", function (msg) {
       if (msg && msg.code && msg.status) setStatus(msg.code, msg.status);
+    });
+  }
+
+  /* Regions that the server re-renders when something changes: inboxes, tickets, queues, tracking. */
+  function liveRegions() {
+    if (typeof io === "undefined") return;
+    document.querySelectorAll("[data-live-region]").forEach(function (region) {
+      var socket = io(region.dataset.ns, { transports: ["websocket", "polling"] });
+      var timer = null;
+      var refresh = function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var active = document.activeElement;
+          var typing = active && region.contains(active) && active.value && /INPUT|TEXTAREA/.test(active.tagName);
+          if (typing) {
+            region.dataset.stale = "1";
+            return;
+          }
+          fetch(region.dataset.refresh, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+            .then(function (r) { return r.ok ? r.text() : null; })
+            .then(function (html) {
+              if (html === null) return;
+              region.innerHTML = html;
+              region.dataset.stale = "";
+              region.classList.remove("flash-update");
+              void region.offsetWidth;
+              region.classList.add("flash-update");
+            });
+        }, 150);
+      };
+      socket.on("connect", function () {
+        var id = parseInt(region.dataset.watchId, 10);
+        var watch = region.dataset.watch;
+        if (watch === "inbox") socket.emit("watch_inbox", { department_id: id });
+        if (watch === "ticket") socket.emit("watch_ticket", { ticket_id: id });
+        if (watch === "queue") socket.emit("watch_queue", {});
+        if (watch === "code") socket.emit("follow_code", { code: region.dataset.watchId });
+        region.dataset.connected = "1";
+        document.body.dataset.live = "connected";
+      });
+      socket.on("ticket.updated", refresh);
+      socket.on("submission.status", refresh);
+      region.addEventListener("focusout", function () {
+        if (region.dataset.stale === "1") refresh();
+      });
     });
   }
 
@@ -80,5 +124,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     formHelpers();
     connectLive();
+    liveRegions();
   });
 })();

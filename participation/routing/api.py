@@ -1,0 +1,186 @@
+"""JSON API for routing and tickets: the same operations and permissions as the pages."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from participation.core.api import bp
+from participation.core.errors import ValidationFailed
+from participation.core.uow import transaction
+from participation.core.validation import json_body
+from participation.extensions import limiter
+from participation.routing import services
+from participation.routing.serialise import dispute_json, part_json, ticket_json
+
+
+def _suggest_limit() -> str:
+    return current_app.config["SUGGEST_RATE_LIMIT"]
+
+
+def _field(body: dict, name: str, kind: type = str, required: bool = True):
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ValidationFailed(fields={name: [_("This field is required.")]})
+        return None
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValidationFailed(fields={name: [_("Give a list of codes.")]})
+        return value
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
+        return value
+    if not isinstance(value, str):
+        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
+    return value
+
+
+@bp.post("/routing/suggest")
+@limiter.limit(_suggest_limit)
+def suggest():
+    """The router's decision for a text: categories with confidences, lead, co-handlers, triage or not."""
+    body = json_body(request)
+    result = services.suggest(
+        current_user,
+        _field(body, "text"),
+        district=_field(body, "district", required=False),
+        category=_field(body, "category", required=False),
+    )
+    return jsonify(result)
+
+
+@bp.get("/tickets")
+def list_tickets():
+    """A department's inbox (`department=CODE`, filters as on the page), or a coordinator's queue (`queue=triage`)."""
+    from participation.catalog.services import by_code
+    from participation.catalog.models import Department
+
+    queue = request.args.get("queue")
+    if queue == "triage":
+        return jsonify({"tickets": [ticket_json(t, current_user) for t in services.triage_queue(current_user)]})
+    if queue == "disputes":
+        return jsonify({"disputes": [dispute_json(d) for d in services.open_disputes(current_user)]})
+    code = request.args.get("department")
+    department = by_code(Department, code) if code else None
+    if department is None:
+        ids = sorted(getattr(current_user, "department_ids", set()) or [])
+        if code or not ids:
+            raise ValidationFailed(fields={"department": [_("Name one of your departments.")]})
+        department_id = ids[0]
+    else:
+        department_id = department.id
+    age = request.args.get("age")
+    parts = services.inbox(
+        current_user,
+        department_id,
+        status=request.args.get("status") or None,
+        role=request.args.get("role") or None,
+        category=request.args.get("category") or None,
+        district=request.args.get("district") or None,
+        older_than_days=int(age) if age and age.lstrip("-").isdigit() else None,
+    )
+    return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):
+    ticket = services.get_ticket(ticket_id)
+    services.timeline(current_user, ticket)  # authorises
+    return jsonify(ticket_json(ticket, current_user, full=True))
+
+
+def _respond(ticket, status: int = 200):
+    return jsonify(ticket_json(ticket, current_user, full=True)), status
+
+
+@bp.post("/tickets/<int:ticket_id>/<action>")
+def ticket_action(ticket_id: int, action: str):
+    """dispatch, reply, notes, invite, resolve, lead, reject, reopen."""
+    body = json_body(request)
+    with transaction():
+        if action == "dispatch":
+            services.dispatch(
+                current_user,
+                ticket_id,
+                _field(body, "categories", list),
+                _field(body, "lead"),
+                _field(body, "co", list, required=False) or [],
+            )
+        elif action == "reply":
+            services.reply_public(current_user, ticket_id, _field(body, "text"))
+        elif action == "notes":
+            services.add_note(current_user, ticket_id, _field(body, "text"))
+        elif action == "invite":
+            services.invite(current_user, ticket_id, _field(body, "department"), _field(body, "note", required=False) or "")
+        elif action == "resolve":
+            services.resolve(current_user, ticket_id, _field(body, "reply"))
+        elif action == "lead":
+            services.swap_lead(current_user, ticket_id, _field(body, "department"), _field(body, "reason"))
+        elif action == "reject":
+            services.reject(current_user, ticket_id, _field(body, "reason"))
+        elif action == "reopen":
+            services.reopen(current_user, ticket_id, _field(body, "reason"))
+        else:
+            from participation.core.errors import NotFound
+
+            raise NotFound()
+    return _respond(services.get_ticket(ticket_id))
+
+
+@bp.post("/parts/accept")
+def bulk_accept():
+    body = json_body(request)
+    ids = body.get("part_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed(fields={"part_ids": [_("Give a list of part ids.")]})
+    with transaction():
+        parts = services.bulk_accept(current_user, ids)
+    return jsonify({"parts": [part_json(p) for p in parts]})
+
+
+@bp.post("/parts/<int:part_id>/<action>")
+def part_action(part_id: int, action: str):
+    """accept, contribute, rate, return, waive, remove."""
+    body = json_body(request) if request.content_length or request.is_json else {}
+    with transaction():
+        if action == "accept":
+            part = services.accept(current_user, part_id)
+        elif action == "contribute":
+            part = services.contribute(current_user, part_id, _field(body, "note"))
+        elif action == "rate":
+            part = services.rate(current_user, part_id, _field(body, "rating", int), _field(body, "note", required=False) or "")
+        elif action == "return":
+            dispute = services.request_return(
+                current_user,
+                part_id,
+                _field(body, "kind", required=False) or "return",
+                _field(body, "reason"),
+                _field(body, "suggested", required=False),
+            )
+            return jsonify(dispute_json(dispute)), 201
+        elif action == "waive":
+            part = services.waive(current_user, part_id, _field(body, "reason"))
+        elif action == "remove":
+            part = services.remove_part(current_user, part_id, _field(body, "reason"))
+        else:
+            from participation.core.errors import NotFound
+
+            raise NotFound()
+    return jsonify(part_json(part))
+
+
+@bp.post("/disputes/<int:dispute_id>/rule")
+def rule_dispute(dispute_id: int):
+    body = json_body(request)
+    with transaction():
+        dispute = services.rule(
+            current_user,
+            dispute_id,
+            _field(body, "decision"),
+            _field(body, "note", required=False) or "",
+            _field(body, "department", required=False),
+        )
+    return jsonify(dispute_json(dispute))

@@ -1,0 +1,82 @@
+"""Permission rules for routing: who may see and act on tickets, parts and disputes."""
+
+from participation.accounts.models import Role
+from participation.core.permissions import rule
+
+
+def _coordinator(actor) -> bool:
+    return actor is not None and actor.has_role(Role.COORDINATOR)
+
+
+def _staff_of(actor, department_id) -> bool:
+    return (
+        actor is not None
+        and department_id is not None
+        and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN)
+        and department_id in actor.department_ids
+    )
+
+
+def _has_part(actor, ticket) -> bool:
+    return any(_staff_of(actor, p.department_id) for p in ticket.parts)
+
+
+@rule("routing.suggest")
+def _suggest(actor, _obj):
+    return True  # harmless, and rate-limited; the request form may use it
+
+
+@rule("routing.triage.view")
+def _triage(actor, _obj):
+    return _coordinator(actor)
+
+
+@rule("routing.dispatch")
+def _dispatch(actor, _ticket):
+    return _coordinator(actor)
+
+
+@rule("routing.coordinate")
+def _coordinate(actor, _ticket):
+    return _coordinator(actor)
+
+
+@rule("routing.dispute.rule")
+def _rule(actor, _dispute):
+    return _coordinator(actor)
+
+
+@rule("routing.ticket.view")
+def _view(actor, ticket):
+    """Coordinators see every ticket; department staff only those their department has a part in."""
+    return _coordinator(actor) or _has_part(actor, ticket)
+
+
+@rule("routing.ticket.note")
+def _note(actor, ticket):
+    return _coordinator(actor) or _has_part(actor, ticket)
+
+
+@rule("routing.ticket.lead")
+def _lead(actor, ticket):
+    return _staff_of(actor, ticket.lead_department_id)
+
+
+@rule("routing.ticket.invite")
+def _invite(actor, ticket):
+    return _coordinator(actor) or _staff_of(actor, ticket.lead_department_id)
+
+
+@rule("routing.ticket.reopen")
+def _reopen(actor, _ticket):
+    return _coordinator(actor)
+
+
+@rule("routing.part.work")
+def _work(actor, part):
+    return _staff_of(actor, part.department_id)
+
+
+@rule("routing.inbox")
+def _inbox(actor, department):
+    return _staff_of(actor, department.id)

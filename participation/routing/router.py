@@ -1,0 +1,320 @@
+"""The router: from a text (and district, chosen category, submitter type) to categories and departments.
+
+Pure logic, no database: `CatalogView` is a snapshot of the catalog, `Router` is fitted on it and on
+labelled past tickets. Text is represented twice, as character n-grams (robust to Chinese without
+segmentation errors, to typos and to mixed scripts) and as words (jieba for Chinese, Porter stems for
+English). Each category is scored by two models whose scores are averaged:
+
+* prototype similarity: the cosine between the text and each category's prototype, the normalised
+  mean of its catalog texts, blended with the mean of its confirmed tickets in proportion to how
+  many there are. A prototype has no prior for frequent categories, so a history dominated by a few
+  common categories cannot crowd out rare ones;
+* a linear classifier (logistic regression, classes balanced) on the same texts, catalog texts
+  weighted so that every category keeps its voice however skewed the history is.
+
+Multi-issue items are found by scoring each clause of the text on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_CLAUSE = re.compile(r"[。！？；;!?\n]+|(?<=[a-z])\.\s+|，(?=另外|还有|而且|并且|同时|此外)|,\s*(?=and also|also|plus|besides)")
+_CONNECTIVE = re.compile(r"\b(?:and also|also|plus|besides|另外|还有|而且|并且|同时|此外)\b")
+_jieba_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    code: str
+    lead: str
+    co: tuple[str, ...]
+    texts: tuple[str, ...]
+    district_co: bool = False
+    enterprise_only: bool = False
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    categories: dict[str, CategoryInfo]
+    district_office: dict[str, str] = field(default_factory=dict)  # district code -> office department code
+
+    @classmethod
+    def from_document(cls, doc: dict) -> CatalogView:
+        """Build from the catalog file format (used by `routing evaluate` and the tests)."""
+        categories = {}
+        for c in doc.get("categories", []):
+            if c.get("active", True) is False:
+                continue
+            texts = [c["name"]["zh"], c["name"]["en"]]
+            description = c.get("description") or {}
+            texts += [description.get("zh", ""), description.get("en", "")]
+            texts += list(c.get("keywords", [])) + list(c.get("examples", []))
+            categories[c["code"]] = CategoryInfo(
+                code=c["code"],
+                lead=c["lead"],
+                co=tuple(c.get("co", [])),
+                texts=tuple(t for t in texts if t and t.strip()),
+                district_co=bool(c.get("district_co", False)),
+                enterprise_only=bool(c.get("enterprise_only", False)),
+            )
+        offices = {d["code"]: d["office"] for d in doc.get("districts", []) if d.get("office")}
+        return cls(categories=categories, district_office=offices)
+
+
+@dataclass
+class Decision:
+    categories: list[tuple[str, float]]  # chosen categories, primary first, with confidences
+    lead: str | None
+    co: list[str]
+    needs_triage: bool
+    confidence: float
+    suggestions: list[tuple[str, float]]  # the top three for the primary category
+
+    def as_dict(self) -> dict:
+        return {
+            "categories": [{"code": c, "confidence": round(p, 4)} for c, p in self.categories],
+            "lead": self.lead,
+            "co": self.co,
+            "needs_triage": self.needs_triage,
+            "confidence": round(self.confidence, 4),
+            "suggestions": [{"code": c, "confidence": round(p, 4)} for c, p in self.suggestions],
+        }
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def words(text: str) -> list[str]:
+    """Chinese words (jieba) and English stems, without stop words or punctuation."""
+    text = text.lower()
+    out: list[str] = []
+    stem, stop = _stemmer().stem, _stop_words()
+    for match in _LATIN.finditer(text):
+        word = match.group()
+        if word not in stop and len(word) > 1:
+            out.append("e:" + stem(word))
+    chinese = "".join(ch if _CJK.match(ch) else " " for ch in text)
+    if chinese.strip():
+        with _jieba_lock:
+            tokens = _jieba().lcut(chinese)
+        out.extend("z:" + t for t in tokens if t.strip())
+    return out
+
+
+def _chars(text: str) -> str:
+    """Lower-cased text with runs of non-letters folded to one space (for character n-grams)."""
+    return re.sub(r"[\W\d_]+", " ", text.lower()).strip()
+
+
+def clauses(text: str) -> list[str]:
+    """The text's clauses that are long enough to carry an issue of their own."""
+    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
+    out = []
+    for part in parts:
+        for piece in re.split(r"(?:,|，)\s*(?:and also|also|plus|besides|另外|还有|而且|并且|同时|此外)", part):
+            piece = piece.strip(" ,，")
+            if len(_CJK.findall(piece)) >= 5 or len(_LATIN.findall(piece.lower())) >= 4:
+                out.append(piece)
+    return out
+
+
+class Router:
+    """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
+
+    def __init__(
+        self,
+        catalog: CatalogView,
+        history: list[tuple[str, list[str]]] | None = None,
+        *,
+        threshold: float = 0.45,
+        secondary_threshold: float = 0.5,
+        history_k: float = 8.0,
+    ):
+        self.catalog = catalog
+        self.threshold = threshold
+        self.secondary_threshold = secondary_threshold
+        self.history_k = history_k
+        self.codes = sorted(catalog.categories)
+        self._index = {c: i for i, c in enumerate(self.codes)}
+        history = [(t, [c for c in cats if c in self._index]) for t, cats in (history or [])]
+        self.history = [(t, cats) for t, cats in history if cats and t.strip()]
+        self._fit()
+
+    # -- training -------------------------------------------------------------------------
+    def _fit(self) -> None:
+        docs: list[str] = []
+        labels: list[int] = []
+        source: list[int] = []  # 0 catalog, 1 history
+        for code in self.codes:
+            info = self.catalog.categories[code]
+            for text in info.texts:
+                docs.append(text)
+                labels.append(self._index[code])
+                source.append(0)
+        for text, cats in self.history:
+            docs.append(text)
+            labels.append(self._index[cats[0]])
+            source.append(1)
+        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        self._words = TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)
+        self._chars.fit([_chars(d) for d in docs])
+        self._words.fit(docs)
+        X = self._vectorise(docs)
+        y = np.array(labels)
+        src = np.array(source)
+
+        n = len(self.codes)
+        protos = np.zeros((n, X.shape[1]))
+        for i in range(n):
+            catalog_rows = X[(y == i) & (src == 0)]
+            base = normalize(np.asarray(catalog_rows.mean(axis=0))) if catalog_rows.shape[0] else np.zeros((1, X.shape[1]))
+            history_rows = X[(y == i) & (src == 1)]
+            if history_rows.shape[0]:
+                m = history_rows.shape[0]
+                alpha = m / (m + self.history_k)
+                learned = normalize(np.asarray(history_rows.mean(axis=0)))
+                base = normalize((1 - alpha) * base + alpha * learned)
+            protos[i] = base
+        self._protos = sparse.csr_matrix(protos)
+
+        # Balanced weights: each category's catalog texts weigh as much as its history, and every
+        # category weighs the same in total, however skewed the history.
+        weights = np.ones(len(docs))
+        for i in range(n):
+            for s in (0, 1):
+                mask = (y == i) & (src == s)
+                count = int(mask.sum())
+                if count:
+                    weights[mask] = 1.0 / count
+        self._clf = LogisticRegression(C=20.0, max_iter=2000)
+        present = sorted(set(y.tolist()))
+        self._clf_classes = np.array(present)
+        self._clf.fit(X, y, sample_weight=weights * len(present))
+
+    def _vectorise(self, texts: list[str]):
+        chars = self._chars.transform([_chars(t) for t in texts])
+        ws = self._words.transform(texts)
+        return normalize(sparse.hstack([chars, ws]).tocsr())
+
+    # -- scoring --------------------------------------------------------------------------
+    def _scores(self, texts: list[str]) -> np.ndarray:
+        """Category probabilities for each text (rows), mixing the two models."""
+        X = self._vectorise(texts)
+        sims = (X @ self._protos.T).toarray()
+        sims = np.exp(sims * 12.0)
+        proto_p = sims / sims.sum(axis=1, keepdims=True)
+        clf_p = np.zeros_like(proto_p)
+        clf_p[:, self._clf_classes] = self._clf.predict_proba(X)
+        return 0.5 * proto_p + 0.5 * clf_p
+
+    def suggest(
+        self,
+        text: str,
+        district: str | None = None,
+        category: str | None = None,
+        enterprise: bool = False,
+    ) -> Decision:
+        """Decide categories, lead and co-handlers for one item."""
+        return self.suggest_many([text], [district], [category], [enterprise])[0]
+
+    def suggest_many(self, texts, districts=None, chosen=None, enterprise=None) -> list[Decision]:
+        n = len(texts)
+        districts = districts or [None] * n
+        chosen = chosen or [None] * n
+        enterprise = enterprise or [False] * n
+        pieces = [clauses(t) for t in texts]
+        flat = list(texts) + [c for cs in pieces for c in cs]
+        scores = self._scores(flat) if flat else np.zeros((0, len(self.codes)))
+        allowed_citizen = np.array([not self.catalog.categories[c].enterprise_only for c in self.codes])
+        out: list[Decision] = []
+        offset = n
+        for i, text in enumerate(texts):
+            whole = scores[i].copy()
+            parts = scores[offset : offset + len(pieces[i])]
+            offset += len(pieces[i])
+            if not enterprise[i]:
+                whole = whole * allowed_citizen
+                parts = parts * allowed_citizen if len(parts) else parts
+            if chosen[i] in self._index:
+                whole[self._index[chosen[i]]] += 0.35
+            whole = whole / whole.sum() if whole.sum() > 0 else whole
+            out.append(self._decide(whole, parts, districts[i]))
+        return out
+
+    def _decide(self, whole: np.ndarray, parts: np.ndarray, district: str | None) -> Decision:
+        order = np.argsort(-whole)
+        top = [(self.codes[j], float(whole[j])) for j in order[:3]]
+        primary, confidence = top[0]
+        chosen = [(primary, confidence)]
+        if len(parts) > 1:
+            votes: Counter[str] = Counter()
+            best: dict[str, float] = {}
+            for row in parts:
+                row = row / row.sum() if row.sum() > 0 else row
+                j = int(np.argmax(row))
+                code = self.codes[j]
+                votes[code] += 1
+                best[code] = max(best.get(code, 0.0), float(row[j]))
+            for code, p in sorted(best.items(), key=lambda kv: -kv[1]):
+                if code != primary and p >= self.secondary_threshold and whole[self._index[code]] >= 0.02:
+                    chosen.append((code, p))
+            chosen = chosen[:3]
+        lead, co = self.departments([c for c, _ in chosen], district)
+        return Decision(
+            categories=chosen,
+            lead=lead,
+            co=co,
+            needs_triage=confidence < self.threshold,
+            confidence=confidence,
+            suggestions=top,
+        )
+
+    def departments(self, categories: list[str], district: str | None) -> tuple[str | None, list[str]]:
+        """Lead and co-handlers by the catalog's rule for these categories (primary first)."""
+        if not categories:
+            return None, []
+        infos = [self.catalog.categories[c] for c in categories if c in self.catalog.categories]
+        if not infos:
+            return None, []
+        lead = infos[0].lead
+        co: set[str] = set(infos[0].co)
+        for info in infos[1:]:
+            co.add(info.lead)
+            co.update(info.co)
+        office = self.catalog.district_office.get(district) if district else None
+        if office and any(info.district_co for info in infos):
+            co.add(office)
+        co.discard(lead)
+        return lead, sorted(co)

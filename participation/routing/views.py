@@ -1,0 +1,195 @@
+"""Pages for department staff and coordinators: inbox, ticket workspace, triage and dispute queues."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from participation.catalog import services as catalog
+from participation.catalog.models import Department
+from participation.core.errors import DomainError, NotFound, ValidationFailed
+from participation.core.uow import transaction
+from participation.extensions import db
+from participation.routing import services
+from participation.routing.models import PartRole, PartStatus
+
+bp = Blueprint("routing", __name__)
+
+
+def _partial() -> bool:
+    return request.args.get("partial") == "1"
+
+
+def _errors(error: DomainError) -> dict:
+    return error.fields or {"_": [error.message]}
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    ids = sorted(current_user.department_ids)
+    department_id = request.args.get("department", type=int) or (ids[0] if ids else None)
+    if department_id is None:
+        raise NotFound(_("You do not belong to a department."))
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise NotFound()
+    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age")}
+    errors: dict = {}
+    try:
+        parts = services.inbox(
+            current_user,
+            department_id,
+            status=filters["status"] or None,
+            role=filters["role"] or None,
+            category=filters["category"] or None,
+            district=filters["district"] or None,
+            older_than_days=int(filters["age"]) if filters["age"].isdigit() else None,
+        )
+    except ValidationFailed as error:
+        parts, errors = [], _errors(error)
+    context = {
+        "department": department,
+        "departments": [db.session.get(Department, i) for i in ids],
+        "parts": parts,
+        "filters": filters,
+        "errors": errors,
+        "statuses": [s.value for s in PartStatus if s != PartStatus.ENDED],
+        "roles": [r.value for r in PartRole],
+        "categories": catalog.categories(),
+        "districts": catalog.district_tree(),
+    }
+    if _partial():
+        return render_template("routing/_inbox_rows.html", **context)
+    return render_template("routing/inbox.html", **context)
+
+
+@bp.post("/inbox/accept")
+@login_required
+def bulk_accept():
+    ids = [int(i) for i in request.form.getlist("part_ids") if i.isdigit()]
+    try:
+        with transaction():
+            accepted = services.bulk_accept(current_user, ids)
+        flash(_("Signed for %(n)s tickets.", n=len(accepted)), "success")
+    except DomainError as error:
+        flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
+    return redirect(request.form.get("back") or url_for("routing.inbox"))
+
+
+def _workspace_context(ticket, errors: dict | None = None) -> dict:
+    events = services.timeline(current_user, ticket)
+    own_parts = [p for p in ticket.parts if p.department_id in current_user.department_ids and p.status != PartStatus.ENDED]
+    return {
+        "ticket": ticket,
+        "submission": ticket.submission,
+        "events": events,
+        "own_parts": own_parts,
+        "errors": errors or {},
+        "departments": catalog.departments(),
+        "categories": catalog.categories(),
+    }
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@login_required
+def ticket(ticket_id: int):
+    item = services.get_ticket(ticket_id)
+    context = _workspace_context(item)
+    template = "routing/_ticket_panel.html" if _partial() else "routing/ticket.html"
+    return render_template(template, **context)
+
+
+def _int(name: str) -> int:
+    value = request.form.get(name, "")
+    if not value.lstrip("-").isdigit():
+        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
+    return int(value)
+
+
+ACTIONS = {
+    "accept": lambda t: services.accept(current_user, _int("part_id")),
+    "contribute": lambda t: services.contribute(current_user, _int("part_id"), request.form.get("note", "")),
+    "return": lambda t: services.request_return(
+        current_user,
+        _int("part_id"),
+        request.form.get("kind", "return"),
+        request.form.get("reason", ""),
+        request.form.get("suggested") or None,
+    ),
+    "rate": lambda t: services.rate(current_user, _int("part_id"), _int("rating"), request.form.get("note", "")),
+    "reply": lambda t: services.reply_public(current_user, t, request.form.get("text", "")),
+    "note": lambda t: services.add_note(current_user, t, request.form.get("text", "")),
+    "invite": lambda t: services.invite(current_user, t, request.form.get("department", ""), request.form.get("note", "")),
+    "resolve": lambda t: services.resolve(current_user, t, request.form.get("reply", "")),
+    "waive": lambda t: services.waive(current_user, _int("part_id"), request.form.get("reason", "")),
+    "remove": lambda t: services.remove_part(current_user, _int("part_id"), request.form.get("reason", "")),
+    "lead": lambda t: services.swap_lead(current_user, t, request.form.get("department", ""), request.form.get("reason", "")),
+    "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
+    "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
+    "dispatch": lambda t: services.dispatch(
+        current_user,
+        t,
+        [c for c in request.form.getlist("categories") if c],
+        request.form.get("lead", ""),
+        [c for c in request.form.getlist("co") if c],
+    ),
+}
+
+
+@bp.post("/tickets/<int:ticket_id>/act")
+@login_required
+def act(ticket_id: int):
+    """Every workspace form posts here with its `action`; the service decides."""
+    action = ACTIONS.get(request.form.get("action", ""))
+    if action is None:
+        raise NotFound()
+    try:
+        with transaction():
+            action(ticket_id)
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        item = services.get_ticket(ticket_id)
+        return render_template("routing/ticket.html", **_workspace_context(item, _errors(error))), error.status
+    back = request.form.get("back")
+    return redirect(back if back and back.startswith("/") and not back.startswith("//") else url_for("routing.ticket", ticket_id=ticket_id))
+
+
+@bp.get("/coordination/triage")
+@login_required
+def triage():
+    tickets = services.triage_queue(current_user)
+    template = "routing/_triage_rows.html" if _partial() else "routing/triage.html"
+    return render_template(
+        template, tickets=tickets, departments=catalog.departments(), categories=catalog.categories(), errors={}
+    )
+
+
+@bp.get("/coordination/disputes")
+@login_required
+def disputes():
+    items = services.open_disputes(current_user)
+    template = "routing/_dispute_rows.html" if _partial() else "routing/disputes.html"
+    return render_template(template, disputes=items, departments=catalog.departments(), errors={})
+
+
+@bp.post("/coordination/disputes/<int:dispute_id>/rule")
+@login_required
+def rule(dispute_id: int):
+    try:
+        with transaction():
+            services.rule(
+                current_user,
+                dispute_id,
+                request.form.get("decision", ""),
+                request.form.get("note", ""),
+                request.form.get("department") or None,
+            )
+        flash(_("The ruling is recorded."), "success")
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
+    return redirect(url_for("routing.disputes"))
