@@ -31,12 +31,12 @@ def register(app: Flask) -> None:
     from participation.intake import tasks as _intake_tasks  # noqa: F401
     from participation.intake.sockets import IntakeNamespace
     from participation.intake.views import bp as intake_bp
-    from participation.routing.sockets import RoutingNamespace
-    from participation.routing.views import bp as routing_bp
+    from participation.routing import api as _routing_api  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401
     from participation.routing import permissions as _routing_permissions  # noqa: F401
     from participation.routing import tasks as _routing_tasks  # noqa: F401
-    from participation.routing import api as _routing_api  # noqa: F401
+    from participation.routing.sockets import RoutingNamespace
+    from participation.routing.views import bp as routing_bp
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None

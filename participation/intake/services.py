@@ -237,7 +237,12 @@ def public_view(code: str) -> dict:
 def _public_event(event, language: str) -> dict:
     """One public timeline entry: what happened and the public text, never who did it."""
     payload = event.payload or {}
-    out = {"at": event.at.isoformat(), "type": event.type, "status": event.to_status, "message": payload.get("message", "")}
+    out = {
+        "at": event.at.isoformat(),
+        "type": event.type,
+        "status": event.to_status,
+        "message": payload.get("message", ""),
+    }
     names = payload.get(f"departments_{language}") or payload.get("departments_zh")
     if names:
         out["departments"] = names

@@ -55,8 +55,8 @@ def suggest():
 @bp.get("/tickets")
 def list_tickets():
     """A department's inbox (`department=CODE`, filters as on the page), or a coordinator's queue (`queue=triage`)."""
-    from participation.catalog.services import by_code
     from participation.catalog.models import Department
+    from participation.catalog.services import by_code
 
     queue = request.args.get("queue")
     if queue == "triage":
@@ -114,7 +114,9 @@ def ticket_action(ticket_id: int, action: str):
         elif action == "notes":
             services.add_note(current_user, ticket_id, _field(body, "text"))
         elif action == "invite":
-            services.invite(current_user, ticket_id, _field(body, "department"), _field(body, "note", required=False) or "")
+            services.invite(
+                current_user, ticket_id, _field(body, "department"), _field(body, "note", required=False) or ""
+            )
         elif action == "resolve":
             services.resolve(current_user, ticket_id, _field(body, "reply"))
         elif action == "lead":
@@ -151,7 +153,9 @@ def part_action(part_id: int, action: str):
         elif action == "contribute":
             part = services.contribute(current_user, part_id, _field(body, "note"))
         elif action == "rate":
-            part = services.rate(current_user, part_id, _field(body, "rating", int), _field(body, "note", required=False) or "")
+            part = services.rate(
+                current_user, part_id, _field(body, "rating", int), _field(body, "note", required=False) or ""
+            )
         elif action == "return":
             dispute = services.request_return(
                 current_user,

@@ -15,7 +15,7 @@ from participation.catalog.models import Category, District
 from participation.core.uow import after_commit
 from participation.extensions import db
 from participation.routing.models import RouterModel, TrainingExample
-from participation.routing.router import CatalogView, CategoryInfo, Router
+from participation.routing.router import CatalogView, Router
 
 _lock = threading.Lock()
 _cache: dict = {"key": None, "router": None, "checked": 0.0}
@@ -91,9 +91,8 @@ def current_router() -> Router:
     latest = db.session.execute(
         select(RouterModel.id, RouterModel.catalog_stamp).order_by(RouterModel.id.desc()).limit(1)
     ).first()
-    examples = db.session.scalar(select(func.count()).select_from(TrainingExample))
     stored_ok = latest is not None and latest.catalog_stamp == stamp
-    key = (stamp, latest.id if stored_ok else None, None if stored_ok else examples)
+    key = (stamp, latest.id if stored_ok else None)
     with _lock:
         if _cache["key"] != key:
             if stored_ok:
@@ -118,7 +117,6 @@ def note_confirmation() -> None:
     """After a dispatcher's confirmation commits: retrain in the background once enough have gathered."""
     from participation.routing.tasks import maybe_retrain
 
-    after_commit(forget)
     after_commit(maybe_retrain.delay)
 
 

@@ -41,7 +41,12 @@ OPEN_STATUSES = {
 
 _ALLOWED = {
     TicketStatus.SUBMITTED: {TicketStatus.TRIAGE, TicketStatus.WITHDRAWN, TicketStatus.REJECTED},
-    TicketStatus.TRIAGE: {TicketStatus.DISPATCHED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE},
+    TicketStatus.TRIAGE: {
+        TicketStatus.DISPATCHED,
+        TicketStatus.WITHDRAWN,
+        TicketStatus.REJECTED,
+        TicketStatus.DUPLICATE,
+    },
     TicketStatus.DISPATCHED: {
         TicketStatus.IN_PROGRESS,
         TicketStatus.TRIAGE,
@@ -49,9 +54,20 @@ _ALLOWED = {
         TicketStatus.REJECTED,
         TicketStatus.DUPLICATE,
     },
-    TicketStatus.IN_PROGRESS: {TicketStatus.RESOLVED, TicketStatus.TRIAGE, TicketStatus.WITHDRAWN},
+    TicketStatus.IN_PROGRESS: {
+        TicketStatus.RESOLVED,
+        TicketStatus.DISPATCHED,  # the lead changed: the new lead signs for it again
+        TicketStatus.TRIAGE,
+        TicketStatus.WITHDRAWN,
+    },
     TicketStatus.RESOLVED: {TicketStatus.CLOSED, TicketStatus.REOPENED},
-    TicketStatus.REOPENED: {TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.TRIAGE},
+    TicketStatus.REOPENED: {
+        TicketStatus.IN_PROGRESS,
+        TicketStatus.RESOLVED,
+        TicketStatus.DISPATCHED,
+        TicketStatus.TRIAGE,
+        TicketStatus.WITHDRAWN,
+    },
 }
 
 

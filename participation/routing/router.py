@@ -32,7 +32,9 @@ from sklearn.preprocessing import normalize
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_CLAUSE = re.compile(r"[。！？；;!?\n]+|(?<=[a-z])\.\s+|，(?=另外|还有|而且|并且|同时|此外)|,\s*(?=and also|also|plus|besides)")
+_CLAUSE = re.compile(
+    r"[。！？；;!?\n]+|(?<=[a-z])\.\s+|，(?=另外|还有|而且|并且|同时|此外)|,\s*(?=and also|also|plus|besides)"
+)
 _CONNECTIVE = re.compile(r"\b(?:and also|also|plus|besides|另外|还有|而且|并且|同时|此外)\b")
 _jieba_lock = threading.Lock()
 
@@ -102,6 +104,11 @@ def _stemmer():
     return PorterStemmer()
 
 
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -120,7 +127,7 @@ def words(text: str) -> list[str]:
     """Chinese words (jieba) and English stems, without stop words or punctuation."""
     text = text.lower()
     out: list[str] = []
-    stem, stop = _stemmer().stem, _stop_words()
+    stem, stop = _stem, _stop_words()
     for match in _LATIN.finditer(text):
         word = match.group()
         if word not in stop and len(word) > 1:
@@ -150,8 +157,16 @@ def clauses(text: str) -> list[str]:
     return out
 
 
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
+
+    proto_temperature = 12.0
 
     def __init__(
         self,
@@ -191,6 +206,7 @@ class Router:
         self._words = TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)
         self._chars.fit([_chars(d) for d in docs])
         self._words.fit(docs)
+        self._prepare_vocabulary()
         X = self._vectorise(docs)
         y = np.array(labels)
         src = np.array(source)
@@ -199,7 +215,9 @@ class Router:
         protos = np.zeros((n, X.shape[1]))
         for i in range(n):
             catalog_rows = X[(y == i) & (src == 0)]
-            base = normalize(np.asarray(catalog_rows.mean(axis=0))) if catalog_rows.shape[0] else np.zeros((1, X.shape[1]))
+            base = (
+                normalize(np.asarray(catalog_rows.mean(axis=0))) if catalog_rows.shape[0] else np.zeros((1, X.shape[1]))
+            )
             history_rows = X[(y == i) & (src == 1)]
             if history_rows.shape[0]:
                 m = history_rows.shape[0]
@@ -223,20 +241,68 @@ class Router:
         self._clf_classes = np.array(present)
         self._clf.fit(X, y, sample_weight=weights * len(present))
 
+        self._protos_t = np.ascontiguousarray(self._protos.T.toarray())
+        self._coef_t = np.ascontiguousarray(self._clf.coef_.T)
+        self._intercept = self._clf.intercept_
+
+    def _prepare_vocabulary(self) -> None:
+        """Keep what vectorising needs as plain arrays: one text at a time must be fast."""
+        self._char_analyzer = self._chars.build_analyzer()
+        self._char_vocab = self._chars.vocabulary_
+        self._char_idf = self._chars.idf_
+        self._word_vocab = self._words.vocabulary_
+        self._word_idf = self._words.idf_
+        self._offset = len(self._char_vocab)
+        self._width = self._offset + len(self._word_vocab)
+
     def _vectorise(self, texts: list[str]):
-        chars = self._chars.transform([_chars(t) for t in texts])
-        ws = self._words.transform(texts)
-        return normalize(sparse.hstack([chars, ws]).tocsr())
+        """TF-IDF (sublinear tf, l2) of characters and of words, side by side, normalised."""
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for i, (index, weights) in enumerate(self._rows(texts)):
+            rows.extend([i] * len(index))
+            cols.extend(index.tolist())
+            vals.extend(weights.tolist())
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), self._width))
+
+    def _rows(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text as (feature indices, weights), without the overhead of sparse matrices."""
+        out = []
+        for text in texts:
+            indices, weights = [], []
+            for features, vocab, idf, offset in (
+                (self._char_analyzer(_chars(text)), self._char_vocab, self._char_idf, 0),
+                (words(text), self._word_vocab, self._word_idf, self._offset),
+            ):
+                counts = Counter(vocab[f] for f in features if f in vocab)
+                if not counts:
+                    continue
+                index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                w = (1.0 + np.log(tf)) * idf[index]
+                indices.append(index + offset)
+                weights.append(w / np.sqrt(w @ w))
+            if indices:
+                index, w = np.concatenate(indices), np.concatenate(weights)
+                out.append((index, w / np.sqrt(w @ w)))
+            else:
+                out.append((np.zeros(0, dtype=np.int64), np.zeros(0)))
+        return out
 
     # -- scoring --------------------------------------------------------------------------
     def _scores(self, texts: list[str]) -> np.ndarray:
         """Category probabilities for each text (rows), mixing the two models."""
-        X = self._vectorise(texts)
-        sims = (X @ self._protos.T).toarray()
-        sims = np.exp(sims * 12.0)
-        proto_p = sims / sims.sum(axis=1, keepdims=True)
+        rows = self._rows(texts)
+        sims = np.zeros((len(texts), self._protos_t.shape[1]))
+        logits = np.zeros((len(texts), self._coef_t.shape[1]))
+        for i, (index, weights) in enumerate(rows):
+            sims[i] = weights @ self._protos_t[index]
+            logits[i] = weights @ self._coef_t[index]
+        proto_p = _softmax(sims * self.proto_temperature)
+        logits += self._intercept
         clf_p = np.zeros_like(proto_p)
-        clf_p[:, self._clf_classes] = self._clf.predict_proba(X)
+        clf_p[:, self._clf_classes] = _softmax(logits)
         return 0.5 * proto_p + 0.5 * clf_p
 
     def suggest(
@@ -260,7 +326,7 @@ class Router:
         allowed_citizen = np.array([not self.catalog.categories[c].enterprise_only for c in self.codes])
         out: list[Decision] = []
         offset = n
-        for i, text in enumerate(texts):
+        for i in range(n):
             whole = scores[i].copy()
             parts = scores[offset : offset + len(pieces[i])]
             offset += len(pieces[i])

@@ -66,7 +66,12 @@ def record(
         public=public,
     )
     db.session.add(event)
-    audit(actor, f"ticket.{type_}", ticket, **{k: v for k, v in payload.items() if isinstance(v, str | int | float | list)})
+    audit(
+        actor,
+        f"ticket.{type_}",
+        ticket,
+        **{k: v for k, v in payload.items() if isinstance(v, str | int | float | list)},
+    )
     return event
 
 
@@ -94,7 +99,9 @@ def open_ticket(submission: Any, actor: Any = None) -> Ticket:
     return ticket
 
 
-def change_status(ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any) -> TicketEvent:
+def change_status(
+    ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any
+) -> TicketEvent:
     """Move the ticket (the model refuses illegal moves) and record it."""
     new = TicketStatus(status)
     old = ticket.move_to(new)
@@ -200,7 +207,9 @@ def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: l
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
     if not categories:
         raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
-    found = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(categories), Category.active))}
+    found = {
+        c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(categories), Category.active))
+    }
     unknown = [c for c in categories if c not in found]
     if unknown:
         raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
@@ -402,9 +411,7 @@ def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
         if p.role == PartRole.CO and p.status not in (PartStatus.DONE, PartStatus.WAIVED, PartStatus.ENDED)
     ]
     if open_parts:
-        raise Conflict(
-            _("These co-handling departments have not finished: %(names)s.", names=", ".join(open_parts))
-        )
+        raise Conflict(_("These co-handling departments have not finished: %(names)s.", names=", ".join(open_parts)))
     if ticket.status not in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
         raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=ticket.status.value))
     now = utcnow()
@@ -444,7 +451,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
                 raise ValidationFailed(fields={"department": [_("Name the department that takes the lead.")]})
             ticket.lead_department = target
             _add_part(ticket, target, PartRole.LEAD)
-            if ticket.status == TicketStatus.IN_PROGRESS:
+            if ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
                 change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
         elif target is not None and ticket.part_for(target.id) is None:
             _add_part(ticket, target, PartRole.CO)
@@ -490,7 +497,9 @@ def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
 
 
 def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
-    for dispute in db.session.scalars(select(Dispute).where(Dispute.part_id == part.id, Dispute.status == DisputeStatus.OPEN)):
+    for dispute in db.session.scalars(
+        select(Dispute).where(Dispute.part_id == part.id, Dispute.status == DisputeStatus.OPEN)
+    ):
         dispute.status, dispute.ruled_by_id, dispute.ruled_at, dispute.ruling_note = (
             DisputeStatus.UPHELD,
             actor.id,
@@ -520,9 +529,14 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
     else:
         _add_part(ticket, target, PartRole.LEAD)
     ticket.lead_department = target
-    if ticket.status == TicketStatus.IN_PROGRESS and ticket.lead_part.status == PartStatus.PENDING:
+    if (
+        ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)
+        and ticket.lead_part.status == PartStatus.PENDING
+    ):
         change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
-    record(ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None)
+    record(
+        ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None
+    )
     _announce(ticket, "lead.swapped")
     return ticket
 
@@ -614,9 +628,11 @@ def inbox(
         except ValueError:
             raise ValidationFailed(fields={"role": [_("Unknown role.")]}) from None
     if category:
-        stmt = stmt.join(TicketCategory, TicketCategory.ticket_id == Ticket.id).join(
-            Category, Category.id == TicketCategory.category_id
-        ).where(Category.code == category)
+        stmt = (
+            stmt.join(TicketCategory, TicketCategory.ticket_id == Ticket.id)
+            .join(Category, Category.id == TicketCategory.category_id)
+            .where(Category.code == category)
+        )
     if district:
         stmt = stmt.join(District, District.id == Ticket.district_id).where(District.code == district)
     if older_than_days is not None:

@@ -80,7 +80,9 @@ def bulk_accept():
 
 def _workspace_context(ticket, errors: dict | None = None) -> dict:
     events = services.timeline(current_user, ticket)
-    own_parts = [p for p in ticket.parts if p.department_id in current_user.department_ids and p.status != PartStatus.ENDED]
+    own_parts = [
+        p for p in ticket.parts if p.department_id in current_user.department_ids and p.status != PartStatus.ENDED
+    ]
     return {
         "ticket": ticket,
         "submission": ticket.submission,
@@ -121,11 +123,15 @@ ACTIONS = {
     "rate": lambda t: services.rate(current_user, _int("part_id"), _int("rating"), request.form.get("note", "")),
     "reply": lambda t: services.reply_public(current_user, t, request.form.get("text", "")),
     "note": lambda t: services.add_note(current_user, t, request.form.get("text", "")),
-    "invite": lambda t: services.invite(current_user, t, request.form.get("department", ""), request.form.get("note", "")),
+    "invite": lambda t: services.invite(
+        current_user, t, request.form.get("department", ""), request.form.get("note", "")
+    ),
     "resolve": lambda t: services.resolve(current_user, t, request.form.get("reply", "")),
     "waive": lambda t: services.waive(current_user, _int("part_id"), request.form.get("reason", "")),
     "remove": lambda t: services.remove_part(current_user, _int("part_id"), request.form.get("reason", "")),
-    "lead": lambda t: services.swap_lead(current_user, t, request.form.get("department", ""), request.form.get("reason", "")),
+    "lead": lambda t: services.swap_lead(
+        current_user, t, request.form.get("department", ""), request.form.get("reason", "")
+    ),
     "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
     "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
     "dispatch": lambda t: services.dispatch(
@@ -154,7 +160,11 @@ def act(ticket_id: int):
         item = services.get_ticket(ticket_id)
         return render_template("routing/ticket.html", **_workspace_context(item, _errors(error))), error.status
     back = request.form.get("back")
-    return redirect(back if back and back.startswith("/") and not back.startswith("//") else url_for("routing.ticket", ticket_id=ticket_id))
+    return redirect(
+        back
+        if back and back.startswith("/") and not back.startswith("//")
+        else url_for("routing.ticket", ticket_id=ticket_id)
+    )
 
 
 @bp.get("/coordination/triage")

@@ -1,0 +1,248 @@
+"""Tickets and parts through their life cycle, with the rules of ARCHITECTURE.md section 3."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from participation.core.audit import AuditLog
+from participation.core.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
+from participation.core.uow import transaction
+from participation.routing import services
+from participation.routing.models import Dispute, TicketEvent, TrainingExample
+from tests.routing.conftest import part_of
+
+
+def events(ticket) -> list[str]:
+    return [e.type for e in ticket.events]
+
+
+def test_full_joint_life_cycle(db, people, joint_ticket):
+    ticket = joint_ticket
+    assert ticket.status.value == "dispatched" and ticket.lead_department.code == "ENV"
+    assert {(p.department.code, p.role.value, p.status.value) for p in ticket.parts} == {
+        ("ENV", "lead", "pending"),
+        ("URBAN", "co", "pending"),
+    }
+    with transaction():
+        services.accept(people.env, part_of(ticket, "ENV").id)
+    assert ticket.status.value == "in_progress"
+    with transaction():
+        services.invite(people.env, ticket.id, "TRANSPORT", "请协助修复路面")
+        services.accept(people.urban, part_of(ticket, "URBAN").id)
+        services.accept(people.transport, part_of(ticket, "TRANSPORT").id)
+        services.reply_public(people.env, ticket.id, "已联系施工单位，今晚起停止夜间施工。")
+        services.add_note(people.urban, ticket.id, "执法队已到场")
+    with pytest.raises(Conflict):  # co parts still open
+        services.resolve(people.env, ticket.id, "处理完毕")
+    db.session.rollback()
+    with transaction():
+        services.contribute(people.urban, part_of(ticket, "URBAN").id, "已责令停工")
+        services.contribute(people.transport, part_of(ticket, "TRANSPORT").id, "路面已修补")
+        services.rate(people.env, part_of(ticket, "URBAN").id, 5, "配合及时")
+        services.resolve(people.env, ticket.id, "噪音已停止，路面已修复。")
+    assert ticket.status.value == "resolved"
+    assert part_of(ticket, "ENV").status.value == "done" and part_of(ticket, "URBAN").rating == 5
+    assert ticket.public_reply == "噪音已停止，路面已修复。"
+    assert events(ticket)[-1] == "status.resolved"
+    assert "note" in events(ticket) and "part.invited" in events(ticket)
+    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action.like("ticket.%"))) >= 10
+
+
+def test_dispatcher_choice_becomes_training_data(db, people, joint_ticket):
+    example = db.session.scalar(select(TrainingExample))
+    assert example.categories == ["NOISE"] and example.ticket_id == joint_ticket.id
+
+
+@pytest.mark.parametrize("who", ["urban", "transport", "citizen", "coordinator"])
+def test_only_the_departments_own_staff_sign_for_a_part(db, people, joint_ticket, who):
+    with pytest.raises((PermissionDenied, NotAuthenticated)):
+        services.accept(getattr(people, who), part_of(joint_ticket, "ENV").id)
+    assert part_of(joint_ticket, "ENV").status.value == "pending"
+
+
+def test_accept_twice_is_a_conflict(db, people, joint_ticket):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    with pytest.raises(Conflict):
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+
+
+def test_only_the_lead_resolves_and_replies(db, people, joint_ticket):
+    with transaction():
+        services.accept(people.urban, part_of(joint_ticket, "URBAN").id)
+    for action in (
+        lambda: services.resolve(people.urban, joint_ticket.id, "x"),
+        lambda: services.reply_public(people.urban, joint_ticket.id, "x"),
+        lambda: services.rate(people.urban, part_of(joint_ticket, "URBAN").id, 3),
+    ):
+        with pytest.raises(PermissionDenied):
+            action()
+
+
+def test_resolve_needs_the_lead_signed_and_a_reply(db, people, joint_ticket):
+    with pytest.raises(Conflict):
+        services.resolve(people.env, joint_ticket.id, "done")
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    with pytest.raises(ValidationFailed):
+        services.resolve(people.env, joint_ticket.id, "   ")
+
+
+def test_return_upheld_moves_the_part_to_the_suggested_department(db, people, joint_ticket):
+    with transaction():
+        dispute = services.request_return(
+            people.urban, part_of(joint_ticket, "URBAN").id, "return", "不属于城管职责", "TRANSPORT"
+        )
+    assert part_of(joint_ticket, "URBAN").status.value == "return_requested"
+    with pytest.raises(PermissionDenied):
+        services.rule(people.env, dispute.id, "upheld")
+    with transaction():
+        services.rule(people.coordinator, dispute.id, "upheld", "同意")
+    assert dispute.status.value == "upheld"
+    assert part_of(joint_ticket, "URBAN").status.value == "ended"
+    assert part_of(joint_ticket, "TRANSPORT").status.value == "pending"
+    with pytest.raises(Conflict):
+        services.rule(people.coordinator, dispute.id, "overruled")
+
+
+def test_return_overruled_goes_back_to_work(db, people, joint_ticket):
+    with transaction():
+        services.accept(people.urban, part_of(joint_ticket, "URBAN").id)
+        dispute = services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是我们的事")
+        services.rule(people.coordinator, dispute.id, "overruled", "噪音执法属城管")
+    assert part_of(joint_ticket, "URBAN").status.value == "accepted"
+    assert dispute.status.value == "overruled"
+    assert "dispute.overruled" in events(joint_ticket)
+
+
+def test_lead_transfer_upheld_changes_the_lead(db, people, joint_ticket):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        dispute = services.request_return(
+            people.env, part_of(joint_ticket, "ENV").id, "transfer", "应由交通局主办", "TRANSPORT"
+        )
+        services.rule(people.coordinator, dispute.id, "upheld")
+    assert joint_ticket.lead_department.code == "TRANSPORT"
+    assert joint_ticket.lead_part.department.code == "TRANSPORT"
+    assert joint_ticket.status.value == "dispatched"  # the new lead has to sign for it
+    assert len([p for p in joint_ticket.parts if p.role.value == "lead" and p.status.value != "ended"]) == 1
+
+
+def test_transfer_needs_a_department_and_a_reason(db, people, joint_ticket):
+    part = part_of(joint_ticket, "URBAN")
+    with pytest.raises(ValidationFailed):
+        services.request_return(people.urban, part.id, "transfer", "reason", None)
+    with pytest.raises(ValidationFailed):
+        services.request_return(people.urban, part.id, "return", "  ", None)
+    with pytest.raises(ValidationFailed):
+        services.request_return(people.urban, part.id, "bounce", "x", None)
+    assert db.session.scalar(select(func.count()).select_from(Dispute)) == 0
+
+
+def test_disputes_do_not_stop_the_ticket(db, people, joint_ticket):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是我们的事")
+    assert joint_ticket.status.value == "in_progress"
+
+
+def test_coordinator_swaps_lead_waives_and_removes(db, people, joint_ticket):
+    with transaction():
+        services.invite(people.coordinator, joint_ticket.id, "TRANSPORT")
+        services.swap_lead(people.coordinator, joint_ticket.id, "URBAN", "城管牵头")
+    assert joint_ticket.lead_department.code == "URBAN"
+    assert part_of(joint_ticket, "URBAN").role.value == "lead"
+    assert part_of(joint_ticket, "ENV").status.value == "ended"
+    with transaction():
+        services.waive(people.coordinator, part_of(joint_ticket, "TRANSPORT").id, "无需协办")
+    assert part_of(joint_ticket, "TRANSPORT").status.value == "waived"
+    with pytest.raises(Conflict):
+        services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "x")
+    with pytest.raises(PermissionDenied):
+        services.swap_lead(people.env, joint_ticket.id, "ENV", "x")
+
+
+def test_reject_reopen_and_withdraw(db, people, submit, joint_ticket):
+    other = submit("广告 广告 spam spam")
+    with transaction():
+        services.reject(people.coordinator, other.id, "重复的广告信息")
+    assert other.status.value == "rejected"
+    with pytest.raises(Conflict):
+        services.reopen(people.coordinator, other.id, "x")
+    db.session.rollback()
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.waive(people.coordinator, part_of(joint_ticket, "URBAN").id, "不需要")
+        services.resolve(people.env, joint_ticket.id, "已处理")
+        services.reopen(people.coordinator, joint_ticket.id, "市民反映仍有噪音")
+    assert joint_ticket.status.value == "reopened" and joint_ticket.reopen_count == 1
+    assert part_of(joint_ticket, "ENV").status.value == "accepted"
+    with transaction():
+        services.resolve(people.env, joint_ticket.id, "已再次处理")
+    assert joint_ticket.status.value == "resolved"
+
+
+def test_illegal_moves_change_nothing(db, people, joint_ticket):
+    before = db.session.scalar(select(func.count()).select_from(TicketEvent))
+    with pytest.raises(Conflict):
+        services.contribute(people.env, part_of(joint_ticket, "ENV").id, "lead cannot contribute")
+    with pytest.raises(Conflict):
+        services.dispatch(people.coordinator, joint_ticket.id, ["NOISE"], "ENV", [])
+    with pytest.raises(ValidationFailed):
+        services.rate(people.env, part_of(joint_ticket, "URBAN").id, 9)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(TicketEvent)) == before
+
+
+def test_dispatch_validates_codes(db, people, submit):
+    ticket = submit()
+    for categories, lead, field in (
+        (["NOPE"], "ENV", "categories"),
+        ([], "ENV", "categories"),
+        (["NOISE"], "GHOST", "lead"),
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            services.dispatch(people.coordinator, ticket.id, categories, lead, [])
+        assert field in caught.value.fields
+        db.session.rollback()
+    assert ticket.status.value == "triage"
+
+
+def test_departments_see_only_their_tickets(db, people, joint_ticket, submit):
+    other = submit("路灯坏了")
+    with transaction():
+        services.dispatch(people.coordinator, other.id, ["POTHOLE"], "TRANSPORT", [])
+    env_inbox = services.inbox(people.env, people.env.memberships[0].department_id)
+    assert [p.ticket_id for p in env_inbox] == [joint_ticket.id]
+    with pytest.raises(PermissionDenied):
+        services.timeline(people.env, other)
+    with pytest.raises(PermissionDenied):
+        services.inbox(people.env, people.transport.memberships[0].department_id)
+    assert [p.ticket_id for p in services.inbox(people.env, people.env.memberships[0].department_id, role="co")] == []
+    filtered = services.inbox(
+        people.env, people.env.memberships[0].department_id, category="NOISE", district="EAST-HILL"
+    )
+    assert len(filtered) == 1
+
+
+def test_bulk_accept_all_or_nothing(db, people, submit):
+    tickets = [submit(f"噪音扰民 {i}") for i in range(3)]
+    with transaction():
+        for t in tickets:
+            services.dispatch(people.coordinator, t.id, ["NOISE"], "ENV", [])
+    ids = [t.lead_part.id for t in tickets]
+    with transaction():
+        services.accept(people.env, ids[0])
+    with pytest.raises(Conflict):
+        with transaction():
+            services.bulk_accept(people.env, ids)
+    db.session.expire_all()
+    assert [db.session.get(type(tickets[0].lead_part), i).status.value for i in ids] == [
+        "accepted",
+        "pending",
+        "pending",
+    ]
+    with transaction():
+        services.bulk_accept(people.env, ids[1:])
+    assert all(t.status.value == "in_progress" for t in tickets)
