@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         async_mode="threading",
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
+        cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"],  # None: same origin only
     )
     celery_init_app(app)
 

@@ -28,6 +28,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set PARTICIPATION_SESSION_COOKIE_SECURE=true behind HTTPS
+    REMEMBER_COOKIE_SECURE = False
+    SOCKETIO_CORS_ORIGINS: list[str] | None = None
 
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -63,11 +67,20 @@ class TestingConfig(Config):
     SERVER_NAME = None
 
 
-def _parse(value: str):
-    try:
-        return json.loads(value)
-    except ValueError:
+def _parse(value: str, default):
+    """An environment value in the type of the setting's default (text stays text)."""
+    if isinstance(default, str) or default is None:
         return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise RuntimeError(f"setting must be JSON of type {type(default).__name__}: {value!r}") from None
+    if isinstance(default, dict) and isinstance(parsed, dict):
+        return {**default, **parsed}
+    expected = {float: (float, int), tuple: (list, tuple)}.get(type(default), type(default))
+    if isinstance(default, bool) != isinstance(parsed, bool) or not isinstance(parsed, expected):
+        raise RuntimeError(f"setting must be of type {type(default).__name__}: {value!r}")
+    return parsed
 
 
 def load(app, test_config: dict | None) -> None:
@@ -75,7 +88,8 @@ def load(app, test_config: dict | None) -> None:
     app.config.from_object(TestingConfig if test_config and test_config.get("TESTING") else Config)
     for key, value in os.environ.items():
         if key.startswith("PARTICIPATION_"):
-            app.config[key.removeprefix("PARTICIPATION_")] = _parse(value)
+            name = key.removeprefix("PARTICIPATION_")
+            app.config[name] = _parse(value, app.config.get(name))
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if os.environ.get("REDIS_URL"):
@@ -90,6 +104,8 @@ def load(app, test_config: dict | None) -> None:
     if not app.config["UPLOAD_FOLDER"]:
         app.config["UPLOAD_FOLDER"] = str(instance / "uploads")
     if not app.config["SECRET_KEY"]:
+        if app.config["REDIS_URL"]:
+            raise RuntimeError("Set PARTICIPATION_SECRET_KEY: several processes must share one secret.")
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
 
     redis_url = app.config["REDIS_URL"]
@@ -111,7 +127,10 @@ def load(app, test_config: dict | None) -> None:
 
 def _instance_secret(path: Path) -> str:
     """A per-installation secret for the embedded default; production sets SECRET_KEY."""
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
     return path.read_text().strip()

@@ -13,19 +13,24 @@ from participation.extensions import db as _db
 def test_environment_overrides_config(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
     monkeypatch.setenv("PARTICIPATION_SUBMISSION_MAX_CHARS", "3000")
-    monkeypatch.setenv("PARTICIPATION_CITY_NAME", '{"zh": "测试市", "en": "Testville"}')
+    monkeypatch.setenv("PARTICIPATION_CITY_NAME", '{"en": "Testville"}')
+    monkeypatch.setenv("PARTICIPATION_CELERY", '{"task_ignore_result": false}')
     monkeypatch.delenv("REDIS_URL", raising=False)
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("/x.db")
     assert app.config["SUBMISSION_MAX_CHARS"] == 3000
-    assert app.config["CITY_NAME"]["en"] == "Testville"
+    assert app.config["CITY_NAME"] == {"zh": "海城市", "en": "Testville"}  # dicts merge
     assert app.config["CELERY"]["task_always_eager"] is True
     assert app.config["SOCKETIO_MESSAGE_QUEUE"] is None
 
 
 def test_redis_url_switches_to_production_mode(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    with pytest.raises(RuntimeError):  # production needs one shared secret
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    monkeypatch.setenv("PARTICIPATION_SECRET_KEY", "20260101123456")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SECRET_KEY"] == "20260101123456"  # text stays text
     assert app.config["CELERY"]["broker_url"] == "redis://127.0.0.1:6379/3"
     assert app.config["CELERY"]["task_always_eager"] is False
     assert app.config["SOCKETIO_MESSAGE_QUEUE"] == "redis://127.0.0.1:6379/3"
@@ -45,7 +50,7 @@ def test_db_upgrade_command_on_a_fresh_database(tmp_path, monkeypatch):
     from flask_migrate.cli import db as db_group
 
     target = tmp_path / "fresh.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{target}", "SECRET_KEY": "k"})
     result = CliRunner().invoke(db_group, ["upgrade"], obj=ScriptInfo(create_app=lambda: app))
     assert result.exit_code == 0, result.output
     import sqlite3
@@ -112,3 +117,40 @@ def test_demo_load_is_idempotent(runner):
     from participation.accounts.models import User
 
     assert _db.session.scalar(select(func.count()).select_from(User)) == 10
+
+
+def test_savepoint_release_is_not_a_commit(db):
+    from participation.core.uow import after_commit, transaction
+
+    ran = []
+    try:
+        with transaction():
+            after_commit(ran.append, "side effect")
+            with _db.session.begin_nested():
+                pass
+            raise RuntimeError("later failure")
+    except RuntimeError:
+        pass
+    assert ran == []
+    with transaction():
+        after_commit(ran.append, "side effect")
+    assert ran == ["side effect"]
+
+
+def test_failing_side_effect_does_not_fail_the_commit(db):
+    from participation.core.uow import after_commit, transaction
+
+    def boom():
+        raise ConnectionError("message queue down")
+
+    ran = []
+    with transaction():
+        after_commit(boom)
+        after_commit(ran.append, "next")
+    assert ran == ["next"]
+
+
+def test_bad_typed_environment_value_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARTICIPATION_SUBMISSION_MAX_CHARS", "many")
+    with pytest.raises(RuntimeError):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/y.db", "SECRET_KEY": "k"})

@@ -98,8 +98,8 @@ def register(
     if enterprise is None:
         enterprise = bool(credit_code or organisation_name)
     if enterprise:
-        if not (organisation_name or "").strip():
-            errors.setdefault("organisation_name", []).append(_("This field is required."))
+        if not (organisation_name or "").strip() or len(organisation_name.strip()) > 200:
+            errors.setdefault("organisation_name", []).append(_("Give a name of 1 to 200 characters."))
         try:
             credit_code = check_credit_code(credit_code or "")
         except ValidationFailed as error:
@@ -163,6 +163,7 @@ def change_password(actor: User, current: str, new: str) -> None:
     if len(new or "") < PASSWORD_MIN:
         raise ValidationFailed(fields={"new_password": [_("At least %(n)s characters.", n=PASSWORD_MIN)]})
     actor.set_password(new)
+    actor.end_sessions()
     audit(actor, "account.password_changed", actor)
 
 
@@ -257,6 +258,8 @@ def admin_update_user(
     before = {"roles": sorted(user.roles), "departments": sorted(user.department_ids), "active": user.active}
     user.set_roles(parsed)
     user.set_departments(set(department_ids))
+    if user.active and not active:
+        user.end_sessions()
     user.active = active
     user.organisation_id = organisation_id
     audit(

@@ -11,6 +11,7 @@ from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
 from participation.core.uow import transaction
+from participation.core.validation import small_int
 from participation.core.views import safe_next
 from participation.extensions import limiter
 
@@ -95,11 +96,14 @@ def profile():
                     services.change_password(
                         current_user, request.form.get("current_password", ""), request.form.get("new_password", "")
                     )
+                    login_user(
+                        current_user._get_current_object()
+                    )  # this browser stays logged in with the new session token
                     flash(_("Your password is changed."), "success")
                 elif action == "token":
                     _token, new_token = services.create_token(current_user, request.form.get("token_name", ""))
                 elif action == "revoke":
-                    services.revoke_token(current_user, int(request.form.get("token_id", "0") or 0))
+                    services.revoke_token(current_user, small_int(request.form.get("token_id")) or 0)
                     flash(_("The token is revoked."), "info")
         except DomainError as error:
             errors, status = error.fields or {"_": [error.message]}, error.status
@@ -113,7 +117,7 @@ def profile():
 @bp.get("/admin/users")
 @login_required
 def admin_users():
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(small_int(request.args.get("page")) or 1, 100_000)
     query = request.args.get("q", "")
     users, total = services.search_users(current_user, query, page)
     return render_template("accounts/admin_users.html", users=users, total=total, page=page, q=query)
@@ -141,9 +145,9 @@ def admin_user(user_id: int):
                     current_user,
                     user_id,
                     roles=set(request.form.getlist("roles")),
-                    department_ids={int(d) for d in request.form.getlist("departments") if d.isdigit()},
+                    department_ids={small_int(d) or 0 for d in request.form.getlist("departments")},
                     active=request.form.get("active") == "on",
-                    organisation_id=int(org) if org.isdigit() else None,
+                    organisation_id=small_int(org),
                 )
             flash(_("The user is saved."), "success")
             return redirect(url_for("accounts.admin_user", user_id=user_id))

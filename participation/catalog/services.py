@@ -106,7 +106,13 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
     """Set only the attributes that differ; report whether anything changed."""
     changed = False
     for key, value in values.items():
-        if getattr(obj, key) != value:
+        current = getattr(obj, key)
+        if key == "co":  # a set of departments: the database's order is its collation's, not ours
+            if {d.id for d in current} != {d.id for d in value}:
+                setattr(obj, key, value)
+                changed = True
+            continue
+        if current != value:
             setattr(obj, key, value)
             changed = True
     return changed

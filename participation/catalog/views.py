@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,7 +11,7 @@ from flask_login import current_user, login_required
 
 from participation.catalog import services
 from participation.catalog.models import Category, Department, District
-from participation.core.errors import DomainError, NotFound
+from participation.core.errors import DomainError, NotFound, ValidationFailed
 from participation.core.permissions import authorize
 from participation.core.uow import transaction
 
@@ -56,14 +57,14 @@ def _entry_from_form(section: str, form) -> dict:
         sla = {}
         for key in ("respond_hours", "resolve_days"):
             raw = form.get(key, "").strip()
-            sla[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+            sla[key] = int(raw) if re.fullmatch(r"-?[0-9]{1,9}", raw) else raw
         entry["sla"] = sla
     if section in ("departments", "categories"):
         entry["active"] = form.get("active") == "on"
     return entry
 
 
-@bp.route("/<section>/new", methods=["GET", "POST"], defaults={"code": None})
+@bp.route("/new/<section>", methods=["GET", "POST"], defaults={"code": None})
 @bp.route("/<section>/<code>", methods=["GET", "POST"])
 @login_required
 def edit(section: str, code: str | None):
@@ -81,6 +82,8 @@ def edit(section: str, code: str | None):
         if code:
             data["code"] = code
         try:
+            if code is None and services.by_code(model, data["code"]) is not None:
+                raise ValidationFailed(fields={"code": [_("This code is already in use.")]})
             with transaction():
                 services.save_entry(current_user, section, data)
             flash(_("Saved."), "success")

@@ -95,3 +95,10 @@ def part_status_label(code: str) -> str:
 
 def part_role_label(code: str) -> str:
     return str(PART_ROLE.get(code, code))
+
+
+SECTION = {"departments": _l("Departments"), "districts": _l("Districts"), "categories": _l("Categories")}
+
+
+def section_label(code: str) -> str:
+    return str(SECTION.get(code, code))

@@ -13,6 +13,7 @@ from participation.core.labels import (
     part_role_label,
     part_status_label,
     role_label,
+    section_label,
     status_label,
 )
 from participation.core.permissions import can
@@ -30,6 +31,7 @@ def register_template_helpers(app: Flask) -> None:
             "role_label": role_label,
             "part_status_label": part_status_label,
             "part_role_label": part_role_label,
+            "section_label": section_label,
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
         }
 

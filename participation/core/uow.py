@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,18 +31,23 @@ def transaction() -> Iterator[None]:
     """Commit what the block did, or roll all of it back."""
     try:
         yield
-        db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    db.session.commit()
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint was released: the real commit is still to come
+        return
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     session.info.pop(_AFTER_ROLLBACK, None)
     for fn, args, kwargs in callbacks:
-        fn(*args, **kwargs)
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # the change is committed; a failed side effect must not turn it into an error
+            logging.getLogger(__name__).exception("after-commit side effect %r failed", fn)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import Request
@@ -37,13 +38,19 @@ def _message(err: dict) -> str:
         return _("This field cannot be empty.")
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         return _("Out of range.")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_attributes_type":
         return _("Wrong type of value.")
     if kind == "enum" or kind == "literal_error":
         return _("Not one of the allowed values: %(v)s.", v=ctx.get("expected", ""))
+    if kind == "string_pattern_mismatch":
+        return _("Not in the expected format.")
+    if kind == "finite_number":
+        return _("Give a finite number.")
+    if kind == "too_short" or kind == "too_long":
+        return _("Wrong number of items.")
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
-    return err["msg"]
+    return _("Not a valid value.")
 
 
 def errors_to_fields(error: ValidationError, prefix: tuple[Any, ...] = ()) -> dict[str, list[str]]:
@@ -72,3 +79,10 @@ def json_body(request: Request) -> dict:
     if not isinstance(data, dict):
         raise BadRequest(_("The body must be a JSON object."))
     return data
+
+
+def small_int(value: str | None) -> int | None:
+    """A form value as a database-sized non-negative integer, or None."""
+    if value is None or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        return None
+    return int(value)

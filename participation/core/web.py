@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from flask import Flask, request
-from flask_login import current_user
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 from participation.extensions import db, login_manager, socketio
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class BoundedInt(IntegerConverter):
+    """URL integers stop at the database's integer range (a larger id is simply not found)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _text_inputs():
+    """Every text value the request carries: query, form, and JSON strings at any depth."""
+    for name, value in request.args.items(multi=True):
+        yield name, value
+    if request.form:
+        for name, value in request.form.items(multi=True):
+            yield name, value
+    if request.is_json:
+        stack = [("", request.get_json(silent=True))]
+        while stack:
+            path, value = stack.pop()
+            if isinstance(value, str):
+                yield path or "_", value
+            elif isinstance(value, dict):
+                stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
 
 
 def register(app: Flask) -> None:
     """Attach every feature to the app."""
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
     # Models and permission rules register themselves on import.
     from participation.accounts import api as _accounts_api  # noqa: F401
     from participation.accounts import models as _accounts_models  # noqa: F401
@@ -42,8 +75,12 @@ def register(app: Flask) -> None:
     login_manager.login_message = None
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def _load_user(session_id: str):
+        user_id, _dot, token = session_id.partition(".")
+        if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 12:
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and secrets.compare_digest(user.session_token, token) else None
 
     for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, api_bp):
         app.register_blueprint(blueprint)
@@ -51,6 +88,15 @@ def register(app: Flask) -> None:
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
     socketio.on_namespace(RoutingNamespace("/routing"))
+
+    @app.before_request
+    def _refuse_control_characters():
+        """NUL and other C0 control characters are never text a person typed (PostgreSQL refuses NUL)."""
+        from participation.core.errors import ValidationFailed
+
+        bad = [name for name, value in _text_inputs() if _CONTROL.search(value)]
+        if bad:
+            raise ValidationFailed(fields={name: [_("Contains characters that are not allowed.")] for name in bad})
 
     @app.after_request
     def _security_headers(response):
@@ -65,5 +111,3 @@ def register(app: Flask) -> None:
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    _ = current_user

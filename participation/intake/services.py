@@ -84,7 +84,8 @@ def submit(
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 100:
             raise ValidationFailed(fields={"Idempotency-Key": [_("Give a key of 1 to 100 characters.")]})
-        key = f"{user.id if user else 'anon'}:{idempotency_key}"
+        anonymous = payload.get("anonymous") is True
+        key = f"{user.id if user and not anonymous else 'anon'}:{idempotency_key}"
         fingerprint = request_fingerprint(payload)
         existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
         if existing is not None:
@@ -165,8 +166,9 @@ def submit(
         for path in written:  # a concurrent twin won the race; its photos are the ones kept
             uploads.remove(path)
         return existing, False
-    ticket = routing.open_ticket(submission, actor=user)
-    audit(user, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
+    sender = None if data.anonymous else user  # anonymous: no trace of the account anywhere
+    ticket = routing.open_ticket(submission, actor=sender)
+    audit(sender, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
     announce_status(submission, ticket.status.value)
 
     from participation.intake.tasks import analyse_submission
@@ -175,10 +177,11 @@ def submit(
     return submission, True
 
 
-def status_rooms(submission: Submission) -> list[str]:
-    from participation.core.sockets import organisation_room, tracking_room, user_room
+def private_rooms(submission: Submission) -> list[str]:
+    """The sender's and their organisation's rooms (the tracking room is public)."""
+    from participation.core.sockets import organisation_room, user_room
 
-    rooms = [tracking_room(submission.tracking_code)]
+    rooms = []
     if submission.user_id:
         rooms.append(user_room(submission.user_id))
     if submission.organisation_id:
@@ -188,14 +191,12 @@ def status_rooms(submission: Submission) -> list[str]:
 
 def announce_status(submission: Submission, status: str) -> None:
     """Tell the submitter's pages (own, organisation, tracking code) the new status, after commit."""
-    from participation.core.sockets import publish
+    from participation.core.sockets import publish, tracking_room
 
-    publish(
-        "submission.status",
-        {"code": submission.tracking_code, "status": status, "title": submission.title or submission.text[:60]},
-        status_rooms(submission),
-        NAMESPACE,
-    )
+    code = submission.tracking_code
+    publish("submission.status", {"code": code, "status": status}, [tracking_room(code)], NAMESPACE)
+    private = {"code": code, "status": status, "title": submission.title or submission.text[:60]}
+    publish("submission.status", private, private_rooms(submission), NAMESPACE)
 
 
 def get_by_code(code: str) -> Submission:

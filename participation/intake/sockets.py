@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import Namespace, emit, join_room
 
@@ -17,7 +18,7 @@ class IntakeNamespace(Namespace):
 
     def on_follow_mine(self, _data=None):
         if not current_user.is_authenticated:
-            emit("error", {"code": "not_authenticated", "message": "log in first"})
+            emit("error", {"code": "not_authenticated", "message": _("Please log in first.")})
             return {"ok": False}
         join_room(user_room(current_user.id))
         if current_user.organisation_id:
@@ -25,7 +26,10 @@ class IntakeNamespace(Namespace):
         return {"ok": True}
 
     def on_follow_code(self, data=None):
-        code = (data or {}).get("code", "") if isinstance(data, dict) else ""
+        code = data.get("code") if isinstance(data, dict) else None
+        if not isinstance(code, str):
+            emit("error", {"code": "invalid", "message": _("Give a tracking code.")})
+            return {"ok": False}
         try:
             submission = services.get_by_code(code)
         except DomainError as error:

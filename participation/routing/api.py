@@ -9,7 +9,7 @@ from flask_login import current_user
 from participation.core.api import bp
 from participation.core.errors import ValidationFailed
 from participation.core.uow import transaction
-from participation.core.validation import json_body
+from participation.core.validation import json_body, small_int
 from participation.extensions import limiter
 from participation.routing import services
 from participation.routing.serialise import dispute_json, part_json, ticket_json
@@ -80,7 +80,7 @@ def list_tickets():
         role=request.args.get("role") or None,
         category=request.args.get("category") or None,
         district=request.args.get("district") or None,
-        older_than_days=int(age) if age and age.lstrip("-").isdigit() else None,
+        older_than_days=small_int(age),
     )
     return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
 

@@ -137,8 +137,14 @@ class Ticket(db.Model):
     def move_to(self, status: TicketStatus) -> TicketStatus:
         """Change status if the life cycle allows it; return the old status."""
         if status not in _ALLOWED.get(self.status, set()):
+            from participation.core.labels import status_label
+
             raise Conflict(
-                _("A ticket cannot go from %(a)s to %(b)s.", a=self.status.value, b=status.value),
+                _(
+                    "A ticket cannot go from %(a)s to %(b)s.",
+                    a=status_label(self.status.value),
+                    b=status_label(status.value),
+                )
             )
         old, self.status = self.status, status
         return old

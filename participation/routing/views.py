@@ -10,6 +10,7 @@ from participation.catalog import services as catalog
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, ValidationFailed
 from participation.core.uow import transaction
+from participation.core.validation import small_int
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.models import PartRole, PartStatus
@@ -29,7 +30,7 @@ def _errors(error: DomainError) -> dict:
 @login_required
 def inbox():
     ids = sorted(current_user.department_ids)
-    department_id = request.args.get("department", type=int) or (ids[0] if ids else None)
+    department_id = small_int(request.args.get("department")) or (ids[0] if ids else None)
     if department_id is None:
         raise NotFound(_("You do not belong to a department."))
     department = db.session.get(Department, department_id)
@@ -45,7 +46,7 @@ def inbox():
             role=filters["role"] or None,
             category=filters["category"] or None,
             district=filters["district"] or None,
-            older_than_days=int(filters["age"]) if filters["age"].isdigit() else None,
+            older_than_days=small_int(filters["age"]),
         )
     except ValidationFailed as error:
         parts, errors = [], _errors(error)
@@ -68,7 +69,7 @@ def inbox():
 @bp.post("/inbox/accept")
 @login_required
 def bulk_accept():
-    ids = [int(i) for i in request.form.getlist("part_ids") if i.isdigit()]
+    ids = [i for i in (small_int(v) for v in request.form.getlist("part_ids")) if i is not None]
     try:
         with transaction():
             accepted = services.bulk_accept(current_user, ids)
@@ -104,10 +105,10 @@ def ticket(ticket_id: int):
 
 
 def _int(name: str) -> int:
-    value = request.form.get(name, "")
-    if not value.lstrip("-").isdigit():
+    value = small_int(request.form.get(name))
+    if value is None:
         raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
-    return int(value)
+    return value
 
 
 ACTIONS = {

@@ -206,3 +206,31 @@ def test_deactivated_user_cannot_log_in(db, make_user, client):
     user.active = False
     db.session.commit()
     assert client.post("/login", data={"login": user.email, "password": PASSWORD}).status_code == 401
+
+
+def test_changing_the_password_ends_other_sessions(app, client, make_user, login):
+    user = make_user("citizen")
+    login(user)
+    other = app.test_client()
+    other.post("/login", data={"login": user.email, "password": PASSWORD})
+    assert other.get("/profile").status_code == 200
+    response = client.post(
+        "/profile", data={"action": "password", "current_password": PASSWORD, "new_password": "a-new-secret-9"}
+    )
+    assert response.status_code == 200
+    assert client.get("/profile").status_code == 200  # this browser stays in
+    assert other.get("/profile").status_code == 302  # the other is logged out
+
+
+def test_catalog_new_form_does_not_overwrite(client, catalog, make_user, login, db):
+    login(make_user("admin"))
+    response = client.post(
+        "/admin/catalog/new/departments", data={"code": "ENV", "name_zh": "x", "name_en": "y", "active": "on"}
+    )
+    assert response.status_code == 422 and 'data-field="code"' in response.get_data(as_text=True)
+    from participation.catalog.models import Department
+
+    assert (
+        db.session.scalar(select(Department.name_en).where(Department.code == "ENV"))
+        == "Ecology and Environment Bureau"
+    )

@@ -269,3 +269,28 @@ def test_session_api_write_needs_csrf(client, catalog, db, make_user, login, app
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert nothing_stored(db)
+
+
+def test_anonymous_submission_leaves_no_trace_of_the_account(client, catalog, db, make_user, login):
+    user = make_user("citizen")
+    login(user)
+    response = client.post("/api/v1/submissions", json=GOOD, headers={"Idempotency-Key": "same"})
+    assert response.status_code == 201
+    submission = db.session.scalar(select(Submission))
+    assert submission.user_id is None and submission.idempotency_key == "anon:same"
+    assert db.session.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.actor_id == user.id)) == 0
+    created = db.session.scalar(select(AuditLog).where(AuditLog.action == "submission.created"))
+    assert created.actor_id is None
+
+
+def test_control_characters_are_refused(client, catalog, db):
+    response = client.post("/api/v1/submissions", json={**GOOD, "text": "bad\u0000text"})
+    assert response.status_code == 422 and "text" in response.get_json()["error"]["fields"]
+    assert client.post("/submit", data={"kind": "complaint", "text": "x\x00", "anonymous": "on"}).status_code == 422
+    assert nothing_stored(db)
+
+
+def test_huge_ids_are_not_found(client, catalog, db, make_user, login):
+    login(make_user("citizen"))
+    assert client.get("/attachments/100000000000000000000").status_code == 404
+    assert client.get("/tickets/99999999999999999999").status_code == 404

@@ -89,3 +89,15 @@ def test_rolled_back_change_announces_nothing(app, catalog, db, make_user):
         pass
     assert statuses(watcher) == []
     assert db.session.get(Submission, submission.id).ticket.status.value == "triage"
+
+
+def test_tracking_room_gets_no_text(app, catalog, db, make_user):
+    owner = make_user("citizen")
+    with transaction():
+        submission, _ = services.submit(owner, {"kind": "inquiry", "text": "李伟 13912345678 家门口的路灯坏了"})
+    stranger = socketio.test_client(app, namespace="/intake")
+    stranger.emit("follow_code", {"code": submission.tracking_code}, namespace="/intake", callback=True)
+    with transaction():
+        services.withdraw(owner, submission.tracking_code)
+    assert statuses(stranger) == [{"code": submission.tracking_code, "status": "withdrawn"}]
+    assert stranger.emit("follow_code", {"code": 123}, namespace="/intake", callback=True) == {"ok": False}
