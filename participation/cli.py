@@ -136,7 +136,98 @@ def serve(host: str, port: int) -> None:
     socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
 
+routing_cli = AppGroup("routing", help="The router: evaluate it on labelled cases, retrain it.")
+
+
+def _load_json(path: Path, name: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        from participation.core.errors import ValidationFailed
+
+        raise ValidationFailed(f"The {name} file cannot be read as JSON.", fields={str(path): [str(error)]}) from None
+
+
+@routing_cli.command("evaluate")
+@click.argument("cases_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--train",
+    "train_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labelled past tickets to learn from first (as if dispatchers had confirmed them).",
+)
+@click.option(
+    "--catalog",
+    "catalog_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evaluate against this catalog file instead of the database's catalog.",
+)
+@click.option(
+    "--predictions",
+    "predictions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write each case's decision here.",
+)
+def routing_evaluate(
+    cases_file: Path, train_file: Path | None, catalog_file: Path | None, predictions_file: Path | None
+):
+    """Print primary/lead accuracy, co-handler P/R/F1, multi-issue recall, triage share and speed as JSON."""
+    from participation.catalog.services import parse_catalog_text
+    from participation.routing.engine import catalog_document
+    from participation.routing.evaluate import check_codes, evaluate, parse_cases
+    from participation.routing.router import CatalogView, Router
+
+    try:
+        if catalog_file:
+            document = parse_catalog_text(catalog_file.read_text(encoding="utf-8"), catalog_file.name)
+            if not isinstance(document, dict):
+                from participation.core.errors import ValidationFailed
+
+                raise ValidationFailed(
+                    "The catalog file must be an object.", fields={str(catalog_file): ["not an object"]}
+                )
+        else:
+            document = catalog_document()
+        view = CatalogView.from_document(document)
+        if not view.categories:
+            from participation.core.errors import ValidationFailed
+
+            raise ValidationFailed("The catalog has no categories: import one first or pass --catalog.")
+        cases = parse_cases(_load_json(cases_file, "cases"), "cases")
+        check_codes(cases, view, "cases")
+        history = []
+        if train_file:
+            past = parse_cases(_load_json(train_file, "train"), "train")
+            check_codes(past, view, "train")
+            history = [(c.text, c.categories) for c in past]
+        config = current_app.config
+        router = Router(
+            view,
+            history,
+            threshold=config["ROUTING_CONFIDENCE_THRESHOLD"],
+            secondary_threshold=config["ROUTING_SECONDARY_THRESHOLD"],
+        )
+        figures, predictions = evaluate(router, cases)
+    except DomainError as error:
+        _fail(error)
+    if predictions_file:
+        predictions_file.write_text(json.dumps(predictions, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    click.echo(json.dumps(figures, indent=2))
+
+
+@routing_cli.command("retrain")
+def routing_retrain() -> None:
+    """Fit the router on the catalog and every confirmed ticket now, and store it."""
+    from participation.routing.engine import forget, retrain
+
+    with transaction():
+        model = retrain()
+    forget()
+    click.echo(json.dumps({"model": model.id, "examples": model.examples}))
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(routing_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(serve)

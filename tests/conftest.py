@@ -144,6 +144,26 @@ class IsolatedClient(FlaskClient):
             _db.session.expire_all()
 
 
+class IsolatedSocket:
+    """A Socket.IO test client whose every call runs in its own context, as separate connections do."""
+
+    def __init__(self, app, namespace: str, http=None):
+        from participation.extensions import socketio
+
+        self.namespace = namespace
+        self._client = contextvars.Context().run(socketio.test_client, app, namespace=namespace, flask_test_client=http)
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if callable(attr):
+            return lambda *args, **kwargs: contextvars.Context().run(attr, *args, **kwargs)
+        return attr
+
+
+def live_client(app, namespace: str, http=None) -> IsolatedSocket:
+    return IsolatedSocket(app, namespace, http)
+
+
 @pytest.fixture
 def client(app, db):
     return app.test_client()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -127,6 +128,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
         return _respond(error.status, error.code, error.message, error.fields)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError):
+        from participation.extensions import db
+
+        db.session.rollback()
+        return _respond(409, "conflict", _("Someone else changed this at the same moment. Reload and try again."))
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):

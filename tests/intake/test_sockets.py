@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from participation.core.uow import transaction
-from participation.extensions import socketio
 from participation.intake import services
 from participation.intake.models import Submission
-from tests.conftest import PASSWORD, VALID_CREDIT_CODE
+from tests.conftest import PASSWORD, VALID_CREDIT_CODE, live_client
 
 
 def statuses(socket_client) -> list[dict]:
@@ -18,7 +17,7 @@ def statuses(socket_client) -> list[dict]:
 def test_my_submissions_follow_live_status(app, client, catalog, db, make_user, login):
     user = make_user("citizen")
     login(user)
-    live = socketio.test_client(app, namespace="/intake", flask_test_client=client)
+    live = live_client(app, "/intake", client)
     assert live.is_connected("/intake")
     assert live.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": True}
 
@@ -34,7 +33,7 @@ def watching_as(app, user):
     """A second person's browser: logged in over HTTP, following their own requests live."""
     http = app.test_client()
     http.post("/login", data={"login": user.email, "password": PASSWORD})
-    watcher = socketio.test_client(app, namespace="/intake", flask_test_client=http)
+    watcher = live_client(app, "/intake", http)
     assert watcher.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": True}
     return watcher
 
@@ -61,7 +60,7 @@ def test_follow_by_tracking_code_without_login(app, client, catalog, db, make_us
     with transaction():
         submission, _ = services.submit(owner, {"kind": "inquiry", "text": "办理居住证需要什么材料？"})
     code = submission.tracking_code
-    anonymous = socketio.test_client(app, namespace="/intake")
+    anonymous = live_client(app, "/intake")
     assert anonymous.emit("follow_code", {"code": code}, namespace="/intake", callback=True)["ok"] is True
     assert anonymous.emit("follow_code", {"code": "HC-NOPE"}, namespace="/intake", callback=True) == {"ok": False}
     assert anonymous.get_received("/intake")[-1]["name"] == "error"
@@ -71,7 +70,7 @@ def test_follow_by_tracking_code_without_login(app, client, catalog, db, make_us
 
 
 def test_follow_mine_needs_login(app, db):
-    anonymous = socketio.test_client(app, namespace="/intake")
+    anonymous = live_client(app, "/intake")
     assert anonymous.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": False}
 
 
@@ -79,7 +78,7 @@ def test_rolled_back_change_announces_nothing(app, catalog, db, make_user):
     owner = make_user("citizen")
     with transaction():
         submission, _ = services.submit(owner, {"kind": "inquiry", "text": "问题"})
-    watcher = socketio.test_client(app, namespace="/intake")
+    watcher = live_client(app, "/intake")
     watcher.emit("follow_code", {"code": submission.tracking_code}, namespace="/intake", callback=True)
     try:
         with transaction():
@@ -95,7 +94,7 @@ def test_tracking_room_gets_no_text(app, catalog, db, make_user):
     owner = make_user("citizen")
     with transaction():
         submission, _ = services.submit(owner, {"kind": "inquiry", "text": "李伟 13912345678 家门口的路灯坏了"})
-    stranger = socketio.test_client(app, namespace="/intake")
+    stranger = live_client(app, "/intake")
     stranger.emit("follow_code", {"code": submission.tracking_code}, namespace="/intake", callback=True)
     with transaction():
         services.withdraw(owner, submission.tracking_code)
