@@ -1,0 +1,79 @@
+"""The staff pages: inbox, workspace forms, triage and dispute queues."""
+
+from __future__ import annotations
+
+from participation.core.uow import transaction
+from participation.routing import services
+from tests.routing.conftest import part_of
+
+
+def test_inbox_workspace_and_forms(client, db, people, joint_ticket, login):
+    login(people.env)
+    inbox = client.get("/inbox")
+    assert inbox.status_code == 200 and f'data-ticket="{joint_ticket.id}"' in inbox.get_data(as_text=True)
+    assert (
+        client.get("/inbox?status=pending&role=lead&category=NOISE&district=EAST-HILL&age=0&partial=1").status_code
+        == 200
+    )
+    assert client.get("/inbox?status=bogus").status_code == 200  # shown as a field error, not a crash
+    lead = part_of(joint_ticket, "ENV")
+    response = client.post("/inbox/accept", data={"part_ids": [str(lead.id)]})
+    assert response.status_code == 302
+    assert part_of(joint_ticket, "ENV").status.value == "accepted"
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert 'id="resolve"' in page and 'id="invite"' in page
+    assert (
+        client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "invite", "department": "TRANSPORT"}).status_code
+        == 302
+    )
+    bad = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "resolve", "reply": "done"})
+    assert bad.status_code == 409 and "flash-error" in bad.get_data(as_text=True)
+    empty = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "reply", "text": " "})
+    assert empty.status_code == 422
+    assert client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "nonsense"}).status_code == 404
+    assert client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": "x"}).status_code == 422
+    partial = client.get(f"/tickets/{joint_ticket.id}?partial=1").get_data(as_text=True)
+    assert "<html" not in partial and "TRANSPORT" in partial
+
+
+def test_other_departments_and_citizens_are_kept_out(client, db, people, joint_ticket, login):
+    login(people.transport)
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
+    assert client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "note", "text": "x"}).status_code == 403
+    client.post("/logout")
+    login(people.citizen)
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
+    assert client.get("/coordination/triage").status_code == 403
+    assert client.get("/inbox").status_code == 404
+
+
+def test_citizen_sees_departments_and_reply_but_no_staff_or_notes(client, db, people, joint_ticket):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.add_note(people.env, joint_ticket.id, "内部：施工方是区重点工程")
+        services.reply_public(people.env, joint_ticket.id, "已责令夜间停工")
+    code = joint_ticket.submission.tracking_code
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "已责令夜间停工" in page and "生态环境局" in page
+    assert "内部" not in page and people.env.display_name not in page
+    api = client.get(f"/api/v1/submissions/{code}").get_json()
+    assert api["reply"] == "已责令夜间停工" and {d["code"] for d in api["departments"]} == {"ENV", "URBAN"}
+    assert "note" not in {e["type"] for e in api["timeline"]}
+    assert people.env.display_name not in str(api)
+
+
+def test_coordinator_queues(client, db, people, submit, login):
+    ticket = submit()
+    login(people.coordinator)
+    triage = client.get("/coordination/triage").get_data(as_text=True)
+    assert f'data-ticket="{ticket.id}"' in triage
+    response = client.post(
+        f"/tickets/{ticket.id}/act",
+        data={"action": "dispatch", "categories": ["NOISE"], "lead": "ENV", "co": ["URBAN"]},
+    )
+    assert response.status_code == 302 and ticket.status.value == "dispatched"
+    with transaction():
+        dispute = services.request_return(people.urban, part_of(ticket, "URBAN").id, "return", "不是城管的事")
+    assert f'data-dispute="{dispute.id}"' in client.get("/coordination/disputes").get_data(as_text=True)
+    assert client.post(f"/coordination/disputes/{dispute.id}/rule", data={"decision": "overruled"}).status_code == 302
+    assert dispute.status.value == "overruled"
