@@ -10,6 +10,7 @@ import time
 
 from flask import current_app
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 
 from participation.catalog.models import Category, District
 from participation.core.uow import after_commit
@@ -25,7 +26,13 @@ KEEP_MODELS = 3
 def catalog_document() -> dict:
     """The routing-relevant part of the catalog, in the file format."""
     categories = []
-    for c in db.session.scalars(select(Category).where(Category.active).order_by(Category.code)):
+    stmt = (
+        select(Category)
+        .where(Category.active)
+        .order_by(Category.code)
+        .options(selectinload(Category.lead), selectinload(Category.co))
+    )
+    for c in db.session.scalars(stmt):
         categories.append(
             {
                 "code": c.code,
@@ -40,7 +47,10 @@ def catalog_document() -> dict:
             }
         )
     districts = []
-    for d in db.session.scalars(select(District).order_by(District.code)):
+    all_districts = list(
+        db.session.scalars(select(District).order_by(District.code).options(selectinload(District.office)))
+    )
+    for d in all_districts:
         node, office = d, None
         while node is not None and office is None:  # a sub-district without an office uses its district's
             office = node.office.code if node.office else None

@@ -1,0 +1,108 @@
+"""Start a real server for a benchmark: a fresh database, the demo catalog, one gunicorn process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_postgres(name: str) -> str:
+    """Drop and create a PostgreSQL database; return its URL."""
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{base}/{name}"
+
+
+def server_env(database_url: str, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DATABASE_URL=database_url,
+        PARTICIPATION_SECRET_KEY="bench-secret",
+        PARTICIPATION_UPLOAD_FOLDER=tempfile.mkdtemp(prefix="bench-uploads-"),
+        PARTICIPATION_SUBMISSION_RATE_LIMIT="1000000 per minute",
+        PARTICIPATION_SUGGEST_RATE_LIMIT="1000000 per minute",
+    )
+    env.update(settings)
+    return env
+
+
+def prepare(env: dict[str, str]) -> None:
+    flask = [sys.executable, "-m", "flask", "--app", "participation"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(flask + ["demo", "load"], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def server(env: dict[str, str], threads: int = 32):
+    port = free_port()
+    log = open(tempfile.mktemp(prefix="bench-web-", suffix=".log"), "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "participation.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/api/v1/health", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start; see {log.name}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+def texts() -> list[str]:
+    """Realistic request texts: the labelled dev cases if present, else the catalog's examples."""
+    devset = ROOT / "participation" / "routing" / "devset" / "demo_cases.json"
+    if devset.exists():
+        return [case["text"] for case in json.loads(devset.read_text(encoding="utf-8"))]
+    catalog = json.loads((ROOT / "participation" / "catalog" / "demo" / "catalog.json").read_text(encoding="utf-8"))
+    return [example for category in catalog["categories"] for example in category["examples"]]
