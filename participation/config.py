@@ -39,8 +39,8 @@ class Config:
     REGISTER_RATE_LIMIT = "10 per hour"
     SUBMISSION_RATE_LIMIT = "10 per minute;100 per day"
 
-    ROUTING_CONFIDENCE_THRESHOLD = 0.45  # below it, an item waits in the coordinator's triage queue
-    ROUTING_SECONDARY_THRESHOLD = 0.5  # a clause this sure of another category adds it (multi-issue)
+    ROUTING_CONFIDENCE_THRESHOLD = 0.3  # below it, an item waits in the coordinator's triage queue
+    ROUTING_SECONDARY_THRESHOLD = 0.2  # a clause this sure of another (top-4) category adds it (multi-issue)
     ROUTING_AUTO_DISPATCH = True
     ROUTING_RETRAIN_AFTER = 20  # new dispatcher confirmations before the router is retrained
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog

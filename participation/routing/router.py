@@ -33,9 +33,9 @@ from sklearn.preprocessing import normalize
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CLAUSE = re.compile(
-    r"[。！？；;!?\n]+|(?<=[a-z])\.\s+|，(?=另外|还有|而且|并且|同时|此外)|,\s*(?=and also|also|plus|besides)"
+    r"[。！？；;!?\n，,、]+|(?<=[a-z])\.\s+"
+    r"|\b(?:and also|also|plus|besides|but|and)\b|另外|还有|而且|并且|同时|此外|但是"
 )
-_CONNECTIVE = re.compile(r"\b(?:and also|also|plus|besides|另外|还有|而且|并且|同时|此外)\b")
 _jieba_lock = threading.Lock()
 
 
@@ -146,15 +146,9 @@ def _chars(text: str) -> str:
 
 
 def clauses(text: str) -> list[str]:
-    """The text's clauses that are long enough to carry an issue of their own."""
-    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
-    out = []
-    for part in parts:
-        for piece in re.split(r"(?:,|，)\s*(?:and also|also|plus|besides|另外|还有|而且|并且|同时|此外)", part):
-            piece = piece.strip(" ,，")
-            if len(_CJK.findall(piece)) >= 5 or len(_LATIN.findall(piece.lower())) >= 4:
-                out.append(piece)
-    return out
+    """The text's pieces that are long enough to carry an issue of their own."""
+    pieces = [p.strip(" ,，") for p in _CLAUSE.split(text) if p and p.strip(" ,，")]
+    return [p for p in pieces if len(_CJK.findall(p)) >= 5 or len(_LATIN.findall(p.lower())) >= 4]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -167,20 +161,28 @@ class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
 
     proto_temperature = 12.0
+    char_analyzer = "char_wb"
+    char_ngrams = (1, 3)
+    C = 10.0
+    word_weight = 1.0
+    proto_weight = 0.5
+    history_k = 8.0
+    proto_history = False
+    secondary_rank = 4
 
     def __init__(
         self,
         catalog: CatalogView,
         history: list[tuple[str, list[str]]] | None = None,
         *,
-        threshold: float = 0.45,
-        secondary_threshold: float = 0.5,
-        history_k: float = 8.0,
+        threshold: float = 0.3,
+        secondary_threshold: float = 0.2,
+        history_k: float | None = None,
     ):
         self.catalog = catalog
         self.threshold = threshold
         self.secondary_threshold = secondary_threshold
-        self.history_k = history_k
+        self.history_k = history_k if history_k is not None else type(self).history_k
         self.codes = sorted(catalog.categories)
         self._index = {c: i for i, c in enumerate(self.codes)}
         history = [(t, [c for c in cats if c in self._index]) for t, cats in (history or [])]
@@ -202,7 +204,9 @@ class Router:
             docs.append(text)
             labels.append(self._index[cats[0]])
             source.append(1)
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        self._chars = TfidfVectorizer(
+            analyzer=self.char_analyzer, ngram_range=self.char_ngrams, sublinear_tf=True, min_df=1
+        )
         self._words = TfidfVectorizer(analyzer=words, sublinear_tf=True, min_df=1)
         self._chars.fit([_chars(d) for d in docs])
         self._words.fit(docs)
@@ -219,7 +223,7 @@ class Router:
                 normalize(np.asarray(catalog_rows.mean(axis=0))) if catalog_rows.shape[0] else np.zeros((1, X.shape[1]))
             )
             history_rows = X[(y == i) & (src == 1)]
-            if history_rows.shape[0]:
+            if history_rows.shape[0] and self.proto_history:
                 m = history_rows.shape[0]
                 alpha = m / (m + self.history_k)
                 learned = normalize(np.asarray(history_rows.mean(axis=0)))
@@ -236,7 +240,7 @@ class Router:
                 count = int(mask.sum())
                 if count:
                     weights[mask] = 1.0 / count
-        self._clf = LogisticRegression(C=20.0, max_iter=2000)
+        self._clf = LogisticRegression(C=self.C, max_iter=2000)
         present = sorted(set(y.tolist()))
         self._clf_classes = np.array(present)
         self._clf.fit(X, y, sample_weight=weights * len(present))
@@ -282,7 +286,7 @@ class Router:
                 tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
                 w = (1.0 + np.log(tf)) * idf[index]
                 indices.append(index + offset)
-                weights.append(w / np.sqrt(w @ w))
+                weights.append(w / np.sqrt(w @ w) * (self.word_weight if offset else 1.0))
             if indices:
                 index, w = np.concatenate(indices), np.concatenate(weights)
                 out.append((index, w / np.sqrt(w @ w)))
@@ -303,7 +307,7 @@ class Router:
         logits += self._intercept
         clf_p = np.zeros_like(proto_p)
         clf_p[:, self._clf_classes] = _softmax(logits)
-        return 0.5 * proto_p + 0.5 * clf_p
+        return self.proto_weight * proto_p + (1 - self.proto_weight) * clf_p
 
     def suggest(
         self,
@@ -353,8 +357,9 @@ class Router:
                 code = self.codes[j]
                 votes[code] += 1
                 best[code] = max(best.get(code, 0.0), float(row[j]))
+            ranked = {self.codes[j] for j in order[: self.secondary_rank]}
             for code, p in sorted(best.items(), key=lambda kv: -kv[1]):
-                if code != primary and p >= self.secondary_threshold and whole[self._index[code]] >= 0.02:
+                if code != primary and p >= self.secondary_threshold and code in ranked:
                     chosen.append((code, p))
             chosen = chosen[:3]
         lead, co = self.departments([c for c, _ in chosen], district)

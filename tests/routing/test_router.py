@@ -1,0 +1,125 @@
+"""The router on its labelled dev set and on a catalog and cases it has never seen; the evaluate command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from participation.routing.evaluate import evaluate, parse_cases
+from participation.routing.router import CatalogView, Router
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = (
+    ROOT / "participation/catalog/demo/catalog.json",
+    ROOT / "participation/routing/devset/demo_cases.json",
+    ROOT / "participation/routing/devset/demo_history.json",
+)
+OTHER = tuple(ROOT / "tests/routing/data" / n for n in ("other_catalog.json", "other_cases.json", "other_history.json"))
+
+
+def load(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module", params=[DEMO, OTHER], ids=["demo", "unseen"])
+def figures(request):
+    catalog, cases, history = request.param
+    view = CatalogView.from_document(load(catalog))
+    labelled = parse_cases(load(cases))
+    past = [(c.text, c.categories) for c in parse_cases(load(history))]
+    cold, _ = evaluate(Router(view), labelled)
+    warm, _ = evaluate(Router(view, past), labelled)
+    return cold, warm
+
+
+def test_cold_router_beats_the_keyword_baselines(figures):
+    cold, _ = figures
+    assert cold["primary_category_accuracy"] >= 0.52
+    assert cold["lead_accuracy"] >= cold["primary_category_accuracy"]
+    assert cold["co_f1"] >= 0.6
+
+
+def test_past_tickets_improve_and_never_degrade(figures):
+    cold, warm = figures
+    assert warm["primary_category_accuracy"] >= cold["primary_category_accuracy"]
+    assert warm["lead_accuracy"] >= cold["lead_accuracy"] - 0.01
+
+
+def test_routed_without_triage_is_more_accurate_than_the_rest(figures):
+    cold, warm = figures
+    for f in (cold, warm):
+        assert f["accuracy_without_triage"] > f["primary_category_accuracy"]
+        assert 0 < f["routed_without_triage"] < 1
+
+
+def test_departments_follow_the_catalog_rule():
+    view = CatalogView.from_document(load(DEMO[0]))
+    router = Router(view)
+    lead, co = router.departments(["ENV-NOISE-CONSTRUCTION", "ROAD-POTHOLE"], "NANHU-XINGANG")
+    info = view.categories
+    assert lead == info["ENV-NOISE-CONSTRUCTION"].lead
+    expected = set(info["ENV-NOISE-CONSTRUCTION"].co) | {info["ROAD-POTHOLE"].lead} | set(info["ROAD-POTHOLE"].co)
+    expected |= {"OFFICE-NANHU-XINGANG"}
+    assert set(co) == expected - {lead}
+
+
+def test_enterprise_categories_only_for_enterprises():
+    view = CatalogView.from_document(load(DEMO[0]))
+    router = Router(view)
+    enterprise_only = {c for c, info in view.categories.items() if info.enterprise_only}
+    text = "我们公司申请营业执照审批拖了两个月，材料反复要求补充"
+    assert router.suggest(text, enterprise=False).categories[0][0] not in enterprise_only
+    assert router.suggest(text, enterprise=True).categories[0][0] in enterprise_only
+
+
+def test_evaluate_command(runner, tmp_path):
+    out = tmp_path / "predictions.json"
+    args = [
+        "routing",
+        "evaluate",
+        str(OTHER[1]),
+        "--catalog",
+        str(OTHER[0]),
+        "--train",
+        str(OTHER[2]),
+        "--predictions",
+        str(out),
+    ]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    for key in (
+        "primary_category_accuracy",
+        "lead_accuracy",
+        "co_precision",
+        "co_recall",
+        "co_f1",
+        "multi_issue_recall",
+        "routed_without_triage",
+        "accuracy_without_triage",
+        "suggestions_per_second",
+    ):
+        assert key in figures
+    predictions = json.loads(out.read_text(encoding="utf-8"))
+    assert predictions[0]["id"] == load(OTHER[1])[0]["id"]
+    assert set(predictions[0]) == {"id", "categories", "lead", "co", "needs_triage"}
+
+
+@pytest.mark.parametrize(
+    "content, place",
+    [
+        ("not json", "cases.json"),
+        ('{"text": "x"}', "cases"),
+        ('[{"text": "", "categories": ["A"]}]', "cases[0].text"),
+        ('[{"text": "x", "categories": []}]', "cases[0].categories"),
+        ('[{"text": "x", "categories": ["NO-SUCH-CATEGORY"]}]', "cases[0].categories[0]"),
+    ],
+)
+def test_evaluate_reports_bad_input_clearly(runner, tmp_path, content, place):
+    cases = tmp_path / "cases.json"
+    cases.write_text(content, encoding="utf-8")
+    result = runner.invoke(args=["routing", "evaluate", str(cases), "--catalog", str(OTHER[0])])
+    assert result.exit_code == 1
+    assert place in result.output
