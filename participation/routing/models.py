@@ -204,8 +204,12 @@ class TicketPart(db.Model):
     department = relationship("Department")
 
     def _require(self, *allowed: PartStatus) -> None:
+        from participation.core.labels import part_status_label
+
         if self.status not in allowed:
-            raise Conflict(_("This part is %(status)s; that cannot be done now.", status=self.status.value))
+            raise Conflict(
+                _("This part is %(status)s; that cannot be done now.", status=part_status_label(self.status.value))
+            )
 
     def accept(self, user_id: int, now: datetime) -> None:
         self._require(PartStatus.PENDING)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from participation.catalog.models import Category, Department
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotFound, ValidationFailed
+from participation.core.labels import status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, is_authenticated
 from participation.extensions import db
@@ -315,7 +316,9 @@ def _acting_department(actor: Any, ticket: Ticket) -> Department | None:
 
 def _open_for_work(ticket: Ticket) -> None:
     if ticket.status not in (TicketStatus.DISPATCHED, TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
-        raise Conflict(_("This ticket is %(status)s; no more work can be done on it.", status=ticket.status.value))
+        raise Conflict(
+            _("This ticket is %(status)s; no more work can be done on it.", status=status_label(ticket.status.value))
+        )
 
 
 def invite(actor: Any, ticket_id: int, department_code: str, note: str = "") -> TicketPart:
@@ -413,7 +416,7 @@ def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
     if open_parts:
         raise Conflict(_("These co-handling departments have not finished: %(names)s.", names=", ".join(open_parts)))
     if ticket.status not in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
-        raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=ticket.status.value))
+        raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=status_label(ticket.status.value)))
     now = utcnow()
     lead.finish_lead(now)
     ticket.public_reply, ticket.public_reply_at, ticket.resolved_at = reply, now, now
