@@ -1,0 +1,51 @@
+"""The router learns from dispatchers: confirmations are stored, retraining runs once enough arrive."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from participation.core.uow import transaction
+from participation.routing import engine, services
+from participation.routing.models import RouterModel, TrainingExample
+
+
+def test_confirmations_trigger_a_stored_retrain_every_process_uses(app, db, people, submit, monkeypatch):
+    monkeypatch.setitem(app.config, "ROUTING_RETRAIN_AFTER", 2)
+    engine.forget()
+    first = submit("这条路上的坑越来越多，电动车经常摔")
+    with transaction():
+        services.dispatch(people.coordinator, first.id, ["POTHOLE"], "TRANSPORT", [])
+    assert db.session.scalar(select(func.count()).select_from(RouterModel)) == 0  # one confirmation: not yet
+    second = submit("工地晚上施工太吵")
+    with transaction():
+        services.dispatch(people.coordinator, second.id, ["NOISE"], "ENV", [])
+    model = db.session.scalar(select(RouterModel))
+    assert model is not None and model.examples == 2  # retrained (in-process here; a worker in production)
+    router = engine.current_router()
+    assert [text for text, _ in router.history] == [e.text for e in db.session.scalars(select(TrainingExample))]
+    assert router.suggest("路面坑洼，电动车摔倒").categories[0][0] == "POTHOLE"
+
+
+def test_catalog_change_is_followed_without_a_restart(app, db, people, catalog):
+    from participation.catalog.services import import_catalog
+    from participation.core.permissions import SYSTEM
+
+    engine.forget()
+    assert "PARKS" not in engine.current_router().catalog.categories
+    with transaction():
+        import_catalog(
+            SYSTEM,
+            {
+                "categories": [
+                    {
+                        "code": "PARKS",
+                        "name": {"zh": "公园绿地", "en": "Parks"},
+                        "lead": "URBAN",
+                        "keywords": ["公园", "park"],
+                        "examples": ["公园里的长椅坏了"],
+                        "sla": {"respond_hours": 24, "resolve_days": 10},
+                    }
+                ]
+            },
+        )
+    assert "PARKS" in engine.current_router().catalog.categories  # ROUTING_REFRESH_SECONDS is 0 in tests
