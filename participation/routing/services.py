@@ -81,7 +81,6 @@ def _announce(ticket: Ticket, event: str, public: bool = False) -> None:
     from participation.core.sockets import publish
     from participation.routing.rooms import department_room, queue_room, ticket_room
 
-    db.session.flush()
     departments = {p.department_id for p in ticket.parts}
     data = {"ticket_id": ticket.id, "status": ticket.status.value, "event": event}
     rooms = [ticket_room(ticket.id), queue_room()] + [department_room(d) for d in sorted(departments)]
@@ -214,11 +213,16 @@ def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], a
     unknown = [c for c in categories if c not in found]
     if unknown:
         raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
-    lead_department = _department(lead, "lead")
-    co_departments = [_department(code, "co") for code in dict.fromkeys(co) if code != lead]
-    for link in list(ticket.category_links):
-        ticket.category_links.remove(link)
-    db.session.flush()
+    wanted = {lead, *co}
+    known = {
+        d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
+    }
+    lead_department = known.get(lead) or _department(lead, "lead")
+    co_departments = [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead]
+    if ticket.category_links:  # a re-dispatch replaces the categories
+        for link in list(ticket.category_links):
+            ticket.category_links.remove(link)
+        db.session.flush()
     for index, code in enumerate(dict.fromkeys(categories)):
         ticket.category_links.append(TicketCategory(category_id=found[code].id, primary=index == 0))
     old = ticket.move_to(TicketStatus.DISPATCHED)
