@@ -154,18 +154,19 @@ def submit(
             )
         )
     db.session.add(submission)
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        if key is None:
-            raise
-        existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
-        if existing is None:
-            raise
-        for path in written:  # a concurrent twin won the race; its photos are the ones kept
-            uploads.remove(path)
-        return existing, False
+    if key is None:
+        db.session.flush()
+    else:
+        try:
+            with db.session.begin_nested():  # a concurrent twin with the same key may win the insert
+                db.session.flush()
+        except IntegrityError:
+            existing = db.session.scalar(select(Submission).where(Submission.idempotency_key == key))
+            if existing is None:
+                raise
+            for path in written:  # the twin's photos are the ones kept
+                uploads.remove(path)
+            return existing, False
     sender = None if data.anonymous else user  # anonymous: no trace of the account anywhere
     ticket = routing.open_ticket(submission, actor=sender)
     audit(sender, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
