@@ -105,11 +105,40 @@ def app(database_url, tmp_path_factory):
     )
     application.extensions["celery"].conf.task_always_eager = True
     application.test_client_class = IsolatedClient
+    _guard_authorisation(application)
     with application.app_context():
         from flask_migrate import upgrade
 
         upgrade()
     return application
+
+
+# Endpoints that change state without a permission rule, on purpose (anyone may do them).
+UNGUARDED = {"accounts.login", "accounts.logout", "accounts.register"}
+UNAUTHORISED_WRITES: list[str] = []
+
+
+def _guard_authorisation(application) -> None:
+    """CKAN's idea: a state-changing request that succeeded without any permission check is a bug."""
+    from flask import g, request
+
+    @application.after_request
+    def _check(response):
+        if (
+            request.method in ("POST", "PUT", "PATCH", "DELETE")
+            and response.status_code < 400
+            and request.endpoint not in UNGUARDED
+            and not g.get("authorized")
+        ):
+            UNAUTHORISED_WRITES.append(f"{request.method} {request.path} -> {response.status_code}")
+        return response
+
+
+@pytest.fixture(autouse=True)
+def every_write_is_authorised():
+    UNAUTHORISED_WRITES.clear()
+    yield
+    assert UNAUTHORISED_WRITES == [], "state changed without a permission check"
 
 
 @pytest.fixture

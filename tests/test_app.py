@@ -154,3 +154,20 @@ def test_bad_typed_environment_value_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("PARTICIPATION_SUBMISSION_MAX_CHARS", "many")
     with pytest.raises(RuntimeError):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/y.db", "SECRET_KEY": "k"})
+
+
+def test_the_authorisation_guard_catches_an_unchecked_write(tmp_path):
+    from tests.conftest import UNAUTHORISED_WRITES, _guard_authorisation
+
+    fresh = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/g.db", "WTF_CSRF_ENABLED": False}
+    )
+
+    @fresh.post("/unchecked-for-test")
+    def unchecked():
+        return "changed"
+
+    _guard_authorisation(fresh)
+    fresh.test_client().post("/unchecked-for-test")
+    assert UNAUTHORISED_WRITES == ["POST /unchecked-for-test -> 200"]
+    UNAUTHORISED_WRITES.clear()
