@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
 from participation.catalog.models import Category, District
+from participation.catalog.services import category_out
 from participation.core.uow import after_commit
 from participation.extensions import db
 from participation.routing.models import RouterModel, TrainingExample
@@ -25,27 +26,13 @@ KEEP_MODELS = 3
 
 def catalog_document() -> dict:
     """The routing-relevant part of the catalog, in the file format."""
-    categories = []
     stmt = (
         select(Category)
         .where(Category.active)
         .order_by(Category.code)
         .options(selectinload(Category.lead), selectinload(Category.co))
     )
-    for c in db.session.scalars(stmt):
-        categories.append(
-            {
-                "code": c.code,
-                "name": {"zh": c.name_zh, "en": c.name_en},
-                "description": {"zh": c.description_zh, "en": c.description_en},
-                "lead": c.lead.code,
-                "co": [d.code for d in c.co],
-                "keywords": list(c.keywords),
-                "examples": list(c.examples),
-                "district_co": c.district_co,
-                "enterprise_only": c.enterprise_only,
-            }
-        )
+    categories = [category_out(c) for c in db.session.scalars(stmt)]
     districts = []
     all_districts = list(
         db.session.scalars(select(District).order_by(District.code).options(selectinload(District.office)))

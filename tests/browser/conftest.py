@@ -91,3 +91,20 @@ def live_server(db, database_url, tmp_path):
 
     with stack:
         yield start
+
+
+def log_in(page, base: str, user) -> None:
+    """Log in through the real form and wait until the header shows the logged-in navigation."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(base + "/login")
+    form = page.locator("main form")
+    form.locator('input[name="login"]').fill(user.email)
+    form.locator('input[name="password"]').fill(PASSWORD)
+    form.locator('button[type="submit"]').click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+    expect(page.locator("header nav a[href='/my']")).to_be_visible()

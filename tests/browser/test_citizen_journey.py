@@ -12,22 +12,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from participation.intake.models import Submission
-from tests.conftest import PASSWORD, image_bytes
+from tests.browser.conftest import log_in
+from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.browser
 
 TRACKING_CODE = re.compile(r"^HC-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{10}$")
 SLOW_MS = 20_000  # the first submission loads the Chinese NLP models
-
-
-def log_in(page: Page, base: str, user) -> None:
-    page.goto(base + "/login")
-    form = page.locator("main form")
-    form.locator('input[name="login"]').fill(user.email)
-    form.locator('input[name="password"]').fill(PASSWORD)
-    form.locator('button[type="submit"]').click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    expect(page.locator("header nav a[href='/my']")).to_be_visible()
 
 
 def read_tracking_code(page: Page) -> str:

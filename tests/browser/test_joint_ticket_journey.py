@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from participation.intake.models import Submission
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
 from tests.live import process_env, web_process
 
 pytestmark = pytest.mark.browser
@@ -44,16 +44,6 @@ def auto_dispatch_server(db, database_url, tmp_path):
 
     with stack:
         yield start
-
-
-def log_in(page: Page, base: str, user) -> None:
-    page.goto(base + "/login")
-    form = page.locator("main form")
-    form.locator('input[name="login"]').fill(user.email)
-    form.locator('input[name="password"]').fill(PASSWORD)
-    form.locator('button[type="submit"]').click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    expect(page.locator("header nav a[href='/my']")).to_be_visible()
 
 
 def wait_live(page: Page) -> None:
