@@ -66,6 +66,7 @@ EVENT = {
     "part.waived": _l("A co-handling part was waived."),
     "part.removed": _l("A co-handling department was removed."),
     "lead.swapped": _l("The lead department changed."),
+    "recategorised": _l("The coordinator corrected the categories."),
     "status.resolved": _l("Resolved by the lead department."),
     "status.rejected": _l("Not accepted."),
     "status.reopened": _l("Reopened."),

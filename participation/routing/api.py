@@ -98,7 +98,7 @@ def _respond(ticket, status: int = 200):
 
 @bp.post("/tickets/<int:ticket_id>/<action>")
 def ticket_action(ticket_id: int, action: str):
-    """dispatch, reply, notes, invite, resolve, lead, reject, reopen."""
+    """dispatch, categories, reply, notes, invite, resolve, lead, reject, reopen."""
     body = json_body(request)
     with transaction():
         if action == "dispatch":
@@ -109,6 +109,8 @@ def ticket_action(ticket_id: int, action: str):
                 _field(body, "lead"),
                 _field(body, "co", list, required=False) or [],
             )
+        elif action == "categories":
+            services.recategorise(current_user, ticket_id, _field(body, "categories", list))
         elif action == "reply":
             services.reply_public(current_user, ticket_id, _field(body, "text"))
         elif action == "notes":

@@ -204,6 +204,36 @@ def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: l
     return ticket
 
 
+def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
+    """The coordinator corrects a dispatched ticket's categories; the correction trains the router.
+
+    Departments stay as they are (swap the lead or add co-handlers for that)."""
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.coordinate", ticket)
+    _open_for_work(ticket)
+    codes = list(dict.fromkeys(categories))
+    if not codes:
+        raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
+    found = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(codes), Category.active))}
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+    before = [c.code for c in ticket.categories]
+    for link in list(ticket.category_links):
+        ticket.category_links.remove(link)
+    db.session.flush()
+    for index, code in enumerate(codes):
+        ticket.category_links.append(TicketCategory(category_id=found[code].id, primary=index == 0))
+    record(ticket, "recategorised", actor, before=before, after=codes)
+    text = f"{ticket.submission.title}\n{ticket.submission.text}".strip()
+    db.session.add(TrainingExample(text=text, categories=codes, ticket_id=ticket.id, source="correction"))
+    from participation.routing.engine import note_confirmation
+
+    note_confirmation()
+    _announce(ticket, "recategorised")
+    return ticket
+
+
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
     if not categories:
         raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})

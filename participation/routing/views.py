@@ -135,6 +135,9 @@ ACTIONS = {
     ),
     "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
     "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
+    "categories": lambda t: services.recategorise(
+        current_user, t, [c for c in request.form.getlist("categories") if c]
+    ),
     "dispatch": lambda t: services.dispatch(
         current_user,
         t,

@@ -49,3 +49,25 @@ def test_catalog_change_is_followed_without_a_restart(app, db, people, catalog):
             },
         )
     assert "PARKS" in engine.current_router().catalog.categories  # ROUTING_REFRESH_SECONDS is 0 in tests
+
+
+def test_coordinator_corrections_become_training_data(client, db, people, joint_ticket, login):
+    login(people.coordinator)
+    response = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "categories", "categories": ["POTHOLE", "NOISE"]}
+    )
+    assert response.status_code == 302
+    assert [c.code for c in joint_ticket.categories] == ["POTHOLE", "NOISE"]
+    correction = db.session.scalar(select(TrainingExample).where(TrainingExample.source == "correction"))
+    assert correction.categories == ["POTHOLE", "NOISE"]
+    assert joint_ticket.lead_department.code == "ENV"  # departments are changed separately
+    bad = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "categories", "categories": ["NOPE"]})
+    assert bad.status_code == 422
+    client.post("/logout")
+    login(people.env)
+    assert (
+        client.post(
+            f"/tickets/{joint_ticket.id}/act", data={"action": "categories", "categories": ["NOISE"]}
+        ).status_code
+        == 403
+    )
