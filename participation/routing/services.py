@@ -204,6 +204,27 @@ def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: l
     return ticket
 
 
+def _categories(codes: list[str]) -> dict[str, Category]:
+    """Active categories by code, in the order given (the first is primary); unknown codes are refused."""
+    codes = list(dict.fromkeys(codes))
+    if not codes:
+        raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
+    rows = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(codes), Category.active))}
+    unknown = [c for c in codes if c not in rows]
+    if unknown:
+        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+    return {code: rows[code] for code in codes}
+
+
+def _set_categories(ticket: Ticket, categories: dict[str, Category]) -> None:
+    if ticket.category_links:  # replacing: the old links go first
+        for link in list(ticket.category_links):
+            ticket.category_links.remove(link)
+        db.session.flush()
+    for index, category in enumerate(categories.values()):
+        ticket.category_links.append(TicketCategory(category_id=category.id, primary=index == 0))
+
+
 def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
     """The coordinator corrects a dispatched ticket's categories; the correction trains the router.
 
@@ -211,19 +232,10 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
     ticket = get_ticket(ticket_id)
     authorize(actor, "routing.coordinate", ticket)
     _open_for_work(ticket)
-    codes = list(dict.fromkeys(categories))
-    if not codes:
-        raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
-    found = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(codes), Category.active))}
-    unknown = [c for c in codes if c not in found]
-    if unknown:
-        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+    found = _categories(categories)
     before = [c.code for c in ticket.categories]
-    for link in list(ticket.category_links):
-        ticket.category_links.remove(link)
-    db.session.flush()
-    for index, code in enumerate(codes):
-        ticket.category_links.append(TicketCategory(category_id=found[code].id, primary=index == 0))
+    _set_categories(ticket, found)
+    codes = list(found)
     record(ticket, "recategorised", actor, before=before, after=codes)
     text = f"{ticket.submission.title}\n{ticket.submission.text}".strip()
     db.session.add(TrainingExample(text=text, categories=codes, ticket_id=ticket.id, source="correction"))
@@ -235,26 +247,14 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
 
 
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
-    if not categories:
-        raise ValidationFailed(fields={"categories": [_("Choose at least one category.")]})
-    found = {
-        c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(categories), Category.active))
-    }
-    unknown = [c for c in categories if c not in found]
-    if unknown:
-        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+    found = _categories(categories)
     wanted = {lead, *co}
     known = {
         d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
     }
     lead_department = known.get(lead) or _department(lead, "lead")
     co_departments = [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead]
-    if ticket.category_links:  # a re-dispatch replaces the categories
-        for link in list(ticket.category_links):
-            ticket.category_links.remove(link)
-        db.session.flush()
-    for index, code in enumerate(dict.fromkeys(categories)):
-        ticket.category_links.append(TicketCategory(category_id=found[code].id, primary=index == 0))
+    _set_categories(ticket, found)
     old = ticket.move_to(TicketStatus.DISPATCHED)
     ticket.lead_department = lead_department
     ticket.dispatched_at = utcnow()
@@ -533,6 +533,14 @@ def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
     return part
 
 
+def _end_open_parts(ticket: Ticket, actor: Any, reason: str) -> None:
+    """The ticket is over for every department still on it (rejected or withdrawn)."""
+    for part in ticket.parts:
+        if part.status in (PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED):
+            _close_open_disputes(part, actor, reason)
+            part.end()
+
+
 def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
     for dispute in db.session.scalars(
         select(Dispute).where(Dispute.part_id == part.id, Dispute.status == DisputeStatus.OPEN)
@@ -584,10 +592,7 @@ def reject(actor: Any, ticket_id: int, reason: str) -> Ticket:
     authorize(actor, "routing.coordinate", ticket)
     reason = _text(reason, "reason")
     change_status(ticket, TicketStatus.REJECTED.value, actor, public=True, message=reason)
-    for part in ticket.parts:
-        if part.status in (PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED):
-            _close_open_disputes(part, actor, reason)
-            part.end()
+    _end_open_parts(ticket, actor, reason)
     _announce(ticket, "rejected", public=True)
     return ticket
 
@@ -609,10 +614,7 @@ def reopen(actor: Any, ticket_id: int, reason: str) -> Ticket:
 def withdraw(ticket: Ticket, actor: Any, reason: str) -> Ticket:
     """The submitter takes the request back (authorised by intake); the departments stop work."""
     change_status(ticket, TicketStatus.WITHDRAWN.value, actor, public=True, reason=reason)
-    for part in ticket.parts:
-        if part.status in (PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED):
-            _close_open_disputes(part, actor, reason or "withdrawn")
-            part.end()
+    _end_open_parts(ticket, actor, reason or "withdrawn")
     _announce(ticket, "withdrawn", public=True)
     return ticket
 
