@@ -112,11 +112,10 @@ def load(app, test_config: dict | None) -> None:
     celery = dict(app.config["CELERY"])
     if redis_url:
         celery.setdefault("broker_url", redis_url)
-        celery["task_always_eager"] = celery.get("task_always_eager_with_redis", False)
+        celery["task_always_eager"] = False  # a worker does the tasks (tests may ask for eager explicitly)
         if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
             app.config["RATELIMIT_STORAGE_URI"] = redis_url
         app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url
-    celery.pop("task_always_eager_with_redis", None)
     app.config["CELERY"] = celery
     if test_config:  # what a caller sets explicitly wins over what REDIS_URL implies
         for key in ("SOCKETIO_MESSAGE_QUEUE", "RATELIMIT_STORAGE_URI"):

@@ -349,13 +349,11 @@ class Router:
         primary, confidence = top[0]
         chosen = [(primary, confidence)]
         if len(parts) > 1:
-            votes: Counter[str] = Counter()
             best: dict[str, float] = {}
             for row in parts:
                 row = row / row.sum() if row.sum() > 0 else row
                 j = int(np.argmax(row))
                 code = self.codes[j]
-                votes[code] += 1
                 best[code] = max(best.get(code, 0.0), float(row[j]))
             ranked = {self.codes[j] for j in order[: self.secondary_rank]}
             for code, p in sorted(best.items(), key=lambda kv: -kv[1]):

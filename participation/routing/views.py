@@ -81,14 +81,10 @@ def bulk_accept():
 
 def _workspace_context(ticket, errors: dict | None = None) -> dict:
     events = services.timeline(current_user, ticket)
-    own_parts = [
-        p for p in ticket.parts if p.department_id in current_user.department_ids and p.status != PartStatus.ENDED
-    ]
     return {
         "ticket": ticket,
         "submission": ticket.submission,
         "events": events,
-        "own_parts": own_parts,
         "errors": errors or {},
         "departments": catalog.departments(),
         "categories": catalog.categories(),
