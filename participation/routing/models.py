@@ -117,6 +117,12 @@ class Ticket(db.Model):
     suggestions: Mapped[list] = mapped_column(JSON, default=list)
     dispatched_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    master_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    merged_at: Mapped[datetime | None]
+    duplicate_candidates: Mapped[list] = mapped_column(JSON, default=list)  # [{"ticket_id", "score"}]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 department head, 2 coordinator
+    escalated_at: Mapped[datetime | None]
+    paused_since: Mapped[datetime | None]  # set while a pause runs (the events hold the history)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -124,6 +130,8 @@ class Ticket(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     submission = relationship("Submission", back_populates="ticket")
+    master: Mapped[Ticket | None] = relationship(remote_side=[id], back_populates="followers")
+    followers: Mapped[list[Ticket]] = relationship(back_populates="master", order_by="Ticket.id")
     lead_department = relationship("Department")
     district = relationship("District")
     events: Mapped[list[TicketEvent]] = relationship(

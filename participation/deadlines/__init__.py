@@ -1,0 +1,1 @@
+"""Deadlines: business calendars, SLA policies, clocks, checkpoints and escalation."""
