@@ -59,6 +59,7 @@ def register(app: Flask) -> None:
     from participation.core.templating import register_template_helpers
     from participation.core.views import bp as core_bp
     from participation.deadlines import models as _deadline_models  # noqa: F401
+    from participation.deadlines import permissions as _deadline_permissions  # noqa: F401
     from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
     from participation.intake import permissions as _intake_permissions  # noqa: F401
@@ -67,6 +68,7 @@ def register(app: Flask) -> None:
     from participation.intake.views import bp as intake_bp
     from participation.notifications import models as _notification_models  # noqa: F401
     from participation.routing import api as _routing_api  # noqa: F401
+    from participation.routing import hooks as _routing_hooks  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401
     from participation.routing import permissions as _routing_permissions  # noqa: F401
     from participation.routing import tasks as _routing_tasks  # noqa: F401
