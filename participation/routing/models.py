@@ -198,6 +198,7 @@ class TicketPart(db.Model):
     status: Mapped[PartStatus] = mapped_column(_enum(PartStatus), default=PartStatus.PENDING, index=True)
     status_before_return: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=utcnow)  # given (again) to the department
     accepted_at: Mapped[datetime | None]
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     done_at: Mapped[datetime | None]

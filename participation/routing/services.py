@@ -286,8 +286,11 @@ def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketP
         if existing.status != PartStatus.ENDED:
             raise Conflict(_("%(name)s already has a part in this ticket.", name=department.name))
         existing.role, existing.status, existing.accepted_at, existing.done_at = role, PartStatus.PENDING, None, None
+        existing.assigned_at = utcnow()
         return existing
-    part = TicketPart(ticket=ticket, department=department, department_id=department.id, role=role)
+    part = TicketPart(
+        ticket=ticket, department=department, department_id=department.id, role=role, assigned_at=utcnow()
+    )
     db.session.add(part)
     return part
 
