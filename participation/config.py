@@ -46,6 +46,14 @@ class Config:
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
     SUGGEST_RATE_LIMIT = "120 per minute"
 
+    # SLA targets in business minutes when no policy applies (deadlines.setup.targets_for). For a
+    # normal ticket, resolve None = the category's resolve_days x a working day of the calendar, and
+    # first contact = the category's respond_hours; contribution = 3 working days of 7.5 hours.
+    SLA_DEFAULTS: dict = {
+        "normal": {"sign_for": 4 * 60, "first_contact": 24 * 60, "resolve": None, "contribution": 3 * 450},
+        "urgent": {"sign_for": 30, "first_contact": 2 * 60, "resolve": 24 * 60, "contribution": 12 * 60},
+    }
+
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024

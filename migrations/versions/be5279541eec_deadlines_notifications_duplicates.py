@@ -120,6 +120,13 @@ def upgrade():
     )
     with op.batch_alter_table("sla_policy", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sla_policy_category_id"), ["category_id"], unique=False)
+        batch_op.create_index(
+            "uq_sla_policy_city_priority",
+            ["priority"],
+            unique=True,
+            sqlite_where=sa.text("category_id IS NULL"),
+            postgresql_where=sa.text("category_id IS NULL"),
+        )
 
     op.create_table(
         "calendar_day",
@@ -311,6 +318,7 @@ def downgrade():
 
     op.drop_table("calendar_day")
     with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.drop_index("uq_sla_policy_city_priority")
         batch_op.drop_index(batch_op.f("ix_sla_policy_category_id"))
 
     op.drop_table("sla_policy")

@@ -5,7 +5,20 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.models import utcnow
@@ -59,6 +72,14 @@ class SlaPolicy(db.Model):
     __tablename__ = "sla_policy"
     __table_args__ = (
         UniqueConstraint("category_id", "priority"),
+        # NULLs are distinct in a unique constraint: the city-wide row of a priority needs its own index.
+        Index(
+            "uq_sla_policy_city_priority",
+            "priority",
+            unique=True,
+            sqlite_where=text("category_id IS NULL"),
+            postgresql_where=text("category_id IS NULL"),
+        ),
         CheckConstraint("sign_for_minutes > 0", name="sign_for_positive"),
         CheckConstraint("first_contact_minutes > 0", name="first_contact_positive"),
         CheckConstraint("resolve_minutes > 0", name="resolve_positive"),
