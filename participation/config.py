@@ -54,6 +54,18 @@ class Config:
         "urgent": {"sign_for": 30, "first_contact": 2 * 60, "resolve": 24 * 60, "contribution": 12 * 60},
     }
 
+    # Business days (of the calendar) a ticket may spend paused in total, per kind of pause.
+    SLA_PAUSE_CAP_DAYS: dict = {"waiting_citizen": 5, "suspension": 20}
+    # Words that make an item urgent at intake: its clocks then run around the clock (24x7).
+    URGENT_TERMS: list = [
+        "gas leak", "smell of gas", "fire", "smoke", "live wire", "electric shock", "explosion", "collapse",
+        "flooding", "trapped", "燃气泄漏", "煤气泄漏", "天然气泄漏", "起火", "着火", "火灾", "冒烟", "漏电",
+        "触电", "电线掉落", "爆炸", "坍塌", "塌陷", "被困", "内涝",
+    ]  # fmt: skip
+    # Periodic jobs run by `celery beat` in production, or by the embedded scheduler of `make run`:
+    # task name -> seconds between runs.
+    BEAT_TASKS: dict = {"deadlines.sweep": 60.0}
+
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024
@@ -124,6 +136,9 @@ def load(app, test_config: dict | None) -> None:
         if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
             app.config["RATELIMIT_STORAGE_URI"] = redis_url
         app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url
+    celery["beat_schedule"] = {
+        name: {"task": name, "schedule": float(seconds)} for name, seconds in app.config["BEAT_TASKS"].items()
+    }
     app.config["CELERY"] = celery
     if test_config:  # what a caller sets explicitly wins over what REDIS_URL implies
         for key in ("SOCKETIO_MESSAGE_QUEUE", "RATELIMIT_STORAGE_URI"):

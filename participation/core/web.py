@@ -60,6 +60,8 @@ def register(app: Flask) -> None:
     from participation.core.views import bp as core_bp
     from participation.deadlines import models as _deadline_models  # noqa: F401
     from participation.deadlines import permissions as _deadline_permissions  # noqa: F401
+    from participation.deadlines import services as _deadline_services  # noqa: F401  (subscribes to ticket events)
+    from participation.deadlines import tasks as _deadline_tasks  # noqa: F401
     from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
     from participation.intake import permissions as _intake_permissions  # noqa: F401

@@ -169,6 +169,10 @@ def submit(
             return existing, False
     sender = None if data.anonymous else user  # anonymous: no trace of the account anywhere
     ticket = routing.open_ticket(submission, actor=sender)
+    from participation.deadlines.services import is_urgent
+
+    if is_urgent(f"{data.title}\n{data.text}"):
+        ticket.priority = "urgent"
     audit(sender, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
     announce_status(submission, ticket.status.value)
 

@@ -1,0 +1,457 @@
+"""Deadlines at work: recompute a ticket's clocks, pause and resume them, fire checkpoints, escalate.
+
+Clocks are recomputed from the ticket's history (`clocks.compute`) before every commit that adds
+ticket events (the routing hook), so every transition keeps them true without calling in here.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from participation.core.errors import Conflict, ValidationFailed
+from participation.core.models import utcnow
+from participation.core.permissions import SYSTEM, authorize
+from participation.deadlines import clocks as clockmath
+from participation.deadlines.calendar import AroundTheClock, BusinessCalendar
+from participation.deadlines.models import (
+    OPEN_CLOCK_STATES,
+    CalendarDay,
+    CalendarVersion,
+    ClockKind,
+    ClockState,
+    DayKind,
+    SlaCheckpoint,
+    SlaClock,
+)
+from participation.extensions import db
+from participation.routing.hooks import subscribe
+from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent
+
+PAUSE_KINDS = ("waiting_citizen", "suspension")
+URGENT = "urgent"
+_lock = threading.Lock()
+_calendar_cache: dict[str, Any] = {"id": None, "calendar": None}
+
+
+def now() -> datetime:
+    """The current time; tests replace this function to control the clock."""
+    return utcnow()
+
+
+# -- calendar and policy ----------------------------------------------------------------------
+
+
+def current_calendar() -> BusinessCalendar:
+    """The latest calendar version as a BusinessCalendar (cached per version)."""
+    latest = db.session.scalar(select(func.max(CalendarVersion.id)))
+    if latest is None:
+        from participation.deadlines.setup import ensure_default_calendar
+
+        latest = ensure_default_calendar().id
+    with _lock:
+        if _calendar_cache["id"] == latest:
+            return _calendar_cache["calendar"]
+    version = db.session.get(CalendarVersion, latest)
+    days = db.session.execute(select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.version_id == latest)).all()
+    calendar = BusinessCalendar.from_settings(
+        timezone=version.timezone,
+        weekdays=version.weekdays,
+        hours=version.hours,
+        holidays=[d for d, k in days if k == DayKind.HOLIDAY],
+        workdays=[d for d, k in days if k == DayKind.WORKDAY],
+        version_id=version.id,
+    )
+    with _lock:
+        _calendar_cache.update(id=latest, calendar=calendar)
+    return calendar
+
+
+def calendar_for(ticket: Ticket) -> BusinessCalendar | AroundTheClock:
+    """Urgent items run around the clock; the rest in business time."""
+    calendar = current_calendar()
+    if ticket.priority == URGENT:
+        return AroundTheClock(version_id=calendar.version_id)
+    return calendar
+
+
+def targets_for(ticket: Ticket) -> dict[str, int]:
+    from participation.deadlines.setup import targets_for as policy_targets
+
+    return policy_targets(ticket.primary_category or ticket.submission.category, ticket.priority)
+
+
+def pause_caps(calendar) -> dict[str, int]:
+    """Business minutes a ticket may spend paused per kind (working days in the settings)."""
+    days = current_app.config["SLA_PAUSE_CAP_DAYS"]
+    return {kind: int(days[kind] * calendar.minutes_per_day) for kind in PAUSE_KINDS}
+
+
+def is_urgent(text: str) -> bool:
+    """Urgent words (gas leak, fire, live wire, ...) raise an item's priority at intake."""
+    lowered = text.lower()
+    return any(term.lower() in lowered for term in current_app.config["URGENT_TERMS"])
+
+
+# -- recomputation ----------------------------------------------------------------------------
+
+
+def facts_of(ticket: Ticket) -> clockmath.TicketFacts:
+    return clockmath.TicketFacts(
+        ticket_id=ticket.id,
+        created_at=ticket.created_at,
+        lead_department_id=ticket.lead_department_id,
+        parts=[
+            clockmath.PartFacts(
+                part_id=p.id,
+                department_id=p.department_id,
+                role=p.role.value,
+                status=p.status.value,
+                assigned_at=p.assigned_at or p.created_at,
+                accepted_at=p.accepted_at,
+                done_at=p.done_at,
+            )
+            for p in ticket.parts
+        ],
+        events=[clockmath.EventFacts(e.at, e.type, e.payload or {}) for e in ticket.events],
+    )
+
+
+def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
+    """Bring the ticket's stored clocks in line with its history; returns them."""
+    at = at or now()
+    calendar = calendar_for(ticket)
+    existing = {c.key: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+    results = clockmath.compute(
+        facts_of(ticket),
+        targets_for(ticket),
+        calendar,
+        at,
+        caps=pause_caps(calendar),
+        fired={k: c.level for k, c in existing.items()},
+    )
+    resume = None
+    if ticket.paused_since is not None:
+        resume = clockmath.resume_at(facts_of(ticket), calendar, pause_caps(calendar), at)
+    out = []
+    for result in results:
+        clock = existing.get(result.key)
+        if clock is None:
+            clock = SlaClock(key=result.key, ticket_id=ticket.id, kind=ClockKind(result.kind), cycle=result.cycle)
+            db.session.add(clock)
+        clock.part_id = result.part_id
+        clock.department_id = result.department_id
+        clock.state = ClockState(result.state)
+        clock.around_the_clock = ticket.priority == URGENT
+        clock.started_at = result.started_at
+        clock.target_minutes = result.target_minutes
+        clock.paused_minutes = result.paused_minutes
+        clock.due_at = result.due_at
+        clock.interim_due_at = result.interim_due_at
+        clock.stopped_at = result.stopped_at
+        clock.amber_at = result.amber_at
+        clock.next_level = result.next_level
+        clock.next_check_at = result.next_check_at
+        if result.state == "paused":  # the sweep resumes the ticket when the pause reaches its cap
+            clock.next_level, clock.next_check_at = None, resume
+        clock.calendar_version_id = calendar.version_id
+        out.append(clock)
+    return out
+
+
+@subscribe(order=10)
+def _recompute_on_events(events: list[TicketEvent]) -> None:
+    tickets: dict[int, Ticket] = {}
+    for event in events:
+        if event.type == "deadline.checkpoint":
+            continue  # the sweep keeps the clock it fired up to date itself
+        ticket = event.ticket or db.session.get(Ticket, event.ticket_id)
+        tickets[ticket.id] = ticket
+    for ticket in tickets.values():
+        recompute(ticket)
+
+
+# -- pauses, contact, interim deadlines -------------------------------------------------------
+
+
+def _ticket(ticket_id: int) -> Ticket:
+    from participation.routing.services import get_ticket
+
+    return get_ticket(ticket_id)
+
+
+def _reason(reason: str | None, field: str = "reason") -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(fields={field: [_("Give a reason.")]})
+    if len(reason) > 1000:
+        raise ValidationFailed(fields={field: [_("At most %(n)s characters.", n=1000)]})
+    return reason
+
+
+def pause(actor: Any, ticket_id: int, kind: str, reason: str) -> Ticket:
+    """Stop the ticket's clocks while waiting for the citizen, or for an approved suspension (capped)."""
+    from participation.routing.services import _announce, record
+
+    ticket = _ticket(ticket_id)
+    if kind not in PAUSE_KINDS:
+        raise ValidationFailed(fields={"kind": [_("Choose waiting for the citizen or suspension.")]})
+    authorize(actor, "deadlines.pause.waiting" if kind == "waiting_citizen" else "deadlines.pause.suspend", ticket)
+    reason = _reason(reason)
+    if ticket.status not in OPEN_STATUSES:
+        raise Conflict(_("Only an open ticket can be paused."))
+    if ticket.paused_since is not None:
+        raise Conflict(_("The clocks of this ticket are already paused."))
+    calendar = calendar_for(ticket)
+    at = now()
+    facts = facts_of(ticket)
+    used = sum(
+        calendar.minutes_between(p.start, p.end or at)
+        for p in clockmath.capped_pauses(clockmath.pauses_of(facts.events), calendar, pause_caps(calendar), at)
+        if p.kind == kind
+    )
+    if used >= pause_caps(calendar)[kind]:
+        raise Conflict(_("This ticket has used all the paused time allowed for this kind of pause."))
+    ticket.paused_since = at
+    record(ticket, "clock.paused", actor, public=kind == "waiting_citizen", kind=kind, reason=reason)
+    _announce(ticket, "clock.paused")
+    return ticket
+
+
+def resume(actor: Any, ticket_id: int, reason: str = "") -> Ticket:
+    """Start the clocks again."""
+    from participation.routing.services import _announce, record
+
+    ticket = _ticket(ticket_id)
+    authorize(actor, "deadlines.pause.waiting", ticket)
+    if ticket.paused_since is None:
+        raise Conflict(_("The clocks of this ticket are not paused."))
+    ticket.paused_since = None
+    record(ticket, "clock.resumed", actor, reason=(reason or "").strip()[:1000])
+    _announce(ticket, "clock.resumed")
+    return ticket
+
+
+def record_contact(actor: Any, ticket_id: int, note: str) -> Ticket:
+    """The lead department reached the submitter (by phone, in person); this stops the first-contact clock."""
+    from participation.routing.services import _announce, record
+
+    ticket = _ticket(ticket_id)
+    authorize(actor, "routing.ticket.lead", ticket)
+    note = _reason(note, "note")
+    record(ticket, "contact.recorded", actor, department=ticket.lead_department, message=note)
+    _announce(ticket, "contact.recorded")
+    return ticket
+
+
+def set_interim_deadline(actor: Any, ticket_id: int, clock_id: int, due: str | datetime, reason: str) -> SlaClock:
+    """The coordinator gives a late clock a new interim deadline (it replaces the due time)."""
+    from participation.routing.services import _announce, record
+
+    ticket = _ticket(ticket_id)
+    authorize(actor, "deadlines.interim", ticket)
+    reason = _reason(reason)
+    clock = db.session.get(SlaClock, clock_id)
+    if clock is None or clock.ticket_id != ticket.id:
+        raise ValidationFailed(fields={"clock": [_("Choose one of this ticket's deadlines.")]})
+    if clock.state not in OPEN_CLOCK_STATES:
+        raise Conflict(_("This deadline has already stopped."))
+    if isinstance(due, str):
+        try:
+            due = datetime.fromisoformat(due.strip())
+        except ValueError:
+            raise ValidationFailed(fields={"due": [_("Give a date and time such as 2026-12-01T17:00.")]}) from None
+    if due.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        due = due.replace(tzinfo=ZoneInfo(current_calendar().timezone))
+    if due <= now():
+        raise ValidationFailed(fields={"due": [_("The new deadline must be in the future.")]})
+    record(ticket, "deadline.interim", actor, key=clock.key, due=due.isoformat(), reason=reason, clock=clock.kind.value)
+    _announce(ticket, "deadline.interim")
+    return clock
+
+
+# -- the sweep ----------------------------------------------------------------------------------
+
+
+def _who(level: int) -> str:
+    for percent, who in clockmath.ESCALATIONS:
+        if percent == level:
+            return who
+    return "handler"
+
+
+def _insert_checkpoint(clock_id: int, ticket_id: int, level: int, at: datetime) -> bool:
+    """Insert the checkpoint's unique row; False when another sweep fired it first."""
+    dialect = db.session.get_bind().dialect.name
+    values = {"clock_id": clock_id, "ticket_id": ticket_id, "level": level, "fired_at": at}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(SlaCheckpoint).values(**values).on_conflict_do_nothing(index_elements=["clock_id", "level"])
+    return db.session.execute(stmt).rowcount == 1
+
+
+def _due_clocks(at: datetime, limit: int) -> list[SlaClock]:
+    stmt = (
+        select(SlaClock)
+        .where(SlaClock.next_check_at <= at, SlaClock.state.in_([ClockState.RUNNING, ClockState.PAUSED]))
+        .order_by(SlaClock.next_check_at)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=SlaClock)
+    return list(db.session.scalars(stmt))
+
+
+def sweep(at: datetime | None = None, limit: int = 5000) -> int:
+    """Fire every due checkpoint once and resume pauses that reached their cap; returns checkpoints fired.
+
+    Safe to run from two beat processes at once: each checkpoint has a unique key, and on
+    PostgreSQL the due rows are taken with SKIP LOCKED so the sweeps share the work.
+    """
+    from participation.routing.services import _announce, record
+
+    at = at or now()
+    fired = 0
+    clocks = _due_clocks(at, limit)
+    if not clocks:
+        return 0
+    tickets = {
+        t.id: t
+        for t in db.session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_({c.ticket_id for c in clocks}))
+            .options(selectinload(Ticket.parts), selectinload(Ticket.submission))
+        )
+    }
+    changed: set[int] = set()
+    for clock in clocks:
+        ticket = tickets[clock.ticket_id]
+        if clock.state == ClockState.PAUSED:
+            if ticket.paused_since is not None:
+                ticket.paused_since = None
+                record(ticket, "clock.resumed", SYSTEM, reason="cap reached", automatic=True)
+                changed.add(ticket.id)
+            continue
+        level = clock.next_level
+        if level is None:
+            clock.next_check_at = None
+            continue
+        calendar = calendar_for(ticket)
+        if _insert_checkpoint(clock.id, clock.ticket_id, level, at):
+            fired += 1
+            record(
+                ticket,
+                "deadline.checkpoint",
+                SYSTEM,
+                clock=clock.kind.value,
+                key=clock.key,
+                level=level,
+                notify=_who(level),
+                department_id=clock.department_id,
+                due=clock.effective_due.isoformat(),
+            )
+            escalation = 2 if _who(level) == "coordinator" else 1 if _who(level) == "head" else 0
+            if escalation > ticket.escalation_level:
+                ticket.escalation_level, ticket.escalated_at = escalation, at
+            changed.add(ticket.id)
+        clock.level = max(clock.level, level)
+        _advance(clock, calendar, at)
+    for ticket_id in changed:
+        _announce(tickets[ticket_id], "deadline")
+    return fired
+
+
+def _advance(clock: SlaClock, calendar, at: datetime) -> None:
+    """Move the clock's next checkpoint past the level it just fired (without rereading history)."""
+    levels = list(clockmath.CHECKPOINTS) + [p for p, _w in clockmath.ESCALATIONS]
+    following = [p for p in levels if p > clock.level]
+    if not following:
+        clock.next_level = clock.next_check_at = None
+        return
+    level = following[0]
+    if clock.interim_due_at is not None and level >= 100:
+        moment = calendar.add(clock.interim_due_at, clock.target_minutes * (level - 100) / 100)
+    else:
+        base = calendar.add(clock.started_at, clock.target_minutes * level / 100)
+        moment = calendar.add(base, clock.paused_minutes) if clock.paused_minutes else base
+    clock.next_level, clock.next_check_at = level, moment
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def clocks_of(ticket: Ticket) -> list[SlaClock]:
+    stmt = select(SlaClock).where(SlaClock.ticket_id == ticket.id).order_by(SlaClock.id)
+    return list(db.session.scalars(stmt))
+
+
+def open_clocks_by_part(part_ids: list[int]) -> dict[int, SlaClock]:
+    """The running sign-for or contribution clock of each part (for the inbox)."""
+    if not part_ids:
+        return {}
+    stmt = select(SlaClock).where(SlaClock.part_id.in_(part_ids), SlaClock.state.in_(OPEN_CLOCK_STATES))
+    out: dict[int, SlaClock] = {}
+    for clock in db.session.scalars(stmt):
+        current = out.get(clock.part_id)
+        if current is None or clock.effective_due < current.effective_due:
+            out[clock.part_id] = clock
+    return out
+
+
+def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None) -> list[dict]:
+    """Overdue and escalated open tickets, latest first (or by escalation level)."""
+    authorize(actor, "deadlines.escalations.view")
+    at = at or now()
+    late = (
+        select(SlaClock)
+        .join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .where(
+            Ticket.status.in_(OPEN_STATUSES),
+            SlaClock.state.in_(OPEN_CLOCK_STATES),
+            func.coalesce(SlaClock.interim_due_at, SlaClock.due_at) <= at,
+        )
+    )
+    escalated = select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level > 0)
+    rows: dict[int, dict] = {}
+    for clock in db.session.scalars(late):
+        entry = rows.setdefault(clock.ticket_id, {"ticket": clock.ticket, "clocks": [], "late_minutes": 0.0})
+        calendar = calendar_for(clock.ticket)
+        minutes = calendar.minutes_between(clock.effective_due, at)
+        entry["clocks"].append((clock, minutes))
+        entry["late_minutes"] = max(entry["late_minutes"], minutes)
+    for ticket in db.session.scalars(escalated):
+        rows.setdefault(ticket.id, {"ticket": ticket, "clocks": [], "late_minutes": 0.0})
+    out = list(rows.values())
+    if sort == "level":
+        out.sort(key=lambda r: (-r["ticket"].escalation_level, -r["late_minutes"]))
+    elif sort == "oldest":
+        out.sort(key=lambda r: r["ticket"].created_at)
+    else:
+        out.sort(key=lambda r: -r["late_minutes"])
+    return out
+
+
+def reset_calendar_cache() -> None:
+    with _lock:
+        _calendar_cache.update(id=None, calendar=None)
+
+
+__all__ = [
+    "escalation_queue",
+    "pause",
+    "recompute",
+    "record_contact",
+    "resume",
+    "set_interim_deadline",
+    "sweep",
+]
