@@ -115,12 +115,12 @@ def pauses_of(events: Sequence[EventFacts]) -> list[Pause]:
 
 
 def capped_pauses(pauses: list[Pause], calendar: Calendar, caps: dict[str, int], now: datetime) -> list[Pause]:
-    """Cut each pause so that the business time paused per kind stays within its cap (minutes)."""
+    """Cut each pause so that the business time paused per kind stays within its cap (minutes; none: no cap)."""
     used: dict[str, float] = {}
     out = []
     for pause in pauses:
-        cap = caps.get(pause.kind, 0)
-        left = max(0.0, cap - used.get(pause.kind, 0.0))
+        cap = caps.get(pause.kind)
+        left = float("inf") if cap is None else max(0.0, cap - used.get(pause.kind, 0.0))
         end = pause.end or now
         length = calendar.minutes_between(pause.start, end)
         if length > left:
