@@ -51,6 +51,10 @@ EVENT = {
     "status.triage": _l("Checked and waiting for dispatch to the responsible departments."),
     "status.withdrawn": _l("Withdrawn by the submitter."),
     "routed": _l("The router made a suggestion."),
+    "duplicate.suggested": _l("Possible duplicates were found."),
+    "merged": _l("Merged with an earlier request about the same problem; it is handled there."),
+    "follower.added": _l("A duplicate request was merged into this ticket."),
+    "master.changed": _l("Its master ticket was merged into another ticket."),
     "dispatched": _l("Dispatched to the responsible departments."),
     "part.accepted": _l("A department signed for its part."),
     "status.in_progress": _l("The lead department is working on it."),
@@ -71,6 +75,26 @@ EVENT = {
     "status.rejected": _l("Not accepted."),
     "status.reopened": _l("Reopened."),
     "status.closed": _l("Closed."),
+    "clock.paused": _l("The deadlines were paused."),
+    "clock.resumed": _l("The deadlines run again."),
+    "contact.recorded": _l("The lead department contacted the submitter."),
+    "deadline.interim": _l("The coordinator set an interim deadline."),
+    "deadline.checkpoint": _l("A deadline checkpoint was reached."),
+}
+
+CLOCK = {
+    "sign_for": _l("Sign for"),
+    "first_contact": _l("First contact"),
+    "resolve": _l("Resolution"),
+    "contribution": _l("Contribution"),
+}
+
+CLOCK_STATE = {
+    "running": _l("Running"),
+    "paused": _l("Paused"),
+    "met": _l("On time"),
+    "missed": _l("Late"),
+    "cancelled": _l("Stopped"),
 }
 
 
@@ -96,6 +120,25 @@ def part_status_label(code: str) -> str:
 
 def part_role_label(code: str) -> str:
     return str(PART_ROLE.get(code, code))
+
+
+def clock_label(code: str) -> str:
+    return str(CLOCK.get(code, code))
+
+
+def clock_state_label(code: str) -> str:
+    return str(CLOCK_STATE.get(code, code))
+
+
+def late_label(minutes: float) -> str:
+    """How late, in business time: "3 h 20 min"."""
+    from flask_babel import gettext as _
+
+    minutes = int(round(minutes))
+    hours, rest = divmod(minutes, 60)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=rest)
+    return _("%(m)s min", m=rest)
 
 
 SECTION = {"departments": _l("Departments"), "districts": _l("Districts"), "categories": _l("Categories")}

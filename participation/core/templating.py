@@ -8,8 +8,11 @@ from flask_login import current_user
 
 from participation.core.i18n import current_language
 from participation.core.labels import (
+    clock_label,
+    clock_state_label,
     event_label,
     kind_label,
+    late_label,
     part_role_label,
     part_status_label,
     role_label,
@@ -32,6 +35,9 @@ def register_template_helpers(app: Flask) -> None:
             "part_status_label": part_status_label,
             "part_role_label": part_role_label,
             "section_label": section_label,
+            "clock_label": clock_label,
+            "clock_state_label": clock_state_label,
+            "late_label": late_label,
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
         }
 

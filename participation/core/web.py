@@ -68,7 +68,13 @@ def register(app: Flask) -> None:
     from participation.intake import tasks as _intake_tasks  # noqa: F401
     from participation.intake.sockets import IntakeNamespace
     from participation.intake.views import bp as intake_bp
+    from participation.notifications import api as _notification_api  # noqa: F401
     from participation.notifications import models as _notification_models  # noqa: F401
+    from participation.notifications import permissions as _notification_permissions  # noqa: F401
+    from participation.notifications import rules as _notification_rules  # noqa: F401
+    from participation.notifications import tasks as _notification_tasks  # noqa: F401
+    from participation.notifications.sockets import NotificationsNamespace
+    from participation.notifications.views import bp as notifications_bp
     from participation.routing import api as _routing_api  # noqa: F401
     from participation.routing import hooks as _routing_hooks  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401
@@ -88,12 +94,16 @@ def register(app: Flask) -> None:
         user = db.session.get(User, int(user_id))
         return user if user is not None and secrets.compare_digest(user.session_token, token) else None
 
-    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, api_bp):
+    from participation.deadlines.views import bp as deadlines_bp
+
+    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, deadlines_bp, api_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(notifications_bp)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
     socketio.on_namespace(RoutingNamespace("/routing"))
+    socketio.on_namespace(NotificationsNamespace("/notifications"))
 
     @app.before_request
     def _refuse_control_characters():

@@ -1,0 +1,89 @@
+"""Deadline pages: the coordinator's escalation queue, and the deadline actions of the ticket workspace."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from participation.catalog import services as catalog
+from participation.core.errors import DomainError, NotFound, ValidationFailed
+from participation.core.uow import transaction
+from participation.core.validation import small_int
+from participation.deadlines import services
+from participation.deadlines.models import OPEN_CLOCK_STATES
+
+bp = Blueprint("deadlines", __name__)
+
+
+@bp.app_template_global()
+def ticket_clocks(ticket) -> list:
+    """The ticket's deadlines for the workspace, open ones first."""
+    clocks = services.clocks_of(ticket)
+    return sorted(clocks, key=lambda c: (c.state not in OPEN_CLOCK_STATES, c.effective_due))
+
+
+@bp.app_template_global()
+def part_deadlines(parts) -> dict:
+    """The nearest open deadline of each part (for the inbox)."""
+    return services.open_clocks_by_part([p.id for p in parts])
+
+
+def _int(name: str) -> int:
+    value = small_int(request.form.get(name))
+    if value is None:
+        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
+    return value
+
+
+ACTIONS = {
+    "pause": lambda t: services.pause(current_user, t, request.form.get("kind", ""), request.form.get("reason", "")),
+    "resume": lambda t: services.resume(current_user, t, request.form.get("reason", "")),
+    "contact": lambda t: services.record_contact(current_user, t, request.form.get("note", "")),
+    "interim": lambda t: services.set_interim_deadline(
+        current_user, t, _int("clock_id"), request.form.get("due", ""), request.form.get("reason", "")
+    ),
+}
+
+DONE = {
+    "pause": lambda: _("The clocks are paused."),
+    "resume": lambda: _("The clocks run again."),
+    "contact": lambda: _("The contact is recorded."),
+    "interim": lambda: _("The new deadline is set."),
+}
+
+
+def _back(default: str) -> str:
+    back = request.form.get("back") or ""
+    return back if back.startswith("/") and not back.startswith("//") else default
+
+
+@bp.post("/tickets/<int:ticket_id>/deadlines")
+@login_required
+def act(ticket_id: int):
+    """Pause, resume, record contact, set an interim deadline; errors come back as a message."""
+    name = request.form.get("action", "")
+    action = ACTIONS.get(name)
+    if action is None:
+        raise NotFound()
+    try:
+        with transaction():
+            action(ticket_id)
+        flash(DONE[name](), "success")
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        details = " ".join(m for messages in (error.fields or {}).values() for m in messages)
+        flash(f"{error.message} {details}".strip(), "error")
+    return redirect(_back(url_for("routing.ticket", ticket_id=ticket_id)))
+
+
+@bp.get("/coordination/escalations")
+@login_required
+def escalations():
+    sort = request.args.get("sort", "late")
+    if sort not in ("late", "level", "oldest"):
+        sort = "late"
+    rows = services.escalation_queue(current_user, sort=sort)
+    template = "deadlines/_escalation_rows.html" if request.args.get("partial") == "1" else "deadlines/escalations.html"
+    return render_template(template, rows=rows, sort=sort, departments=catalog.departments())
