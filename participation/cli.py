@@ -81,7 +81,7 @@ def _demo_credit_code() -> str:
 
 
 def load_demo() -> list[tuple[str, str]]:
-    """Import the demo catalog and create the demo accounts (idempotent)."""
+    """Import the demo catalog, create the demo accounts, the calendar and demo SLA policies (idempotent)."""
     from participation.accounts.models import Organisation, Role, User
     from participation.accounts.services import normalise_login
     from participation.catalog import services as catalog
@@ -104,6 +104,10 @@ def load_demo() -> list[tuple[str, str]]:
                 code = _demo_credit_code()
                 org = db.session.scalar(select(Organisation).where(Organisation.credit_code == code))
                 user.organisation = org or Organisation(name=organisation[0], credit_code=code)
+    from participation.deadlines.demo import load_demo_setup
+
+    with transaction():
+        load_demo_setup(SYSTEM)
     return [(login, DEMO_PASSWORD) for login, *_ in DEMO_ACCOUNTS]
 
 

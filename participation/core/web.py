@@ -61,6 +61,7 @@ def register(app: Flask) -> None:
     from participation.deadlines import models as _deadline_models  # noqa: F401
     from participation.deadlines import permissions as _deadline_permissions  # noqa: F401
     from participation.deadlines import services as _deadline_services  # noqa: F401  (subscribes to ticket events)
+    from participation.deadlines import setup_api as _deadline_setup_api  # noqa: F401
     from participation.deadlines import tasks as _deadline_tasks  # noqa: F401
     from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
@@ -94,9 +95,10 @@ def register(app: Flask) -> None:
         user = db.session.get(User, int(user_id))
         return user if user is not None and secrets.compare_digest(user.session_token, token) else None
 
+    from participation.deadlines.setup_views import bp as deadline_setup_bp
     from participation.deadlines.views import bp as deadlines_bp
 
-    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, deadlines_bp, api_bp):
+    for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, deadlines_bp, deadline_setup_bp, api_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notifications_bp)
     register_template_helpers(app)
