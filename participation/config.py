@@ -46,6 +46,14 @@ class Config:
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
     SUGGEST_RATE_LIMIT = "120 per minute"
 
+    DUPLICATE_WINDOW_DAYS = 14  # an open ticket reported this recently may be the master of a new item
+    DUPLICATE_RADIUS_METERS = 500  # "near the same place" when both items have a point
+    DUPLICATE_MIN_SIMILARITY = 0.35  # text similarity (0-1) from which an item near the same place is suggested
+    DUPLICATE_NO_PLACE_SIMILARITY = 0.7  # ... and when the place cannot be compared
+    DUPLICATE_AUTO_MERGE = True
+    DUPLICATE_AUTO_MERGE_SIMILARITY = 0.9  # from here the router merges on its own
+    DUPLICATE_SCAN_LIMIT = 300  # most recent same-category open tickets compared per new item
+
     # SLA targets in business minutes when no policy applies (deadlines.setup.targets_for). For a
     # normal ticket, resolve None = the category's resolve_days x a working day of the calendar, and
     # first contact = the category's respond_hours; contribution = 3 working days of 7.5 hours.

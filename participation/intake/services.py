@@ -194,13 +194,15 @@ def private_rooms(submission: Submission) -> list[str]:
     return rooms
 
 
-def announce_status(submission: Submission, status: str) -> None:
-    """Tell the submitter's pages (own, organisation, tracking code) the new status, after commit."""
+def announce_status(submission: Submission, status: str, **extra: str) -> None:
+    """Tell the submitter's pages (own, organisation, tracking code) the new status, after commit.
+
+    A merged item also hears its master's status (`master_status`)."""
     from participation.core.sockets import publish, tracking_room
 
     code = submission.tracking_code
-    publish("submission.status", {"code": code, "status": status}, [tracking_room(code)], NAMESPACE)
-    private = {"code": code, "status": status, "title": submission.title or submission.text[:60]}
+    publish("submission.status", {"code": code, "status": status, **extra}, [tracking_room(code)], NAMESPACE)
+    private = {"code": code, "status": status, "title": submission.title or submission.text[:60], **extra}
     publish("submission.status", private, private_rooms(submission), NAMESPACE)
 
 
@@ -218,13 +220,7 @@ def public_view(code: str) -> dict:
     submission = get_by_code(code)
     ticket = submission.ticket
     language = current_language()
-    departments = [
-        {"code": p.department.code, "name": p.department.text("name", language), "role": p.role.value}
-        for p in ticket.parts
-        if p.status.value != "ended"
-    ]
-    departments.sort(key=lambda d: d["role"] != "lead")
-    return {
+    view = {
         "code": submission.tracking_code,
         "kind": submission.kind.value,
         "title": submission.title,
@@ -234,9 +230,35 @@ def public_view(code: str) -> dict:
         "submitted_at": submission.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
         "photos": len(submission.attachments),
-        "departments": departments,
+        "departments": _public_departments(ticket, language),
         "reply": ticket.public_reply,
         "timeline": [_public_event(e, language) for e in ticket.events if e.public],
+    }
+    if ticket.master is not None:
+        view["merged"] = _merged_view(ticket, language)
+    return view
+
+
+def _public_departments(ticket, language: str) -> list[dict]:
+    departments = [
+        {"code": p.department.code, "name": p.department.text("name", language), "role": p.role.value}
+        for p in ticket.parts
+        if p.status.value != "ended"
+    ]
+    departments.sort(key=lambda d: d["role"] != "lead")
+    return departments
+
+
+def _merged_view(ticket, language: str) -> dict:
+    """A merged item follows its master: its status, departments, reply and progress, never its code or sender."""
+    master = ticket.master
+    return {
+        "at": ticket.merged_at.isoformat() if ticket.merged_at else None,
+        "status": master.status.value,
+        "updated_at": master.updated_at.isoformat(),
+        "departments": _public_departments(master, language),
+        "reply": master.public_reply,
+        "timeline": [_public_event(e, language) for e in master.events if e.public and e.type != "submitted"],
     }
 
 

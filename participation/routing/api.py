@@ -98,7 +98,7 @@ def _respond(ticket, status: int = 200):
 
 @bp.post("/tickets/<int:ticket_id>/<action>")
 def ticket_action(ticket_id: int, action: str):
-    """dispatch, categories, reply, notes, invite, resolve, lead, reject, reopen."""
+    """dispatch, categories, reply, notes, invite, resolve, lead, reject, reopen, merge."""
     body = json_body(request)
     with transaction():
         if action == "dispatch":
@@ -127,6 +127,10 @@ def ticket_action(ticket_id: int, action: str):
             services.reject(current_user, ticket_id, _field(body, "reason"))
         elif action == "reopen":
             services.reopen(current_user, ticket_id, _field(body, "reason"))
+        elif action == "merge":
+            services.merge(
+                current_user, ticket_id, _field(body, "master_id", int), _field(body, "reason", required=False) or ""
+            )
         else:
             from participation.core.errors import NotFound
 

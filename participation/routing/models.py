@@ -157,6 +157,27 @@ class Ticket(db.Model):
         old, self.status = self.status, status
         return old
 
+    def merge_into(self, master: Ticket, now: datetime) -> TicketStatus:
+        """Become a duplicate of master, an open ticket that is nobody's duplicate; return the old status."""
+        from participation.core.labels import status_label
+
+        if master.id == self.id:
+            raise Conflict(
+                _("A ticket cannot be merged into itself."), fields={"master_id": [_("Choose another ticket.")]}
+            )
+        if master.master_id is not None or not master.is_open:
+            raise Conflict(
+                _(
+                    "Ticket #%(id)s is %(status)s; merge only into an open ticket.",
+                    id=master.id,
+                    status=status_label(master.status.value),
+                ),
+                fields={"master_id": [_("Choose an open ticket.")]},
+            )
+        old = self.move_to(TicketStatus.DUPLICATE)
+        self.master, self.merged_at = master, now
+        return old
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES

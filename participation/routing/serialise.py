@@ -63,9 +63,13 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
         "public_reply": ticket.public_reply,
         "reopen_count": ticket.reopen_count,
         "created_at": ticket.created_at.isoformat(),
+        "master_id": ticket.master_id,
+        "merged_at": ticket.merged_at.isoformat() if ticket.merged_at else None,
+        "duplicate_candidates": ticket.duplicate_candidates or [],
     }
     if full:
         out["parts"] = [part_json(p) for p in ticket.parts]
+        out["followers"] = [{"id": f.id, "code": f.submission.tracking_code} for f in ticket.followers]
         out["timeline"] = [
             {
                 "at": e.at.isoformat(),

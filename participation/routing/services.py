@@ -89,6 +89,8 @@ def _announce(ticket: Ticket, event: str, public: bool = False) -> None:
         from participation.intake.services import announce_status
 
         announce_status(ticket.submission, ticket.status.value)
+        for follower in ticket.followers:  # merged items follow their master's progress
+            announce_status(follower.submission, follower.status.value, master_status=ticket.status.value)
 
 
 def open_ticket(submission: Any, actor: Any = None) -> Ticket:
@@ -167,7 +169,7 @@ def _district_codes() -> set[str]:
 
 
 def route(ticket: Ticket) -> None:
-    """Ask the router; dispatch at once when it is confident, else leave the ticket in triage."""
+    """Ask the router and look for duplicates; merge a near-certain duplicate, dispatch when confident, else triage."""
     from participation.routing.engine import current_router
 
     submission = ticket.submission
@@ -183,6 +185,8 @@ def route(ticket: Ticket) -> None:
     ticket.routing_confidence = decision.confidence
     ticket.suggestions = decision.as_dict()["suggestions"]
     record(ticket, "routed", None, confidence=round(decision.confidence, 4), decision=decision.as_dict())
+    if _suggest_masters(ticket):
+        return
     if not decision.needs_triage and current_app.config["ROUTING_AUTO_DISPATCH"] and decision.lead:
         _dispatch(ticket, [c for c, _p in decision.categories], decision.lead, decision.co, SYSTEM, automatic=True)
     else:
@@ -696,3 +700,77 @@ def open_disputes(actor: Any) -> list[Dispute]:
     authorize(actor, "routing.triage.view")
     stmt = select(Dispute).where(Dispute.status == DisputeStatus.OPEN).order_by(Dispute.id)
     return list(db.session.scalars(stmt))
+
+
+# -- duplicates ------------------------------------------------------------------------------
+
+
+def _suggest_masters(ticket: Ticket) -> bool:
+    """Store the ticket's likely masters; merge into the best at once when it is near-certain (True)."""
+    from participation.routing.duplicates import find_candidates
+
+    found = find_candidates(ticket)
+    ticket.duplicate_candidates = [{"ticket_id": t.id, "score": score} for t, score in found]
+    if not found:
+        return False
+    record(ticket, "duplicate.suggested", None, candidates=ticket.duplicate_candidates)
+    config = current_app.config
+    master, score = found[0]
+    if not config["DUPLICATE_AUTO_MERGE"] or score < config["DUPLICATE_AUTO_MERGE_SIMILARITY"]:
+        return False
+    _merge(ticket, master, SYSTEM, "", automatic=True, score=score)
+    return True
+
+
+def merge(actor: Any, ticket_id: int, master_id: int, reason: str = "") -> Ticket:
+    """The coordinator merges a duplicate into its master; the duplicate keeps its tracking code.
+
+    A master that is itself a duplicate is followed to its root master (merged items always
+    point at an open, unmerged ticket). A ticket that already has followers hands them over to
+    the new master. The ticket must still be in triage or dispatched (the life cycle refuses
+    the rest), and the master must be open.
+    """
+    ticket = get_ticket(ticket_id)
+    authorize(actor, "routing.coordinate", ticket)
+    reason = _text(reason, "reason", required=False)
+    valid_id = isinstance(master_id, int) and not isinstance(master_id, bool) and 0 < master_id < 2**31
+    master = db.session.get(Ticket, master_id) if valid_id else None
+    if master is None:
+        raise ValidationFailed(fields={"master_id": [_("No such ticket.")]})
+    from participation.routing.duplicates import root_master
+
+    _merge(ticket, root_master(master), actor, reason)
+    return ticket
+
+
+def _merge(ticket: Ticket, master: Ticket, actor: Any, reason: str, **extra: Any) -> None:
+    now = utcnow()
+    old = ticket.merge_into(master, now)  # refuses itself, a closed master, a ticket past dispatch
+    master.updated_at = now  # a concurrent merge the other way round fails on the master's version
+    _end_open_parts(ticket, actor, reason or "merged")
+    code = master.submission.tracking_code
+    details = {"reason": reason} if reason else {}
+    record(
+        ticket,
+        "merged",
+        actor,
+        old=old.value,
+        new=TicketStatus.DUPLICATE.value,
+        public=True,
+        master_id=master.id,
+        master_code=code,
+        **details,
+        **extra,
+    )
+    record(master, "follower.added", actor, ticket_id=ticket.id)
+    moved = [f for f in ticket.followers if f.id != master.id]
+    for follower in moved:
+        follower.master = master
+        record(follower, "master.changed", actor, master_id=master.id, master_code=code, previous=ticket.id)
+        record(master, "follower.added", actor, ticket_id=follower.id)
+    from participation.intake.services import announce_status
+
+    _announce(ticket, "merged")
+    _announce(master, "follower.added")
+    for item in [ticket, *moved]:
+        announce_status(item.submission, TicketStatus.DUPLICATE.value, master_status=master.status.value)

@@ -9,10 +9,12 @@ from flask_login import current_user, login_required
 from participation.catalog import services as catalog
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, ValidationFailed
+from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
 from participation.extensions import db
 from participation.routing import services
+from participation.routing.duplicates import suggested_masters
 from participation.routing.models import PartRole, PartStatus
 
 bp = Blueprint("routing", __name__)
@@ -81,8 +83,10 @@ def bulk_accept():
 
 def _workspace_context(ticket, errors: dict | None = None) -> dict:
     events = services.timeline(current_user, ticket)
+    duplicates = suggested_masters([ticket]) if can(current_user, "routing.coordinate", ticket) else {}
     return {
         "ticket": ticket,
+        "duplicates": duplicates.get(ticket.id, []),
         "submission": ticket.submission,
         "events": events,
         "errors": errors or {},
@@ -131,6 +135,7 @@ ACTIONS = {
     ),
     "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
     "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
+    "merge": lambda t: services.merge(current_user, t, _int("master_id"), request.form.get("reason", "")),
     "categories": lambda t: services.recategorise(
         current_user, t, [c for c in request.form.getlist("categories") if c]
     ),
@@ -173,7 +178,12 @@ def triage():
     tickets = services.triage_queue(current_user)
     template = "routing/_triage_rows.html" if _partial() else "routing/triage.html"
     return render_template(
-        template, tickets=tickets, departments=catalog.departments(), categories=catalog.categories(), errors={}
+        template,
+        tickets=tickets,
+        duplicates=suggested_masters(tickets),
+        departments=catalog.departments(),
+        categories=catalog.categories(),
+        errors={},
     )
 
 
