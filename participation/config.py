@@ -72,7 +72,26 @@ class Config:
     ]  # fmt: skip
     # Periodic jobs run by `celery beat` in production, or by the embedded scheduler of `make run`:
     # task name -> seconds between runs.
-    BEAT_TASKS: dict = {"deadlines.sweep": 60.0}
+    BEAT_TASKS: dict = {"deadlines.sweep": 60.0, "notifications.flush_outbox": 60.0}
+
+    # Notifications: quiet hours are in the city's time; e-mail goes through the outbox.
+    CITY_TIMEZONE = "Asia/Shanghai"
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # in front of the links in e-mails
+    MAIL_BACKEND = "file"  # "smtp", or "file": .eml files in MAIL_FILE_DIR (instance/mail when unset)
+    MAIL_FILE_DIR: str | None = None
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "noreply@participation.local"
+    MAIL_TIMEOUT = 20.0  # seconds for each SMTP connection
+    MAIL_MAX_ATTEMPTS = 8  # then the e-mail is marked failed (admins see it at /admin/outbox)
+    MAIL_RETRY_BASE_SECONDS = 60  # retries wait 1, 2, 4, ... times this
+    MAIL_RETRY_MAX_SECONDS = 6 * 3600
+    OUTBOX_CLAIM_TIMEOUT_SECONDS = 600  # a claim this old belongs to a worker that died
+    OUTBOX_BATCH = 200  # e-mails sent per sweep
 
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
@@ -93,6 +112,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"
     SERVER_NAME = None
+    MAIL_BACKEND = "memory"
 
 
 def _parse(value: str, default):

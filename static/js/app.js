@@ -121,9 +121,32 @@
     }
   }
 
+  /* The unread-notification badge in the navigation, kept current over Socket.IO. */
+  function notificationBadge() {
+    var badge = document.getElementById("unread-count");
+    if (!badge || typeof io === "undefined") return;
+    var show = function (n) {
+      if (typeof n !== "number") return;
+      badge.textContent = String(n);
+      badge.dataset.count = String(n);
+      badge.hidden = n === 0;
+    };
+    var socket = io("/notifications", { transports: ["websocket", "polling"] });
+    socket.on("connect", function () { socket.emit("unread", {}, function (r) { if (r) show(r.unread); }); });
+    socket.on("notification", function (msg) {
+      if (!msg) return;
+      show(msg.unread);
+      badge.classList.remove("flash-update");
+      void badge.offsetWidth;
+      badge.classList.add("flash-update");
+    });
+    socket.on("notifications.unread", function (msg) { if (msg) show(msg.unread); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     formHelpers();
     connectLive();
     liveRegions();
+    notificationBadge();
   });
 })();

@@ -1,0 +1,154 @@
+"""The kinds of notification, their labels, and their texts rendered in the reader's language.
+
+A notification stores its kind and parameters, never its text: the app renders it in the
+reader's current language; an e-mail is rendered once, in the recipient's language, when written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from participation.core.i18n import current_language
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    label: Any  # a lazy string
+    audience: str  # "staff" or "public": who may receive it (for the preferences page)
+    texts: dict[str, Any] = field(default_factory=dict)  # variant -> lazy string with %(name)s params
+
+
+CLOCK = {
+    "sign_for": _l("sign-for"),
+    "first_contact": _l("first contact"),
+    "resolve": _l("resolution"),
+    "contribution": _l("contribution"),
+}
+
+KINDS: dict[str, Kind] = {
+    k.code: k
+    for k in (
+        Kind(
+            "ticket_assigned",
+            _l("A ticket is assigned to my department"),
+            "staff",
+            {
+                "": _l("Ticket #%(ticket)s was assigned to %(department)s: %(title)s"),
+                "invited": _l("%(department)s was invited to co-handle ticket #%(ticket)s: %(title)s"),
+            },
+        ),
+        Kind(
+            "deadline_warning",
+            _l("A deadline is coming near"),
+            "staff",
+            {"": _l("Ticket #%(ticket)s: %(level)s%% of the %(clock)s time is used (due %(due)s).")},
+        ),
+        Kind(
+            "deadline_overdue",
+            _l("A deadline has passed"),
+            "staff",
+            {"": _l("Ticket #%(ticket)s: the %(clock)s deadline has passed (due %(due)s).")},
+        ),
+        Kind(
+            "escalated",
+            _l("A ticket is escalated"),
+            "staff",
+            {
+                "": _l(
+                    "Ticket #%(ticket)s is escalated: the %(clock)s deadline is long past (%(level)s%%, due %(due)s)."
+                )
+            },
+        ),
+        Kind(
+            "dispute_opened",
+            _l("A department asks to return or transfer a part"),
+            "staff",
+            {
+                "": _l("%(department)s asks to return its part of ticket #%(ticket)s."),
+                "transfer": _l("%(department)s asks to transfer its part of ticket #%(ticket)s."),
+            },
+        ),
+        Kind(
+            "dispute_ruled",
+            _l("The coordinator rules on a return request"),
+            "staff",
+            {
+                "upheld": _l("The coordinator upheld the return request of %(department)s on ticket #%(ticket)s."),
+                "overruled": _l(
+                    "The coordinator overruled the return request of %(department)s on ticket #%(ticket)s."
+                ),
+            },
+        ),
+        Kind(
+            "ticket_update",
+            _l("News about my requests"),
+            "public",
+            {
+                "": _l("Your request %(code)s was updated."),
+                "reply": _l("The department replied to your request %(code)s."),
+                "resolved": _l("Your request %(code)s is resolved."),
+                "rejected": _l("Your request %(code)s was not accepted."),
+                "reopened": _l("Your request %(code)s was reopened."),
+            },
+        ),
+        Kind(
+            "ticket_merged",
+            _l("My request is merged with another"),
+            "public",
+            {
+                "": _l(
+                    "Your request %(code)s is handled together with an earlier request about the same problem; "
+                    "you will hear how it goes."
+                )
+            },
+        ),
+        Kind(
+            "master_update",
+            _l("News about a request mine was merged into"),
+            "public",
+            {"": _l("The request that yours (%(code)s) was merged into has news: %(event)s")},
+        ),
+    )
+}
+
+
+def kind_label(code: str) -> str:
+    kind = KINDS.get(code)
+    return str(kind.label) if kind else code
+
+
+class _Params(dict):
+    """Missing parameters render as nothing rather than failing the whole text."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _localise(value: Any, language: str) -> Any:
+    """A {"zh": ..., "en": ...} parameter becomes the text in `language`."""
+    if isinstance(value, dict) and ("zh" in value or "en" in value):
+        return value.get(language) or value.get("zh") or value.get("en") or ""
+    return value
+
+
+def render(code: str, params: dict | None, language: str | None = None) -> str:
+    """The text of one notification in the current language (call inside force_locale for another)."""
+    from participation.core.labels import event_label
+
+    language = language or current_language()
+    params = dict(params or {})
+    kind = KINDS.get(code)
+    if kind is None:
+        return code
+    variant = params.get("variant", "")
+    template = kind.texts.get(variant) or kind.texts.get("") or next(iter(kind.texts.values()))
+    values = _Params({k: _localise(v, language) for k, v in params.items()})
+    if "clock" in values:
+        values["clock"] = str(CLOCK.get(values["clock"], values["clock"]))
+    if "event" in values:
+        values["event"] = event_label(str(values["event"]))
+    return str(template) % values

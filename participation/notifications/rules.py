@@ -1,0 +1,195 @@
+"""Who is told what about a ticket: one place maps new ticket events to notifications.
+
+Runs before commit with the transaction's new events (routing.hooks), so the notifications
+commit or roll back with the change. Every key is built from the event id: nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from participation.accounts.models import User
+from participation.extensions import db
+from participation.notifications import services
+from participation.routing.hooks import subscribe
+from participation.routing.models import TicketEvent
+
+# Public events the submitter hears about, and the variant of the text for each.
+SUBMITTER_EVENTS = {
+    "reply": "reply",
+    "status.resolved": "resolved",
+    "status.rejected": "rejected",
+    "status.reopened": "reopened",
+}
+NOT_FOR_FOLLOWERS = {"submitted", "merged"}
+
+
+def path(endpoint: str, **values: Any) -> str:
+    """A site path for a link, also outside a request (workers, the command line)."""
+    adapter = current_app.url_map.bind("localhost", script_name=current_app.config.get("APPLICATION_ROOT") or "/")
+    return adapter.build(endpoint, values)
+
+
+def _names(department: Any) -> dict:
+    return {"zh": department.name_zh, "en": department.name_en} if department is not None else {}
+
+
+def _title(ticket: Any) -> str:
+    submission = ticket.submission
+    return (submission.title or submission.text[:60]).strip()
+
+
+def _without_actor(users: list[User], event: TicketEvent) -> list[User]:
+    """Nobody is told about what they did themselves."""
+    return [u for u in users if u.id != event.actor_id]
+
+
+def _staff_notice(event: TicketEvent, users: list[User], kind: str, department: Any = None, **params: Any) -> None:
+    ticket = event.ticket
+    services.notify(
+        _without_actor(users, event),
+        kind,
+        ticket=ticket,
+        params={"title": _title(ticket), "department": _names(department), **params},
+        link=path("routing.ticket", ticket_id=ticket.id),
+        urgent=ticket.priority == "urgent",
+        dedupe=f"ev{event.id}:{kind}",
+    )
+
+
+def tell_submitter(ticket: Any, kind: str, dedupe: str, **params: Any) -> None:
+    """The submitter's account, else the contact e-mail of a named submission; never an anonymous one."""
+    submission = ticket.submission
+    if submission.anonymous:
+        return
+    params = {"code": submission.tracking_code, **params}
+    link = path("intake.track", code=submission.tracking_code)
+    if submission.user is not None:
+        services.notify([submission.user], kind, ticket=ticket, params=params, link=link, dedupe=dedupe)
+    elif submission.contact_email:
+        language = submission.language if submission.language in current_app.config["LANGUAGES"] else None
+        services.notify_address(
+            submission.contact_email, kind, ticket=ticket, params=params, link=link, dedupe=dedupe, locale=language
+        )
+
+
+def _dispatched(event: TicketEvent) -> None:
+    for part in event.ticket.parts:
+        if part.status.value != "ended":
+            users = services.department_staff(part.department_id)
+            _staff_notice(event, users, "ticket_assigned", part.department)
+
+
+def _new_department(event: TicketEvent) -> None:
+    """A department invited, made the lead, or handed a part after a ruling."""
+    department = event.department
+    if event.type.startswith("dispute."):
+        from participation.catalog.models import Department
+        from participation.routing.models import Dispute
+
+        code = (event.payload or {}).get("new_department")
+        if code:
+            department = db.session.query(Department).filter_by(code=code).one_or_none()
+        else:
+            dispute = db.session.get(Dispute, (event.payload or {}).get("dispute_id") or 0)
+            department = dispute.suggested_department if dispute is not None else None
+        if department is not None and department.id == event.department_id:
+            return
+    if department is None:
+        return
+    variant = "invited" if event.type == "part.invited" else ""
+    _staff_notice(event, services.department_staff(department.id), "ticket_assigned", department, variant=variant)
+
+
+def _dispute_opened(event: TicketEvent) -> None:
+    variant = "transfer" if (event.payload or {}).get("kind") == "transfer" else ""
+    _staff_notice(event, services.coordinators(), "dispute_opened", event.department, variant=variant)
+
+
+def _dispute_ruled(event: TicketEvent) -> None:
+    variant = event.type.removeprefix("dispute.")
+    _staff_notice(
+        event, services.department_staff(event.department_id), "dispute_ruled", event.department, variant=variant
+    )
+    if variant == "upheld":
+        _new_department(event)
+
+
+def _checkpoint(event: TicketEvent) -> None:
+    payload = event.payload or {}
+    level = int(payload.get("level") or 0)
+    department_id = payload.get("department_id")
+    audience = payload.get("notify")
+    if audience == "handler":
+        users = services.department_staff(department_id)
+    elif audience == "head":
+        users = services.department_heads(department_id)
+    elif audience == "coordinator":
+        users = services.coordinators()
+    else:
+        return
+    kind = "deadline_warning" if level < 100 else "deadline_overdue" if level == 100 else "escalated"
+    department = None
+    if department_id is not None:
+        from participation.catalog.models import Department
+
+        department = db.session.get(Department, department_id)
+    _staff_notice(
+        event,
+        users,
+        kind,
+        department,
+        clock=payload.get("clock", ""),
+        level=level,
+        due=_local_time(payload.get("due")),
+    )
+
+
+def _local_time(value: Any) -> str:
+    """An ISO timestamp shown in the city's time, to the minute."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def _merged(event: TicketEvent) -> None:
+    tell_submitter(event.ticket, "ticket_merged", f"ev{event.id}:ticket_merged")
+
+
+HANDLERS = {
+    "dispatched": _dispatched,
+    "part.invited": _new_department,
+    "lead.swapped": _new_department,
+    "part.return_requested": _dispute_opened,
+    "dispute.opened": _dispute_opened,
+    "dispute.upheld": _dispute_ruled,
+    "dispute.overruled": _dispute_ruled,
+    "deadline.checkpoint": _checkpoint,
+    "merged": _merged,
+}
+
+
+@subscribe(order=20)
+def on_ticket_events(events: list[TicketEvent]) -> None:
+    """Turn the transaction's new ticket events into notifications."""
+    for event in events:
+        handler = HANDLERS.get(event.type)
+        if handler is not None:
+            handler(event)
+        if not event.public:
+            continue
+        variant = SUBMITTER_EVENTS.get(event.type)
+        if variant is not None:
+            tell_submitter(event.ticket, "ticket_update", f"ev{event.id}:ticket_update", variant=variant)
+        if event.type not in NOT_FOR_FOLLOWERS:
+            for follower in event.ticket.followers:
+                tell_submitter(follower, "master_update", f"ev{event.id}:master_update:{follower.id}", event=event.type)
