@@ -296,8 +296,13 @@ def _insert_checkpoint(clock_id: int, ticket_id: int, level: int, at: datetime) 
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(SlaCheckpoint).values(**values).on_conflict_do_nothing(index_elements=["clock_id", "level"])
-    return db.session.execute(stmt).rowcount == 1
+    stmt = (
+        insert(SlaCheckpoint.__table__)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["clock_id", "level"])
+        .returning(SlaCheckpoint.__table__.c.id)
+    )
+    return db.session.execute(stmt).scalar() is not None
 
 
 def _due_clocks(at: datetime, limit: int) -> list[SlaClock]:
@@ -316,75 +321,83 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
     """Fire every due checkpoint once and resume pauses that reached their cap; returns checkpoints fired.
 
     Safe to run from two beat processes at once: each checkpoint has a unique key, and on
-    PostgreSQL the due rows are taken with SKIP LOCKED so the sweeps share the work.
+    PostgreSQL the due rows are taken with SKIP LOCKED so the sweeps share the work. A clock
+    that is several levels behind (the sweep did not run for a while) fires them all, but only
+    the highest is announced, so nobody gets "half the time is gone" for a ticket already late.
     """
     from participation.routing.services import _announce, record
 
     at = at or now()
-    fired = 0
     clocks = _due_clocks(at, limit)
     if not clocks:
         return 0
     tickets = {
         t.id: t
         for t in db.session.scalars(
-            select(Ticket)
-            .where(Ticket.id.in_({c.ticket_id for c in clocks}))
-            .options(selectinload(Ticket.parts), selectinload(Ticket.submission))
+            select(Ticket).where(Ticket.id.in_({c.ticket_id for c in clocks})).options(selectinload(Ticket.submission))
         )
     }
+    fired = 0
     changed: set[int] = set()
     for clock in clocks:
         ticket = tickets[clock.ticket_id]
         if clock.state == ClockState.PAUSED:
+            cap_reached, clock.next_check_at = clock.next_check_at, None
             if ticket.paused_since is not None:
                 ticket.paused_since = None
-                record(ticket, "clock.resumed", SYSTEM, reason="cap reached", automatic=True)
+                event = record(ticket, "clock.resumed", SYSTEM, reason="cap reached", automatic=True)
+                event.at = cap_reached  # the history says when the cap was reached, not when the sweep ran
                 changed.add(ticket.id)
             continue
-        level = clock.next_level
-        if level is None:
-            clock.next_check_at = None
-            continue
         calendar = calendar_for(ticket)
-        if _insert_checkpoint(clock.id, clock.ticket_id, level, at):
-            fired += 1
-            record(
-                ticket,
-                "deadline.checkpoint",
-                SYSTEM,
-                clock=clock.kind.value,
-                key=clock.key,
-                level=level,
-                notify=_who(level),
-                department_id=clock.department_id,
-                due=clock.effective_due.isoformat(),
-            )
-            escalation = 2 if _who(level) == "coordinator" else 1 if _who(level) == "head" else 0
-            if escalation > ticket.escalation_level:
-                ticket.escalation_level, ticket.escalated_at = escalation, at
-            changed.add(ticket.id)
-        clock.level = max(clock.level, level)
-        _advance(clock, calendar, at)
+        due_levels = []
+        while clock.next_level is not None and clock.next_check_at is not None and clock.next_check_at <= at:
+            due_levels.append(clock.next_level)
+            clock.level = clock.next_level
+            _advance(clock, calendar)
+        won = [level for level in due_levels if _insert_checkpoint(clock.id, clock.ticket_id, level, at)]
+        if not won:
+            continue
+        fired += len(won)
+        level = max(won)
+        who = _who(level)
+        record(
+            ticket,
+            "deadline.checkpoint",
+            SYSTEM,
+            clock=clock.kind.value,
+            key=clock.key,
+            level=level,
+            levels=won,
+            notify=who,
+            department_id=clock.department_id,
+            due=clock.effective_due.isoformat(),
+        )
+        escalation = {"head": 1, "coordinator": 2}.get(who, 0)
+        if escalation > ticket.escalation_level:
+            ticket.escalation_level, ticket.escalated_at = escalation, at
+        changed.add(ticket.id)
     for ticket_id in changed:
         _announce(tickets[ticket_id], "deadline")
     return fired
 
 
-def _advance(clock: SlaClock, calendar, at: datetime) -> None:
-    """Move the clock's next checkpoint past the level it just fired (without rereading history)."""
+def _level_at(clock: SlaClock, calendar, level: int) -> datetime:
+    if clock.interim_due_at is not None and level >= 100:
+        return calendar.add(clock.interim_due_at, clock.target_minutes * (level - 100) / 100)
+    base = calendar.add(clock.started_at, clock.target_minutes * level / 100)
+    return calendar.add(base, clock.paused_minutes) if clock.paused_minutes else base
+
+
+def _advance(clock: SlaClock, calendar) -> None:
+    """Move the clock's next checkpoint past the level it just reached (without rereading history)."""
     levels = list(clockmath.CHECKPOINTS) + [p for p, _w in clockmath.ESCALATIONS]
     following = [p for p in levels if p > clock.level]
     if not following:
         clock.next_level = clock.next_check_at = None
         return
-    level = following[0]
-    if clock.interim_due_at is not None and level >= 100:
-        moment = calendar.add(clock.interim_due_at, clock.target_minutes * (level - 100) / 100)
-    else:
-        base = calendar.add(clock.started_at, clock.target_minutes * level / 100)
-        moment = calendar.add(base, clock.paused_minutes) if clock.paused_minutes else base
-    clock.next_level, clock.next_check_at = level, moment
+    clock.next_level = following[0]
+    clock.next_check_at = _level_at(clock, calendar, following[0])
 
 
 # -- reading ------------------------------------------------------------------------------------

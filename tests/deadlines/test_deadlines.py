@@ -1,0 +1,220 @@
+"""Deadlines at work: clocks follow every transition, pauses, interim deadlines, the sweep, the queue."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from participation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from participation.core.models import utcnow
+from participation.core.uow import transaction
+from participation.deadlines import services as deadlines
+from participation.deadlines.models import SlaCheckpoint, SlaClock
+from participation.extensions import db
+from participation.routing import services as routing
+from participation.routing.models import TicketEvent
+from tests.routing.conftest import joint_ticket, part_of, people, submit  # noqa: F401  (shared fixtures)
+
+
+@pytest.fixture
+def clock_at(monkeypatch):
+    """Move the deadline services' clock (the rest of the app keeps real time)."""
+
+    def move(moment):
+        monkeypatch.setattr(deadlines, "now", lambda: moment)
+        return moment
+
+    return move
+
+
+def clocks(ticket) -> dict[str, SlaClock]:
+    db.session.expire_all()
+    return {f"{c.kind.value}:{c.department.code if c.part_id else '-'}": c for c in deadlines.clocks_of(ticket)}
+
+
+def test_dispatch_starts_every_clock_and_sign_for_stops_one(joint_ticket, people):
+    found = clocks(joint_ticket)
+    assert set(found) == {"first_contact:-", "resolve:-", "sign_for:ENV", "sign_for:URBAN", "contribution:URBAN"}
+    assert all(c.state.value == "running" for c in found.values())
+    assert found["contribution:URBAN"].due_at <= found["resolve:-"].due_at
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+    assert clocks(joint_ticket)["sign_for:ENV"].state.value == "met"
+    with transaction():
+        routing.reply_public(people.env, joint_ticket.id, "We are on our way.")
+    assert clocks(joint_ticket)["first_contact:-"].state.value == "met"
+
+
+def test_withdrawal_stops_the_clocks(joint_ticket, people):
+    with transaction():
+        routing.withdraw(joint_ticket, people.citizen, "solved myself")
+    assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+
+
+def test_urgent_words_make_an_item_urgent_and_its_clocks_run_around_the_clock(submit, people):
+    ticket = submit("楼道里有燃气泄漏的味道，很危险")
+    assert ticket.priority == "urgent"
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+    resolve = clocks(ticket)["resolve:-"]
+    assert resolve.around_the_clock
+    assert resolve.due_at - resolve.started_at == timedelta(minutes=resolve.target_minutes)
+    assert submit("The streetlight is broken").priority == "normal"
+
+
+def test_sweep_fires_each_checkpoint_once_and_escalates(joint_ticket, clock_at):
+    sign_for = clocks(joint_ticket)["sign_for:ENV"]
+    half = sign_for.next_check_at
+    assert sign_for.next_level == 50
+    with transaction():
+        assert deadlines.sweep(half - timedelta(seconds=1)) == 0
+    with transaction():
+        fired = deadlines.sweep(half + timedelta(seconds=1))
+    assert fired >= 1
+    with transaction():
+        assert deadlines.sweep(half + timedelta(seconds=1)) == 0  # nothing twice
+    assert clocks(joint_ticket)["sign_for:ENV"].level == 50
+    # far later: every level up to the coordinator is reached; only the highest is announced
+    late = clock_at(utcnow() + timedelta(days=60))
+    with transaction():
+        deadlines.sweep(late)
+    sign_for = clocks(joint_ticket)["sign_for:ENV"]
+    assert sign_for.level == 150 and sign_for.next_check_at is None
+    levels = db.session.scalars(select(SlaCheckpoint.level).where(SlaCheckpoint.clock_id == sign_for.id)).all()
+    assert sorted(levels) == [50, 75, 90, 100, 125, 150]
+    events = [
+        e.payload
+        for e in db.session.scalars(select(TicketEvent).where(TicketEvent.type == "deadline.checkpoint"))
+        if e.payload["key"] == sign_for.key
+    ]
+    assert [e["level"] for e in events] == [50, 150]
+    assert events[-1]["notify"] == "coordinator"
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.escalation_level == 2
+
+
+def test_two_sweeps_at_once_fire_a_checkpoint_once(app, joint_ticket):
+    """Two beat processes: on PostgreSQL two connections race; on SQLite they take turns."""
+    at = utcnow() + timedelta(days=60)
+    ticket_id = joint_ticket.id
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        with app.app_context():
+            barrier.wait()
+            with transaction():
+                results.append(deadlines.sweep(at))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    total_clocks = db.session.scalar(select(func.count()).select_from(SlaClock).where(SlaClock.ticket_id == ticket_id))
+    rows = db.session.scalar(
+        select(func.count()).select_from(SlaCheckpoint).where(SlaCheckpoint.ticket_id == ticket_id)
+    )
+    assert rows == total_clocks * 6  # every level of every clock, once
+    assert sum(results) == rows
+    announced = db.session.scalar(
+        select(func.count()).select_from(TicketEvent).where(TicketEvent.type == "deadline.checkpoint")
+    )
+    assert announced == total_clocks
+
+
+def test_pause_needs_a_reason_a_right_and_room_under_the_cap(joint_ticket, people, clock_at):
+    with pytest.raises(ValidationFailed) as error:
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "  ")
+    assert "reason" in error.value.fields
+    with pytest.raises(ValidationFailed):
+        deadlines.pause(people.env, joint_ticket.id, "coffee", "because")
+    with pytest.raises(PermissionDenied):
+        deadlines.pause(people.env, joint_ticket.id, "suspension", "needs a court ruling")
+    with pytest.raises(PermissionDenied):
+        deadlines.pause(people.urban, joint_ticket.id, "waiting_citizen", "co-handlers do not pause")
+    before = clocks(joint_ticket)["resolve:-"].due_at
+    with transaction():
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "asked for the exact address")
+    assert clocks(joint_ticket)["resolve:-"].state.value == "paused"
+    with pytest.raises(Conflict):
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "again")
+    # the pause reaches its cap: the sweep lets the clocks run again by itself
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=30))
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.paused_since is None
+    resolve = clocks(joint_ticket)["resolve:-"]
+    assert resolve.state.value in ("running", "missed") and resolve.due_at > before
+    # the cap is used up: no more waiting pauses
+    clock_at(utcnow() + timedelta(days=30))
+    with pytest.raises(Conflict):
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "once more")
+
+
+def test_pause_and_resume_move_the_due_time_later_never_earlier(joint_ticket, people, clock_at):
+    before = clocks(joint_ticket)["resolve:-"].due_at
+    start = clock_at(utcnow())
+    with transaction():
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "asked for a photo")
+    clock_at(start + timedelta(hours=30))
+    with transaction():
+        deadlines.resume(people.env, joint_ticket.id)
+    after = clocks(joint_ticket)["resolve:-"].due_at
+    assert after >= before
+    with pytest.raises(Conflict):
+        deadlines.resume(people.env, joint_ticket.id)
+
+
+def test_interim_deadline_rules(joint_ticket, people):
+    resolve = clocks(joint_ticket)["resolve:-"]
+    with pytest.raises(PermissionDenied):
+        deadlines.set_interim_deadline(people.env, joint_ticket.id, resolve.id, "2030-01-01T10:00", "x")
+    with pytest.raises(ValidationFailed) as error:
+        deadlines.set_interim_deadline(people.coordinator, joint_ticket.id, resolve.id, "next tuesday", "x")
+    assert "due" in error.value.fields
+    with pytest.raises(ValidationFailed):
+        deadlines.set_interim_deadline(people.coordinator, joint_ticket.id, resolve.id, "2020-01-01T10:00", "x")
+    with pytest.raises(ValidationFailed):
+        deadlines.set_interim_deadline(people.coordinator, joint_ticket.id, 999999, "2030-01-01T10:00", "x")
+    with transaction():
+        deadlines.set_interim_deadline(people.coordinator, joint_ticket.id, resolve.id, "2030-01-01T10:00", "weather")
+    resolve = clocks(joint_ticket)["resolve:-"]
+    assert resolve.effective_due.isoformat().startswith("2030-01-01T02:00")  # 10:00 in Shanghai
+
+
+def test_escalation_queue_lists_late_tickets_by_lateness(joint_ticket, people, submit, clock_at):
+    other = submit("Potholes on the main road", category="POTHOLE")
+    with transaction():
+        routing.dispatch(people.coordinator, other.id, ["POTHOLE"], "TRANSPORT", [])
+    assert deadlines.escalation_queue(people.coordinator) == []
+    clock_at(utcnow() + timedelta(days=40))
+    rows = deadlines.escalation_queue(people.coordinator)
+    assert {r["ticket"].id for r in rows} == {joint_ticket.id, other.id}
+    assert rows[0]["late_minutes"] >= rows[1]["late_minutes"]
+    with pytest.raises(PermissionDenied):
+        deadlines.escalation_queue(people.env)
+
+
+def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, people, login):
+    ticket_id = joint_ticket.id
+    login(people.env)
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert 'id="deadlines"' in page and "data-due=" in page
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "data-due=" in inbox
+    response = client.post(
+        f"/tickets/{ticket_id}/deadlines",
+        data={"action": "pause", "kind": "waiting_citizen", "reason": ""},
+    )
+    assert response.status_code == 302
+    assert "Give a reason." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="pause-clocks"' in client.get(f"/tickets/{ticket_id}").get_data(as_text=True)  # not paused
+    assert client.get("/coordination/escalations").status_code == 403
+    client.post("/logout")
+    login(people.coordinator)
+    assert client.get("/coordination/escalations").status_code == 200
