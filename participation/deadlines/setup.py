@@ -30,7 +30,7 @@ from participation.extensions import db
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_WEEKDAYS = (0, 1, 2, 3, 4)
 DEFAULT_HOURS = (("09:00", "12:00"), ("13:30", "18:00"))
-DEFAULT_NOTE = "Default: Monday to Friday, 09:00-12:00 and 13:30-18:00; China's public holidays."
+DEFAULT_NOTE = ""  # the history says "First version."; a note is what an admin types
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 NAME_MAX, NOTE_MAX, MAX_INTERVALS = 100, 1000, 6
 
