@@ -16,7 +16,7 @@ from participation.deadlines.models import SlaCheckpoint, SlaClock
 from participation.extensions import db
 from participation.routing import services as routing
 from participation.routing.models import TicketEvent
-from tests.routing.conftest import joint_ticket, part_of, people, submit  # noqa: F401  (shared fixtures)
+from tests.routing.conftest import part_of
 
 
 @pytest.fixture
