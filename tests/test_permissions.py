@@ -35,6 +35,10 @@ MATRIX: dict[str, set[str | None]] = {
     "routing.ticket.lead": set(),
     "routing.part.work": set(),
     "routing.inbox": set(),
+    "notifications.list_own": {r.value for r in Role},
+    "notifications.read": set(),
+    "notifications.preferences.edit": set(),
+    "notifications.outbox.view": {"admin"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
@@ -64,6 +68,8 @@ def others():
         **{name: TICKET for name in MATRIX if name.startswith("routing.ticket") or name in ROUTING_ON_TICKET},
         "routing.part.work": SimpleNamespace(department_id=999, ticket=TICKET),
         "routing.inbox": SimpleNamespace(id=999),
+        "notifications.read": SimpleNamespace(user_id=owner.id),
+        "notifications.preferences.edit": owner,
     }
 
 
@@ -87,6 +93,8 @@ def test_own_things(role):
     own = Submission(user_id=actor.id, organisation_id=None)
     assert can(actor, "intake.submission.view_private", own)
     assert can(actor, "intake.submission.withdraw", own)
+    assert can(actor, "notifications.read", SimpleNamespace(user_id=actor.id))
+    assert can(actor, "notifications.preferences.edit", actor)
 
 
 def test_inactive_accounts_count_as_anonymous(others):
