@@ -136,6 +136,9 @@ def serve(host: str, port: int) -> None:
     for login, _name, roles, _d, _o in DEMO_ACCOUNTS:
         click.echo(f"    {login:<24} {', '.join(roles)}")
     click.echo("")
+    from participation.core.scheduler import start_embedded_beat
+
+    start_embedded_beat(current_app._get_current_object())  # deadline sweep, outbox: no beat process here
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one
     socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
