@@ -11,9 +11,9 @@ from participation.deadlines import setup
 from participation.deadlines.models import SlaPolicy
 from participation.extensions import db
 
-# (category code or None for the whole city, priority, targets in working hours)
+# (category code or None for the whole city, priority, targets in working hours). No city-wide normal
+# row: normal tickets take the catalog's respond_hours and resolve_days of their category.
 DEMO_POLICIES: list[tuple[str | None, str, dict[str, float]]] = [
-    (None, "normal", {"sign_for": 4, "first_contact": 24, "resolve": 112.5, "contribution": 22.5}),
     (None, "urgent", {"sign_for": 0.5, "first_contact": 2, "resolve": 24, "contribution": 12}),
     ("TRAFFIC-SIGNAL", "normal", {"sign_for": 1, "first_contact": 2, "resolve": 15, "contribution": 7.5}),
 ]

@@ -575,7 +575,6 @@ def test_demo_load_creates_calendar_and_policies_once(runner, db):
     assert count(db, CalendarVersion) == 1
     policies = setup.list_policies()
     assert [(p.category.code if p.category else None, p.priority) for p in policies] == [
-        (None, "normal"),
         (None, "urgent"),
         ("TRAFFIC-SIGNAL", "normal"),
     ]
