@@ -32,7 +32,7 @@ from participation.deadlines.models import (
 )
 from participation.extensions import db
 from participation.routing.hooks import subscribe
-from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent
+from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketPart
 
 PAUSE_KINDS = ("waiting_citizen", "suspension")
 URGENT = "urgent"
@@ -288,21 +288,29 @@ def _who(level: int) -> str:
     return "handler"
 
 
-def _insert_checkpoint(clock_id: int, ticket_id: int, level: int, at: datetime) -> bool:
-    """Insert the checkpoint's unique row; False when another sweep fired it first."""
+def _insert_checkpoints(rows: list[dict]) -> set[tuple[int, int]]:
+    """Insert the checkpoints' unique rows in one statement; returns the (clock, level) pairs this sweep won.
+
+    A pair another sweep inserted first is skipped by the unique key (ON CONFLICT DO NOTHING).
+    """
+    if not rows:
+        return set()
     dialect = db.session.get_bind().dialect.name
-    values = {"clock_id": clock_id, "ticket_id": ticket_id, "level": level, "fired_at": at}
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = (
-        insert(SlaCheckpoint.__table__)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["clock_id", "level"])
-        .returning(SlaCheckpoint.__table__.c.id)
-    )
-    return db.session.execute(stmt).scalar() is not None
+    table = SlaCheckpoint.__table__
+    won: set[tuple[int, int]] = set()
+    for i in range(0, len(rows), 1000):
+        stmt = (
+            insert(table)
+            .values(rows[i : i + 1000])
+            .on_conflict_do_nothing(index_elements=["clock_id", "level"])
+            .returning(table.c.clock_id, table.c.level)
+        )
+        won.update((clock_id, level) for clock_id, level in db.session.execute(stmt))
+    return won
 
 
 def _due_clocks(at: datetime, limit: int) -> list[SlaClock]:
@@ -325,7 +333,7 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
     that is several levels behind (the sweep did not run for a while) fires them all, but only
     the highest is announced, so nobody gets "half the time is gone" for a ticket already late.
     """
-    from participation.routing.services import _announce, record
+    from participation.routing.services import record
 
     at = at or now()
     clocks = _due_clocks(at, limit)
@@ -337,7 +345,9 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
             select(Ticket).where(Ticket.id.in_({c.ticket_id for c in clocks})).options(selectinload(Ticket.submission))
         )
     }
-    fired = 0
+    calendar = current_calendar()
+    around = AroundTheClock(version_id=calendar.version_id)
+    reached: dict[int, list[int]] = {}
     changed: set[int] = set()
     for clock in clocks:
         ticket = tickets[clock.ticket_id]
@@ -349,17 +359,26 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
                 event.at = cap_reached  # the history says when the cap was reached, not when the sweep ran
                 changed.add(ticket.id)
             continue
-        calendar = calendar_for(ticket)
-        due_levels = []
+        clock_calendar = around if ticket.priority == URGENT else calendar
         while clock.next_level is not None and clock.next_check_at is not None and clock.next_check_at <= at:
-            due_levels.append(clock.next_level)
+            reached.setdefault(clock.id, []).append(clock.next_level)
             clock.level = clock.next_level
-            _advance(clock, calendar)
-        won = [level for level in due_levels if _insert_checkpoint(clock.id, clock.ticket_id, level, at)]
-        if not won:
+            _advance(clock, clock_calendar)
+    won = _insert_checkpoints(
+        [
+            {"clock_id": clock.id, "ticket_id": clock.ticket_id, "level": level, "fired_at": at}
+            for clock in clocks
+            for level in reached.get(clock.id, [])
+        ]
+    )
+    fired = 0
+    for clock in clocks:
+        levels = [level for level in reached.get(clock.id, []) if (clock.id, level) in won]
+        if not levels:
             continue
-        fired += len(won)
-        level = max(won)
+        ticket = tickets[clock.ticket_id]
+        fired += len(levels)
+        level = max(levels)
         who = _who(level)
         record(
             ticket,
@@ -368,7 +387,7 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
             clock=clock.kind.value,
             key=clock.key,
             level=level,
-            levels=won,
+            levels=levels,
             notify=who,
             department_id=clock.department_id,
             due=clock.effective_due.isoformat(),
@@ -377,9 +396,30 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
         if escalation > ticket.escalation_level:
             ticket.escalation_level, ticket.escalated_at = escalation, at
         changed.add(ticket.id)
-    for ticket_id in changed:
-        _announce(tickets[ticket_id], "deadline")
+    _announce_many([tickets[t] for t in sorted(changed)])
     return fired
+
+
+def _announce_many(tickets: list[Ticket]) -> None:
+    """The live "ticket.updated" of routing's _announce, for many tickets with one query for their departments."""
+    from participation.core.sockets import publish
+    from participation.routing.rooms import department_room, queue_room, ticket_room
+    from participation.routing.services import NAMESPACE
+
+    departments: dict[int, set[int]] = {}
+    if tickets:
+        rows = db.session.execute(
+            select(TicketPart.ticket_id, TicketPart.department_id).where(
+                TicketPart.ticket_id.in_([t.id for t in tickets])
+            )
+        )
+        for ticket_id, department_id in rows:
+            departments.setdefault(ticket_id, set()).add(department_id)
+    for ticket in tickets:
+        data = {"ticket_id": ticket.id, "status": ticket.status.value, "event": "deadline"}
+        rooms = [ticket_room(ticket.id), queue_room()]
+        rooms += [department_room(d) for d in sorted(departments.get(ticket.id, ()))]
+        publish("ticket.updated", data, rooms, NAMESPACE)
 
 
 def _level_at(clock: SlaClock, calendar, level: int) -> datetime:

@@ -181,6 +181,11 @@ HANDLERS = {
 @subscribe(order=20)
 def on_ticket_events(events: list[TicketEvent]) -> None:
     """Turn the transaction's new ticket events into notifications."""
+    with services.remembered_recipients():
+        _notify_for(events)
+
+
+def _notify_for(events: list[TicketEvent]) -> None:
     for event in events:
         handler = HANDLERS.get(event.type)
         if handler is not None:

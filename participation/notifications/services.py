@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,8 +49,30 @@ def clock() -> datetime:
 # -- recipients --------------------------------------------------------------------------------
 
 
+_RECIPIENTS = "participation.notify.recipients"
+
+
+@contextmanager
+def remembered_recipients() -> Iterator[None]:
+    """Within the block, each recipient list is read once (a sweep notifies many tickets' departments)."""
+    db.session.info[_RECIPIENTS] = {}
+    try:
+        yield
+    finally:
+        db.session.info.pop(_RECIPIENTS, None)
+
+
 def _active_users(stmt) -> list[User]:
     return list(db.session.scalars(stmt.where(User.active).order_by(User.id)).unique())
+
+
+def _remembered(key: tuple, load) -> list[User]:
+    cache = db.session.info.get(_RECIPIENTS)
+    if cache is None:
+        return load()
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
 
 
 def department_staff(department_id: int | None) -> list[User]:
@@ -65,7 +88,7 @@ def department_staff(department_id: int | None) -> list[User]:
             UserRole.role.in_([Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN]),
         )
     )
-    return _active_users(stmt)
+    return _remembered(("staff", department_id), lambda: _active_users(stmt))
 
 
 def department_heads(department_id: int | None) -> list[User]:
@@ -78,12 +101,12 @@ def department_heads(department_id: int | None) -> list[User]:
         .join(UserRole, UserRole.user_id == User.id)
         .where(DepartmentMembership.department_id == department_id, UserRole.role == Role.DEPARTMENT_ADMIN)
     )
-    return _active_users(stmt)
+    return _remembered(("heads", department_id), lambda: _active_users(stmt))
 
 
 def coordinators() -> list[User]:
     stmt = select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.COORDINATOR)
-    return _active_users(stmt)
+    return _remembered(("coordinators",), lambda: _active_users(stmt))
 
 
 # -- choices -----------------------------------------------------------------------------------
