@@ -39,6 +39,14 @@ MATRIX: dict[str, set[str | None]] = {
     "notifications.read": set(),
     "notifications.preferences.edit": set(),
     "notifications.outbox.view": {"admin"},
+    "deadlines.calendar.view": {"coordinator", "admin"},
+    "deadlines.calendar.edit": {"admin"},
+    "deadlines.policy.view": {"coordinator", "admin"},
+    "deadlines.policy.edit": {"admin"},
+    "deadlines.pause.waiting": {"coordinator"},
+    "deadlines.pause.suspend": {"coordinator"},
+    "deadlines.interim": {"coordinator"},
+    "deadlines.escalations.view": {"coordinator"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
@@ -73,7 +81,14 @@ def others():
     }
 
 
-ROUTING_ON_TICKET = {"routing.dispatch", "routing.coordinate", "routing.dispute.rule"}
+ROUTING_ON_TICKET = {
+    "routing.dispatch",
+    "routing.coordinate",
+    "routing.dispute.rule",
+    "deadlines.pause.waiting",
+    "deadlines.pause.suspend",
+    "deadlines.interim",
+}
 TICKET = SimpleNamespace(lead_department_id=999, parts=[SimpleNamespace(department_id=999)])
 
 
