@@ -58,6 +58,7 @@ def register(app: Flask) -> None:
     from participation.core.api import bp as api_bp
     from participation.core.templating import register_template_helpers
     from participation.core.views import bp as core_bp
+    from participation.deadlines import api as _deadline_api  # noqa: F401
     from participation.deadlines import models as _deadline_models  # noqa: F401
     from participation.deadlines import permissions as _deadline_permissions  # noqa: F401
     from participation.deadlines import services as _deadline_services  # noqa: F401  (subscribes to ticket events)

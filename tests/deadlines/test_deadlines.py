@@ -218,3 +218,40 @@ def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, peopl
     client.post("/logout")
     login(people.coordinator)
     assert client.get("/coordination/escalations").status_code == 200
+
+
+def test_api_reads_and_acts_with_the_same_rules(client, db, joint_ticket, people):
+    from participation.accounts.services import create_token
+
+    def bearer(user):
+        _token, raw = create_token(user, "api")
+        db.session.commit()
+        return {"Authorization": f"Bearer {raw}"}
+
+    ticket_id = joint_ticket.id
+    env, urban, coordinator = bearer(people.env), bearer(people.urban), bearer(people.coordinator)
+    body = client.get(f"/api/v1/tickets/{ticket_id}/deadlines", headers=env).get_json()
+    kinds = sorted(c["kind"] for c in body["clocks"])
+    assert kinds == ["contribution", "first_contact", "resolve", "sign_for", "sign_for"]
+    assert client.get(f"/api/v1/tickets/{ticket_id}/deadlines").status_code == 401
+    bad = client.post(f"/api/v1/tickets/{ticket_id}/deadlines/pause", json={"kind": "waiting_citizen"}, headers=env)
+    assert bad.status_code == 422 and "reason" in bad.get_json()["error"]["fields"]
+    wrong = client.post(
+        f"/api/v1/tickets/{ticket_id}/deadlines/pause", json={"kind": "waiting_citizen", "reason": "x"}, headers=urban
+    )
+    assert wrong.status_code == 403
+    paused = client.post(
+        f"/api/v1/tickets/{ticket_id}/deadlines/pause",
+        json={"kind": "waiting_citizen", "reason": "asked for a photo"},
+        headers=env,
+    )
+    assert paused.status_code == 200 and paused.get_json()["paused_since"]
+    resolve = next(c for c in paused.get_json()["clocks"] if c["kind"] == "resolve")
+    interim = client.post(
+        f"/api/v1/tickets/{ticket_id}/deadlines/interim",
+        json={"clock_id": resolve["id"], "due": "yesterday", "reason": "x"},
+        headers=coordinator,
+    )
+    assert interim.status_code == 422 and "due" in interim.get_json()["error"]["fields"]
+    assert client.get("/api/v1/escalations", headers=env).status_code == 403
+    assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": []}
