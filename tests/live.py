@@ -142,6 +142,42 @@ def worker_process(env: dict[str, str], log_dir: Path):
         _stop(proc)
 
 
+@contextmanager
+def beat_process(env: dict[str, str], log_dir: Path, name: str = "beat"):
+    """A real Celery beat process with its own schedule file; yields (process, log path) once it has started.
+
+    Beat only sends the due tasks of BEAT_TASKS to the broker; a worker does them.
+    """
+    log = log_dir / f"{name}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "participation.worker:celery",
+                "beat",
+                "-s",
+                str(log_dir / f"{name}-schedule"),
+                "--loglevel=info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "beat: Starting" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"beat did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield proc, log
+    finally:
+        _stop(proc)
+
+
 def _stop(proc: subprocess.Popen, timeout: float = 15) -> None:
     proc.terminate()
     try:
