@@ -240,6 +240,13 @@ def make_user(db):
 
 
 @pytest.fixture
+def english(app, monkeypatch):
+    """Messages in English (the default language is Chinese): for tests that read the wording."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    monkeypatch.setitem(app.config, "LANGUAGES", ("en",))  # a profile's Chinese preference does not apply
+
+
+@pytest.fixture
 def login(client):
     """Log a user in through the real log-in form."""
 

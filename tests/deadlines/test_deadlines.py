@@ -200,7 +200,7 @@ def test_escalation_queue_lists_late_tickets_by_lateness(joint_ticket, people, s
         deadlines.escalation_queue(people.env)
 
 
-def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, people, login):
+def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, people, login, english):
     ticket_id = joint_ticket.id
     login(people.env)
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)

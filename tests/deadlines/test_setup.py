@@ -15,6 +15,12 @@ from participation.deadlines import setup
 from participation.deadlines.holidays import china_exceptions, official_years
 from participation.deadlines.models import CalendarDay, CalendarVersion, SlaPolicy
 
+
+@pytest.fixture(autouse=True)
+def _english(english):
+    """These tests read the English wording of messages."""
+
+
 TODAY = date(2026, 11, 28)  # 2026 is published, 2027 is not (chinesecalendar 1.11)
 
 

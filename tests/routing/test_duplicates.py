@@ -287,7 +287,7 @@ def test_bad_merges_change_nothing(db, people, noise, case, error, field):
 # -- pages and API -------------------------------------------------------------------------------
 
 
-def test_coordinator_merges_from_the_workspace_and_the_triage_queue(client, db, people, noise, login):
+def test_coordinator_merges_from_the_workspace_and_the_triage_queue(client, db, people, noise, login, english):
     master = noise(NOISE_ZH, **HERE)
     ticket = noise(NOISE_ZH_AGAIN, **NEARBY)
     login(people.coordinator)
