@@ -240,6 +240,19 @@ def make_user(db):
 
 
 @pytest.fixture
+def bearer(db):
+    """Authorization headers with a fresh personal API token of the user."""
+    from participation.accounts.services import create_token
+
+    def make(user):
+        _token, raw = create_token(user, "api")
+        db.session.commit()
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make
+
+
+@pytest.fixture
 def english(app, monkeypatch):
     """Messages in English (the default language is Chinese): for tests that read the wording."""
     monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")

@@ -106,26 +106,11 @@ def web_process(env: dict[str, str], log_dir: Path, name: str = "web"):
 
 
 @contextmanager
-def worker_process(env: dict[str, str], log_dir: Path):
-    """A real Celery worker consuming from Redis; yields once it is ready."""
-    log = log_dir / "worker.log"
+def _celery_process(args: list[str], env: dict[str, str], log: Path, ready: str, what: str):
+    """Start `celery -A participation.worker:celery <args>`; yield it once its log shows `ready`."""
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "participation.worker:celery",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "info",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            [sys.executable, "-m", "celery", "-A", "participation.worker:celery", *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -133,13 +118,21 @@ def worker_process(env: dict[str, str], log_dir: Path):
         )
     try:
         deadline = time.monotonic() + 60
-        while "ready." not in log.read_text():
+        while ready not in log.read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"{what} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
         yield proc
     finally:
         _stop(proc)
+
+
+@contextmanager
+def worker_process(env: dict[str, str], log_dir: Path):
+    """A real Celery worker consuming from Redis; yields once it is ready."""
+    args = ["worker", "--pool", "solo", "--loglevel", "info", "--without-gossip", "--without-mingle"]
+    with _celery_process([*args, "--without-heartbeat"], env, log_dir / "worker.log", "ready.", "worker") as proc:
+        yield proc
 
 
 @contextmanager
@@ -149,33 +142,9 @@ def beat_process(env: dict[str, str], log_dir: Path, name: str = "beat"):
     Beat only sends the due tasks of BEAT_TASKS to the broker; a worker does them.
     """
     log = log_dir / f"{name}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "participation.worker:celery",
-                "beat",
-                "-s",
-                str(log_dir / f"{name}-schedule"),
-                "--loglevel=info",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "beat: Starting" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"beat did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    args = ["beat", "-s", str(log_dir / f"{name}-schedule"), "--loglevel=info"]
+    with _celery_process(args, env, log, "beat: Starting", "beat") as proc:
         yield proc, log
-    finally:
-        _stop(proc)
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 15) -> None:

@@ -86,3 +86,16 @@ def small_int(value: str | None) -> int | None:
     if value is None or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
         return None
     return int(value)
+
+
+def form_int(name: str) -> int:
+    """A required integer field of the posted form; a clear field error otherwise."""
+    from flask import request
+    from flask_babel import gettext as _
+
+    from participation.core.errors import ValidationFailed
+
+    value = small_int(request.form.get(name))
+    if value is None:
+        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
+    return value

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from participation.catalog import services as catalog
-from participation.core.errors import DomainError, NotFound, ValidationFailed
+from participation.core.errors import DomainError, NotFound
 from participation.core.uow import transaction
-from participation.core.validation import small_int
+from participation.core.validation import form_int
 from participation.deadlines import services
 from participation.deadlines.models import OPEN_CLOCK_STATES
 
@@ -29,19 +29,12 @@ def part_deadlines(parts) -> dict:
     return services.open_clocks_by_part([p.id for p in parts])
 
 
-def _int(name: str) -> int:
-    value = small_int(request.form.get(name))
-    if value is None:
-        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
-    return value
-
-
 ACTIONS = {
     "pause": lambda t: services.pause(current_user, t, request.form.get("kind", ""), request.form.get("reason", "")),
     "resume": lambda t: services.resume(current_user, t, request.form.get("reason", "")),
     "contact": lambda t: services.record_contact(current_user, t, request.form.get("note", "")),
     "interim": lambda t: services.set_interim_deadline(
-        current_user, t, _int("clock_id"), request.form.get("due", ""), request.form.get("reason", "")
+        current_user, t, form_int("clock_id"), request.form.get("due", ""), request.form.get("reason", "")
     ),
 }
 

@@ -75,33 +75,27 @@ def _remembered(key: tuple, load) -> list[User]:
     return cache[key]
 
 
-def department_staff(department_id: int | None) -> list[User]:
-    """Everyone who works for the department (staff and its administrators)."""
+def _members(department_id: int | None, roles: list[Role]) -> list[User]:
     if department_id is None:
         return []
     stmt = (
         select(User)
         .join(DepartmentMembership, DepartmentMembership.user_id == User.id)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(
-            DepartmentMembership.department_id == department_id,
-            UserRole.role.in_([Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN]),
-        )
+        .where(DepartmentMembership.department_id == department_id, UserRole.role.in_(roles))
     )
-    return _remembered(("staff", department_id), lambda: _active_users(stmt))
+    key = ("members", department_id, tuple(sorted(roles)))
+    return _remembered(key, lambda: _active_users(stmt))
+
+
+def department_staff(department_id: int | None) -> list[User]:
+    """Everyone who works for the department (staff and its administrators)."""
+    return _members(department_id, [Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN])
 
 
 def department_heads(department_id: int | None) -> list[User]:
     """The department's administrators (its head's office)."""
-    if department_id is None:
-        return []
-    stmt = (
-        select(User)
-        .join(DepartmentMembership, DepartmentMembership.user_id == User.id)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(DepartmentMembership.department_id == department_id, UserRole.role == Role.DEPARTMENT_ADMIN)
-    )
-    return _remembered(("heads", department_id), lambda: _active_users(stmt))
+    return _members(department_id, [Role.DEPARTMENT_ADMIN])
 
 
 def coordinators() -> list[User]:

@@ -4,11 +4,11 @@ from participation.accounts.models import Role
 from participation.core.permissions import rule
 
 
-def _coordinator(actor) -> bool:
+def is_coordinator(actor) -> bool:
     return actor is not None and actor.has_role(Role.COORDINATOR)
 
 
-def _staff_of(actor, department_id) -> bool:
+def is_staff_of(actor, department_id) -> bool:
     return (
         actor is not None
         and department_id is not None
@@ -18,7 +18,7 @@ def _staff_of(actor, department_id) -> bool:
 
 
 def _has_part(actor, ticket) -> bool:
-    return any(_staff_of(actor, p.department_id) for p in ticket.parts)
+    return any(is_staff_of(actor, p.department_id) for p in ticket.parts)
 
 
 @rule("routing.suggest")
@@ -28,55 +28,55 @@ def _suggest(actor, _obj):
 
 @rule("routing.triage.view")
 def _triage(actor, _obj):
-    return _coordinator(actor)
+    return is_coordinator(actor)
 
 
 @rule("routing.dispatch")
 def _dispatch(actor, _ticket):
-    return _coordinator(actor)
+    return is_coordinator(actor)
 
 
 @rule("routing.coordinate")
 def _coordinate(actor, _ticket):
-    return _coordinator(actor)
+    return is_coordinator(actor)
 
 
 @rule("routing.dispute.rule")
 def _rule(actor, _dispute):
-    return _coordinator(actor)
+    return is_coordinator(actor)
 
 
 @rule("routing.ticket.view")
 def _view(actor, ticket):
     """Coordinators see every ticket; department staff only those their department has a part in."""
-    return _coordinator(actor) or _has_part(actor, ticket)
+    return is_coordinator(actor) or _has_part(actor, ticket)
 
 
 @rule("routing.ticket.note")
 def _note(actor, ticket):
-    return _coordinator(actor) or _has_part(actor, ticket)
+    return is_coordinator(actor) or _has_part(actor, ticket)
 
 
 @rule("routing.ticket.lead")
 def _lead(actor, ticket):
-    return _staff_of(actor, ticket.lead_department_id)
+    return is_staff_of(actor, ticket.lead_department_id)
 
 
 @rule("routing.ticket.invite")
 def _invite(actor, ticket):
-    return _coordinator(actor) or _staff_of(actor, ticket.lead_department_id)
+    return is_coordinator(actor) or is_staff_of(actor, ticket.lead_department_id)
 
 
 @rule("routing.ticket.reopen")
 def _reopen(actor, _ticket):
-    return _coordinator(actor)
+    return is_coordinator(actor)
 
 
 @rule("routing.part.work")
 def _work(actor, part):
-    return _staff_of(actor, part.department_id)
+    return is_staff_of(actor, part.department_id)
 
 
 @rule("routing.inbox")
 def _inbox(actor, department):
-    return _staff_of(actor, department.id)
+    return is_staff_of(actor, department.id)

@@ -11,7 +11,7 @@ from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, ValidationFailed
 from participation.core.permissions import can
 from participation.core.uow import transaction
-from participation.core.validation import small_int
+from participation.core.validation import form_int, small_int
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
@@ -104,38 +104,33 @@ def ticket(ticket_id: int):
     return render_template(template, **context)
 
 
-def _int(name: str) -> int:
-    value = small_int(request.form.get(name))
-    if value is None:
-        raise ValidationFailed(fields={name: [_("Wrong type of value.")]})
-    return value
-
-
 ACTIONS = {
-    "accept": lambda t: services.accept(current_user, _int("part_id")),
-    "contribute": lambda t: services.contribute(current_user, _int("part_id"), request.form.get("note", "")),
+    "accept": lambda t: services.accept(current_user, form_int("part_id")),
+    "contribute": lambda t: services.contribute(current_user, form_int("part_id"), request.form.get("note", "")),
     "return": lambda t: services.request_return(
         current_user,
-        _int("part_id"),
+        form_int("part_id"),
         request.form.get("kind", "return"),
         request.form.get("reason", ""),
         request.form.get("suggested") or None,
     ),
-    "rate": lambda t: services.rate(current_user, _int("part_id"), _int("rating"), request.form.get("note", "")),
+    "rate": lambda t: services.rate(
+        current_user, form_int("part_id"), form_int("rating"), request.form.get("note", "")
+    ),
     "reply": lambda t: services.reply_public(current_user, t, request.form.get("text", "")),
     "note": lambda t: services.add_note(current_user, t, request.form.get("text", "")),
     "invite": lambda t: services.invite(
         current_user, t, request.form.get("department", ""), request.form.get("note", "")
     ),
     "resolve": lambda t: services.resolve(current_user, t, request.form.get("reply", "")),
-    "waive": lambda t: services.waive(current_user, _int("part_id"), request.form.get("reason", "")),
-    "remove": lambda t: services.remove_part(current_user, _int("part_id"), request.form.get("reason", "")),
+    "waive": lambda t: services.waive(current_user, form_int("part_id"), request.form.get("reason", "")),
+    "remove": lambda t: services.remove_part(current_user, form_int("part_id"), request.form.get("reason", "")),
     "lead": lambda t: services.swap_lead(
         current_user, t, request.form.get("department", ""), request.form.get("reason", "")
     ),
     "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
     "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
-    "merge": lambda t: services.merge(current_user, t, _int("master_id"), request.form.get("reason", "")),
+    "merge": lambda t: services.merge(current_user, t, form_int("master_id"), request.form.get("reason", "")),
     "categories": lambda t: services.recategorise(
         current_user, t, [c for c in request.form.getlist("categories") if c]
     ),

@@ -20,12 +20,9 @@ from participation.core import sockets
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.deadlines import services as deadlines
-from participation.extensions import db
-from participation.intake import services as intake
-from participation.routing import services as routing
-from participation.routing.models import Ticket
 from tests.browser.conftest import log_in
 from tests.live import process_env, require_redis, web_process
+from tests.routing.conftest import late_joint_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -40,25 +37,6 @@ def people(catalog, make_user):
         urban=make_user("department_staff", departments=("URBAN",)),
         coordinator=make_user("coordinator"),
     )
-
-
-def late_joint_ticket(people) -> Ticket:
-    """A noise complaint led by ENV with URBAN, dispatched by the coordinator, that came in 60 days ago.
-
-    Its first-contact and resolution clocks are therefore late (past every checkpoint).
-    """
-    with transaction():
-        submission, _ = intake.submit(
-            people.citizen, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "district": "EAST-HILL"}
-        )
-    ticket_id = submission.ticket.id
-    with transaction():
-        routing.dispatch(people.coordinator, ticket_id, ["NOISE"], "ENV", ["URBAN"])
-    with transaction():
-        ticket = db.session.get(Ticket, ticket_id)
-        ticket.created_at -= timedelta(days=60)
-        deadlines.recompute(ticket)
-    return ticket
 
 
 @pytest.fixture

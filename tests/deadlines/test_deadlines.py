@@ -220,14 +220,7 @@ def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, peopl
     assert client.get("/coordination/escalations").status_code == 200
 
 
-def test_api_reads_and_acts_with_the_same_rules(client, db, joint_ticket, people):
-    from participation.accounts.services import create_token
-
-    def bearer(user):
-        _token, raw = create_token(user, "api")
-        db.session.commit()
-        return {"Authorization": f"Bearer {raw}"}
-
+def test_api_reads_and_acts_with_the_same_rules(client, bearer, joint_ticket, people):
     ticket_id = joint_ticket.id
     env, urban, coordinator = bearer(people.env), bearer(people.urban), bearer(people.coordinator)
     body = client.get(f"/api/v1/tickets/{ticket_id}/deadlines", headers=env).get_json()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from participation.accounts.services import create_token
 from participation.core.uow import transaction
 from participation.notifications import services
 from participation.notifications.models import Notification, NotificationPreference, NotificationSettings
@@ -21,16 +20,6 @@ def notify(user, code: str = "ABC123", dedupe: str = "n1") -> Notification:
     from participation.extensions import db
 
     return db.session.scalar(select(Notification).where(Notification.dedupe_key == f"{dedupe}:{user.id}"))
-
-
-@pytest.fixture
-def bearer(db):
-    def make(user):
-        _token, raw = create_token(user, "api")
-        db.session.commit()
-        return {"Authorization": f"Bearer {raw}"}
-
-    return make
 
 
 def test_api_lists_and_marks_only_ones_own(client, db, make_user, bearer, sent):

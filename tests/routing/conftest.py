@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from participation.core.uow import transaction
+from participation.deadlines.services import recompute
+from participation.extensions import db as _db
 from participation.intake import services as intake
 from participation.routing import services
+from participation.routing.models import Ticket
 
 
 @pytest.fixture
@@ -40,6 +44,25 @@ def joint_ticket(people, submit):
     ticket = submit()
     with transaction():
         services.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    return ticket
+
+
+def late_joint_ticket(people) -> Ticket:
+    """A noise complaint led by ENV with URBAN, dispatched by the coordinator, that came in 60 days ago.
+
+    Its first-contact and resolution clocks are therefore late (past every checkpoint).
+    """
+    with transaction():
+        submission, _ = intake.submit(
+            people.citizen, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "district": "EAST-HILL"}
+        )
+    ticket_id = submission.ticket.id
+    with transaction():
+        services.dispatch(people.coordinator, ticket_id, ["NOISE"], "ENV", ["URBAN"])
+    with transaction():
+        ticket = _db.session.get(Ticket, ticket_id)
+        ticket.created_at -= timedelta(days=60)
+        recompute(ticket)
     return ticket
 
 

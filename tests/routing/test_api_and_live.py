@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from participation.accounts.services import create_token
 from tests.conftest import PASSWORD, live_client
 from tests.routing.conftest import part_of
-
-
-@pytest.fixture
-def bearer(db):
-    def make(user):
-        _token, raw = create_token(user, "api")
-        db.session.commit()
-        return {"Authorization": f"Bearer {raw}"}
-
-    return make
 
 
 def test_staff_work_a_ticket_over_the_api(client, db, people, joint_ticket, bearer):

@@ -26,12 +26,11 @@ from participation.core.uow import transaction
 from participation.deadlines import services as deadlines
 from participation.deadlines.models import SlaCheckpoint
 from participation.extensions import db
-from participation.intake import services as intake
 from participation.notifications.mail import message_id
 from participation.notifications.models import Notification, OutboxMessage, OutboxStatus
-from participation.routing import services as routing
 from participation.routing.models import Ticket, TicketEvent
 from tests.live import beat_process, process_env, require_redis, worker_process
+from tests.routing.conftest import late_joint_ticket
 
 pytestmark = pytest.mark.redis
 
@@ -49,25 +48,6 @@ def people(catalog, make_user):
         urban=make_user("department_staff", departments=("URBAN",)),
         coordinator=make_user("coordinator"),
     )
-
-
-def late_joint_ticket(people) -> Ticket:
-    """A noise complaint led by ENV with URBAN, dispatched by the coordinator, that came in 60 days ago.
-
-    Its first-contact and resolution clocks are therefore late (past every checkpoint).
-    """
-    with transaction():
-        submission, _ = intake.submit(
-            people.citizen, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "district": "EAST-HILL"}
-        )
-    ticket_id = submission.ticket.id
-    with transaction():
-        routing.dispatch(people.coordinator, ticket_id, ["NOISE"], "ENV", ["URBAN"])
-    with transaction():
-        ticket = db.session.get(Ticket, ticket_id)
-        ticket.created_at -= timedelta(days=60)
-        deadlines.recompute(ticket)
-    return ticket
 
 
 def count(pattern: re.Pattern, log) -> int:
