@@ -50,13 +50,17 @@ def now() -> datetime:
 
 def current_calendar() -> BusinessCalendar:
     """The latest calendar version as a BusinessCalendar (cached per version)."""
-    latest = db.session.scalar(select(func.max(CalendarVersion.id)))
-    if latest is None:
+    row = db.session.execute(
+        select(CalendarVersion.id, CalendarVersion.created_at).order_by(CalendarVersion.id.desc()).limit(1)
+    ).first()
+    if row is None:
         from participation.deadlines.setup import ensure_default_calendar
 
-        latest = ensure_default_calendar().id
+        created = ensure_default_calendar()
+        row = (created.id, created.created_at)
+    latest, stamp = row
     with _lock:
-        if _calendar_cache["id"] == latest:
+        if _calendar_cache["id"] == (latest, stamp):  # the time too: a database rebuilt from empty reuses ids
             return _calendar_cache["calendar"]
     version = db.session.get(CalendarVersion, latest)
     days = db.session.execute(select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.version_id == latest)).all()
@@ -69,7 +73,7 @@ def current_calendar() -> BusinessCalendar:
         version_id=version.id,
     )
     with _lock:
-        _calendar_cache.update(id=latest, calendar=calendar)
+        _calendar_cache.update(id=(latest, stamp), calendar=calendar)
     return calendar
 
 
