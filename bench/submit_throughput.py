@@ -23,7 +23,13 @@ def main() -> None:
     args = parser.parse_args()
 
     url = fresh_postgres("participation_bench")
-    env = server_env(url, PARTICIPATION_ROUTING_AUTO_DISPATCH="true", PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD="0.0")
+    # The corpus repeats its texts: without this, repeats would be merged as duplicates (no parts of their own).
+    env = server_env(
+        url,
+        PARTICIPATION_ROUTING_AUTO_DISPATCH="true",
+        PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD="0.0",
+        PARTICIPATION_DUPLICATE_AUTO_MERGE="false",
+    )
     prepare(env)
     corpus = texts()
 
