@@ -77,6 +77,7 @@ def register(app: Flask) -> None:
     from participation.notifications import tasks as _notification_tasks  # noqa: F401
     from participation.notifications.sockets import NotificationsNamespace
     from participation.notifications.views import bp as notifications_bp
+    from participation.surveys import models as _survey_models  # noqa: F401
     from participation.routing import api as _routing_api  # noqa: F401
     from participation.routing import hooks as _routing_hooks  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401

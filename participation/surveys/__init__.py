@@ -1,1 +1,1 @@
-"""Satisfaction surveys and callbacks (planned, see the issue list)."""
+"""Satisfaction surveys: definitions (builder, files), distribution, the callback loop, analysis."""
