@@ -47,6 +47,10 @@ MATRIX: dict[str, set[str | None]] = {
     "deadlines.pause.suspend": {"coordinator"},
     "deadlines.interim": {"coordinator"},
     "deadlines.escalations.view": {"coordinator"},
+    "surveys.create": {"coordinator", "department_admin"},
+    "surveys.manage": {"coordinator"},
+    "surveys.analyse": {"coordinator", "researcher"},
+    "surveys.respond": set(ROLES),
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 

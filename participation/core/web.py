@@ -77,7 +77,6 @@ def register(app: Flask) -> None:
     from participation.notifications import tasks as _notification_tasks  # noqa: F401
     from participation.notifications.sockets import NotificationsNamespace
     from participation.notifications.views import bp as notifications_bp
-    from participation.surveys import models as _survey_models  # noqa: F401
     from participation.routing import api as _routing_api  # noqa: F401
     from participation.routing import hooks as _routing_hooks  # noqa: F401
     from participation.routing import models as _routing_models  # noqa: F401
@@ -85,6 +84,9 @@ def register(app: Flask) -> None:
     from participation.routing import tasks as _routing_tasks  # noqa: F401
     from participation.routing.sockets import RoutingNamespace
     from participation.routing.views import bp as routing_bp
+    from participation.surveys import callbacks as _survey_callbacks  # noqa: F401  (asks after each resolution)
+    from participation.surveys import models as _survey_models  # noqa: F401
+    from participation.surveys import permissions as _survey_permissions  # noqa: F401
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None

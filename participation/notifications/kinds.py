@@ -107,6 +107,16 @@ KINDS: dict[str, Kind] = {
             },
         ),
         Kind(
+            "callback_request",
+            _l("How was my request handled? (callback)"),
+            "public",
+            {
+                "": _l(
+                    "Your request %(code)s is resolved. Please tell us whether it was solved and how satisfied you are."
+                )
+            },
+        ),
+        Kind(
             "master_update",
             _l("News about a request mine was merged into"),
             "public",

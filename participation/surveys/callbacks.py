@@ -1,0 +1,196 @@
+"""The callback loop: after each resolution the submitter (and every merged follower) is asked how it went;
+"not solved" or "dissatisfied" reopens the ticket once, a second time escalates it to the coordinator;
+every result is stored on the ticket for the scorecard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from participation.core.errors import Conflict, NotFound
+from participation.core.permissions import SYSTEM
+from participation.extensions import db
+from participation.routing.hooks import subscribe
+from participation.routing.models import Ticket, TicketEvent, TicketStatus
+from participation.surveys import services
+from participation.surveys.models import CallbackResult, Invitation, Survey, SurveyStatus
+
+CALLBACK_CODE = "CALLBACK"
+SATISFIED, BASICALLY, DISSATISFIED = 1, 2, 3
+SOLVED, NOT_SOLVED = 1, 2
+
+
+def callback_definition() -> dict:
+    """The built-in callback survey (a city may edit its draft and publish a new version; keep these names)."""
+
+    def label(zh: str, en: str) -> dict:
+        return {"zh": zh, "en": en}
+
+    return {
+        "code": CALLBACK_CODE,
+        "title": label("诉求办理回访", "How was your request handled?"),
+        "questions": [
+            {
+                "name": "solved",
+                "type": "single",
+                "label": label("您反映的问题解决了吗？", "Was the problem solved?"),
+                "choices": [
+                    {"code": SOLVED, "label": label("已解决", "Solved")},
+                    {"code": NOT_SOLVED, "label": label("未解决", "Not solved")},
+                ],
+                "required": True,
+            },
+            {
+                "name": "satisfaction",
+                "type": "single",
+                "label": label("您对办理结果满意吗？", "Are you satisfied with the outcome?"),
+                "choices": [
+                    {"code": SATISFIED, "label": label("满意", "Satisfied")},
+                    {"code": BASICALLY, "label": label("基本满意", "Basically satisfied")},
+                    {"code": DISSATISFIED, "label": label("不满意", "Dissatisfied")},
+                ],
+                "required": True,
+            },
+            {
+                "name": "rating",
+                "type": "rating5",
+                "label": label("请为办理过程打分（1–5）", "Rate how it was handled (1–5)"),
+                "required": False,
+            },
+            {
+                "name": "comment",
+                "type": "text",
+                "label": label("还有什么想告诉我们的？", "Anything else you want to tell us?"),
+                "required": False,
+            },
+        ],
+    }
+
+
+def ensure_callback_survey() -> Survey:
+    """The callback survey, created and published on first use."""
+    survey = db.session.scalar(select(Survey).where(Survey.code == CALLBACK_CODE))
+    if survey is None:
+        survey, _created = services.save_definition(
+            SYSTEM, callback_definition(), distribution="callback", anonymous=False
+        )
+        services.publish_survey(SYSTEM, CALLBACK_CODE)
+    return survey
+
+
+@subscribe(order=30)
+def _ask_after_resolution(events: list[TicketEvent]) -> None:
+    """Each resolution asks the submitter and the senders of merged duplicates for a callback."""
+    for event in events:
+        if event.type != "status.resolved":
+            continue
+        ticket = event.ticket
+        survey = ensure_callback_survey()
+        round_ = ticket.reopen_count + 1
+        from participation.routing.duplicates import callback_recipients
+
+        for submission in callback_recipients(ticket):
+            asked = db.session.scalar(
+                select(Invitation.id).where(
+                    Invitation.survey_id == survey.id,
+                    Invitation.ticket_id == submission.ticket.id,
+                    Invitation.round == round_,
+                )
+            )
+            if asked is not None:
+                continue
+            services.new_invitation(survey, ticket_id=submission.ticket.id, user_id=submission.user_id, round=round_)
+            from participation.notifications.rules import tell_submitter
+
+            tell_submitter(submission.ticket, "callback_request", f"ev{event.id}:callback:{submission.ticket.id}")
+
+
+def pending_invitation(ticket: Ticket) -> Invitation | None:
+    """The unanswered callback of this ticket's latest resolution, if any."""
+    survey = db.session.scalar(select(Survey).where(Survey.code == CALLBACK_CODE))
+    if survey is None:
+        return None
+    return db.session.scalar(
+        select(Invitation)
+        .where(Invitation.survey_id == survey.id, Invitation.ticket_id == ticket.id, Invitation.used_at.is_(None))
+        .order_by(Invitation.round.desc())
+        .limit(1)
+    )
+
+
+def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str = "zh"):
+    """Whoever holds the tracking code answers that request's callback (as a hotline callback would ask them)."""
+    from participation.intake.services import get_by_code
+
+    submission = get_by_code(code)
+    invitation = pending_invitation(submission.ticket)
+    if invitation is None:
+        raise NotFound(_("There is no callback waiting for this request."))
+    survey = db.session.get(Survey, invitation.survey_id)
+    if survey.status != SurveyStatus.OPEN:
+        raise Conflict(_("This survey is closed."))
+    return services.answer(actor, survey.code, answers, invitation=invitation, language=language)
+
+
+def record_callback(invitation: Invitation, response, answers: dict) -> CallbackResult | None:
+    """Store the result on the ticket; the master's submitter's "not solved"/"dissatisfied" reopens it once,
+    then escalates it to the coordinator."""
+    from participation.routing import services as routing
+    from participation.routing.duplicates import root_master
+
+    own = db.session.get(Ticket, invitation.ticket_id)
+    if own is None or "satisfaction" not in answers or "solved" not in answers:
+        return None
+    master = root_master(own) if own.master_id else own
+    follower = master.id != own.id
+    unhappy = answers["solved"] == NOT_SOLVED or answers["satisfaction"] == DISSATISFIED
+    result = CallbackResult(
+        ticket_id=master.id,
+        response_id=response.id,
+        round=invitation.round,
+        follower=follower,
+        solved=answers["solved"] == SOLVED,
+        satisfaction=answers["satisfaction"],
+        rating=answers.get("rating"),
+        lead_department_id=master.lead_department_id,
+    )
+    db.session.add(result)
+    payload = {
+        "round": invitation.round,
+        "solved": result.solved,
+        "satisfaction": result.satisfaction,
+        "rating": result.rating,
+        "follower": follower,
+    }
+    if follower or master.status != TicketStatus.RESOLVED:
+        result.outcome = "recorded"
+        routing.record(master, "callback.recorded", None, **payload)
+        return result
+    if not unhappy:
+        result.outcome = "closed"
+        routing.change_status(master, TicketStatus.CLOSED.value, None, public=True, **payload)
+        routing._announce(master, "callback", public=True)
+    elif master.reopen_count == 0:
+        result.outcome = "reopened"
+        routing.record(master, "callback.recorded", None, **payload)
+        routing.reopen(SYSTEM, master.id, _("The citizen was not satisfied with the resolution."))
+    else:
+        result.outcome = "escalated"
+        routing.record(master, "callback.recorded", None, **payload)
+        routing.reopen(SYSTEM, master.id, _("The citizen was not satisfied again; the coordination centre supervises."))
+        master.escalation_level = 2
+        from participation.core.models import utcnow
+
+        master.escalated_at = utcnow()
+        routing.record(master, "callback.escalated", None, **payload)
+    return result
+
+
+def results_of(ticket: Ticket) -> list[CallbackResult]:
+    return list(
+        db.session.scalars(
+            select(CallbackResult).where(CallbackResult.ticket_id == ticket.id).order_by(CallbackResult.id)
+        )
+    )
