@@ -87,6 +87,8 @@ def register(app: Flask) -> None:
     from participation.surveys import callbacks as _survey_callbacks  # noqa: F401  (asks after each resolution)
     from participation.surveys import models as _survey_models  # noqa: F401
     from participation.surveys import permissions as _survey_permissions  # noqa: F401
+    from participation.surveys.analysis_views import bp as survey_analysis_bp  # and the summary API
+    from participation.surveys.sockets import SurveysNamespace
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
@@ -105,11 +107,13 @@ def register(app: Flask) -> None:
     for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, deadlines_bp, deadline_setup_bp, api_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(survey_analysis_bp)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
     socketio.on_namespace(RoutingNamespace("/routing"))
     socketio.on_namespace(NotificationsNamespace("/notifications"))
+    socketio.on_namespace(SurveysNamespace("/surveys"))
 
     @app.before_request
     def _refuse_control_characters():

@@ -69,6 +69,7 @@
               region.classList.remove("flash-update");
               void region.offsetWidth;
               region.classList.add("flash-update");
+              region.dispatchEvent(new CustomEvent("live:updated", { bubbles: true }));
             });
         }, 150);
       };
@@ -79,11 +80,13 @@
         if (watch === "ticket") socket.emit("watch_ticket", { ticket_id: id });
         if (watch === "queue") socket.emit("watch_queue", {});
         if (watch === "code") socket.emit("follow_code", { code: region.dataset.watchId });
+        if (watch === "survey") socket.emit("watch_survey", { code: region.dataset.watchId });
         region.dataset.connected = "1";
         document.body.dataset.live = "connected";
       });
       socket.on("ticket.updated", refresh);
       socket.on("submission.status", refresh);
+      socket.on("survey.updated", refresh);
       region.addEventListener("focusout", function () {
         if (region.dataset.stale === "1") refresh();
       });
