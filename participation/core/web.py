@@ -84,10 +84,12 @@ def register(app: Flask) -> None:
     from participation.routing import tasks as _routing_tasks  # noqa: F401
     from participation.routing.sockets import RoutingNamespace
     from participation.routing.views import bp as routing_bp
+    from participation.surveys import builder_api as _survey_builder_api  # noqa: F401
     from participation.surveys import callbacks as _survey_callbacks  # noqa: F401  (asks after each resolution)
     from participation.surveys import models as _survey_models  # noqa: F401
     from participation.surveys import permissions as _survey_permissions  # noqa: F401
     from participation.surveys.analysis_views import bp as survey_analysis_bp  # and the summary API
+    from participation.surveys.builder_views import bp as survey_builder_bp
     from participation.surveys.sockets import SurveysNamespace
 
     login_manager.login_view = "accounts.login"
@@ -108,6 +110,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(survey_analysis_bp)
+    app.register_blueprint(survey_builder_bp)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
