@@ -238,3 +238,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(serve)
+    from participation.surveys.cli import surveys_cli
+
+    app.cli.add_command(surveys_cli)

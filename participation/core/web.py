@@ -84,6 +84,7 @@ def register(app: Flask) -> None:
     from participation.routing import tasks as _routing_tasks  # noqa: F401
     from participation.routing.sockets import RoutingNamespace
     from participation.routing.views import bp as routing_bp
+    from participation.surveys import api as _survey_api  # noqa: F401
     from participation.surveys import builder_api as _survey_builder_api  # noqa: F401
     from participation.surveys import callbacks as _survey_callbacks  # noqa: F401  (asks after each resolution)
     from participation.surveys import models as _survey_models  # noqa: F401
@@ -91,6 +92,7 @@ def register(app: Flask) -> None:
     from participation.surveys.analysis_views import bp as survey_analysis_bp  # and the summary API
     from participation.surveys.builder_views import bp as survey_builder_bp
     from participation.surveys.sockets import SurveysNamespace
+    from participation.surveys.views import bp as surveys_bp
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
@@ -109,6 +111,7 @@ def register(app: Flask) -> None:
     for blueprint in (core_bp, accounts_bp, catalog_bp, intake_bp, routing_bp, deadlines_bp, deadline_setup_bp, api_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(surveys_bp)
     app.register_blueprint(survey_analysis_bp)
     app.register_blueprint(survey_builder_bp)
     register_template_helpers(app)

@@ -117,6 +117,12 @@ KINDS: dict[str, Kind] = {
             },
         ),
         Kind(
+            "survey_invitation",
+            _l("An invitation to answer a survey"),
+            "public",
+            {"": _l("You are invited to answer the survey “%(title)s”. The link works once.")},
+        ),
+        Kind(
             "master_update",
             _l("News about a request mine was merged into"),
             "public",
