@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import process_env, web_process
+from tests.routing.conftest import joint_ticket, people, submit  # noqa: F401  (shared fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
