@@ -69,7 +69,8 @@ def test_the_submitter_hears_replies_and_outcomes_without_staff_names(app, db, p
     code = joint_ticket.submission.tracking_code
     assert all(n.link == f"/track/{code}" and n.params["code"] == code for n in updates)
     mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == people.citizen.id)).all()
-    assert len(mails) == 2
+    assert len(mails) == 3  # the reply, the resolution, and the callback request that follows it
+    assert [n.link for n in received(db, "callback_request")[people.citizen.id]] == [f"/track/{code}"]
     for mail in mails:
         for staff in (people.env, people.urban):
             assert staff.display_name not in mail.body and staff.email not in mail.body
