@@ -40,7 +40,7 @@ def question_chart(question: dict, lang: str) -> dict:
         "mean": question.get("mean"),
         "ci": question.get("ci"),
         "meanLabel": _("Mean"),
-        "ciLabel": _("95 % interval"),
+        "ciLabel": _("Interval (95 per cent)"),
     }
 
 
@@ -53,7 +53,7 @@ def means_chart(result: dict, lang: str) -> dict:
         "means": [q["mean"] for q in rows],
         "cis": [q["ci"] for q in rows],
         "meanLabel": _("Mean"),
-        "ciLabel": _("95 % interval"),
+        "ciLabel": _("Interval (95 per cent)"),
     }
 
 

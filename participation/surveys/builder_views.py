@@ -40,7 +40,7 @@ DISTRIBUTION_LABELS = {
     "invitation": _l("Invitation"),
     "callback": _l("Callback after resolution"),
 }
-STATUS_LABELS = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
+STATUS_LABELS = {"draft": _l("Draft"), "open": _l("Open for answers"), "closed": _l("Closed")}
 
 # Sub-fields of a question that have their own place on the form; other errors go to the question's head.
 _PLACED = re.compile(
