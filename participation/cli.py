@@ -241,3 +241,6 @@ def register_cli(app: Flask) -> None:
     from participation.surveys.cli import surveys_cli
 
     app.cli.add_command(surveys_cli)
+    from participation.scoring.cli import scoring_cli
+
+    app.cli.add_command(scoring_cli)

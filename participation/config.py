@@ -93,6 +93,12 @@ class Config:
     OUTBOX_CLAIM_TIMEOUT_SECONDS = 600  # a claim this old belongs to a worker that died
     OUTBOX_BATCH = 200  # e-mails sent per sweep
 
+    # Scorecards: rates of small samples are shrunk toward the city rate, (x + k*p0) / (n + k).
+    SCORING_SHRINK_K = 10
+    SCORING_DEFAULT_RATE = 0.5  # p0 when the whole city has no data for a component yet
+    SCORING_FREEZE_DAYS = 7  # a month is frozen once computed this many days after it ended
+    SCORING_LIVE = True  # recompute the affected month after each relevant change (through Celery)
+
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024

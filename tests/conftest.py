@@ -101,6 +101,7 @@ def app(database_url, tmp_path_factory):
             "CELERY": {"task_always_eager": True, "task_eager_propagates": True},
             "ROUTING_AUTO_DISPATCH": False,  # routing tests turn it on where they need it
             "DUPLICATE_AUTO_MERGE": False,  # likewise: tests submit the same text again and again
+            "SCORING_LIVE": False,  # scoring tests turn it on: every relevant commit would recompute a month
             "ROUTING_REFRESH_SECONDS": 0,
         }
     )

@@ -51,6 +51,8 @@ MATRIX: dict[str, set[str | None]] = {
     "surveys.manage": {"coordinator"},
     "surveys.analyse": {"coordinator", "researcher"},
     "surveys.respond": set(ROLES),
+    "scoring.view": {"coordinator", "department_admin"},
+    "scoring.weights.edit": {"coordinator"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 

@@ -84,6 +84,10 @@ def register(app: Flask) -> None:
     from participation.routing import tasks as _routing_tasks  # noqa: F401
     from participation.routing.sockets import RoutingNamespace
     from participation.routing.views import bp as routing_bp
+    from participation.scoring import api as _scoring_api  # noqa: F401
+    from participation.scoring import models as _scoring_models  # noqa: F401
+    from participation.scoring import permissions as _scoring_permissions  # noqa: F401
+    from participation.scoring import tasks as _scoring_tasks  # noqa: F401  (incremental scorecards)
     from participation.surveys import api as _survey_api  # noqa: F401
     from participation.surveys import builder_api as _survey_builder_api  # noqa: F401
     from participation.surveys import callbacks as _survey_callbacks  # noqa: F401  (asks after each resolution)

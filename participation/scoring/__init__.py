@@ -1,0 +1,1 @@
+"""The department collaboration scorecard (ARCHITECTURE section 5)."""
