@@ -118,6 +118,30 @@ def demo_load() -> None:
     click.echo("Demo catalog and accounts are loaded.")
 
 
+@demo_cli.command("generate")
+@click.option("--tickets", type=click.IntRange(1), required=True, help="How many submissions arrive.")
+@click.option("--seed", type=int, required=True, help="The same seed gives the same data.")
+@click.option("--months", type=click.IntRange(1, 120), default=6, show_default=True, help="Length of the period.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="The period ends at this day (default today).")
+@click.option("--planted", type=click.IntRange(1, 5), default=1, show_default=True, help="Departments per gaming kind.")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON manifest here.")
+def demo_generate(tickets: int, seed: int, months: int, until, planted: int, manifest: Path | None) -> None:
+    """Months of synthetic tickets through the real services, with known gaming planted in a few departments."""
+    from participation.demo_data import Options, generate
+
+    options = Options(tickets=tickets, seed=seed, months=months, until=until.date() if until else None, planted=planted)
+    try:
+        result = generate(options, echo=click.echo)
+    except DomainError as error:
+        _fail(error)
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if manifest:
+        manifest.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Manifest written to {manifest}.")
+    else:
+        click.echo(json.dumps({"planted": result["planted"], "period": result["period"]}, indent=2))
+
+
 @click.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000")

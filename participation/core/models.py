@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
@@ -16,9 +19,25 @@ NAMING_CONVENTION = {
 }
 
 
+_simulated_now: ContextVar[datetime | None] = ContextVar("participation_simulated_now", default=None)
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC (the simulated time inside `simulated_time`)."""
+    simulated = _simulated_now.get()
+    return simulated if simulated is not None else datetime.now(UTC)
+
+
+@contextmanager
+def simulated_time(at: datetime) -> Iterator[None]:
+    """Make utcnow() return `at` in this context: column defaults and services alike (the demo generator)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime")
+    token = _simulated_now.set(at.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _simulated_now.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

@@ -14,6 +14,7 @@ from participation.extensions import db
 
 _AFTER_COMMIT = "participation.after_commit"
 _AFTER_ROLLBACK = "participation.after_rollback"
+_DISCARD = "participation.discard_side_effects"
 
 
 def after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -24,6 +25,17 @@ def after_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 def on_rollback(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Run fn(*args) if the current transaction rolls back (for example, remove a stored file)."""
     db.session.info.setdefault(_AFTER_ROLLBACK, []).append((fn, args, kwargs))
+
+
+@contextmanager
+def side_effects_discarded() -> Iterator[None]:
+    """Commits in this block drop their after-commit side effects (bulk generation of past data:
+    nobody is listening to its live events, and its e-mails and background refreshes are not wanted)."""
+    db.session.info[_DISCARD] = True
+    try:
+        yield
+    finally:
+        db.session.info.pop(_DISCARD, None)
 
 
 @contextmanager
@@ -43,6 +55,8 @@ def _run_after_commit(session: Session) -> None:
         return
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     session.info.pop(_AFTER_ROLLBACK, None)
+    if session.info.get(_DISCARD):
+        return
     for fn, args, kwargs in callbacks:
         try:
             fn(*args, **kwargs)
