@@ -6,26 +6,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from participation.core.uow import transaction
-from participation.routing import services as routing
 from tests.browser.conftest import log_in
-from tests.routing.conftest import part_of
+from tests.routing.conftest import resolve_joint
 
 pytestmark = pytest.mark.browser
 
 
-def resolved_ticket(joint_ticket, people):
-    lead, co = part_of(joint_ticket, "ENV"), part_of(joint_ticket, "URBAN")
-    with transaction():
-        routing.accept(people.env, lead.id)
-        routing.accept(people.urban, co.id)
-        routing.contribute(people.urban, co.id, "Checked the building permits.")
-        routing.resolve(people.env, joint_ticket.id, "The site now stops work at 22:00.")
-    return joint_ticket
-
-
 def test_dissatisfied_callback_reopens_and_the_department_sees_it_live(joint_ticket, people, live_server, new_context):
-    ticket = resolved_ticket(joint_ticket, people)
+    ticket = resolve_joint(joint_ticket, people, "The site now stops work at 22:00.")
     code, ticket_id = ticket.submission.tracking_code, ticket.id
     base = live_server()
 

@@ -66,5 +66,19 @@ def late_joint_ticket(people) -> Ticket:
     return ticket
 
 
+def resolve_joint(ticket, people, reply: str = "Fixed the noise barrier."):
+    """Bring the joint ticket (ENV lead, URBAN co) to resolution: sign for what is pending, contribute, resolve."""
+    lead, co = part_of(ticket, "ENV"), part_of(ticket, "URBAN")
+    with transaction():
+        if lead.status.value == "pending":
+            services.accept(people.env, lead.id)
+        if co.status.value == "pending":
+            services.accept(people.urban, co.id)
+        if co.status.value == "accepted":
+            services.contribute(people.urban, co.id, "Checked the permits.")
+        services.resolve(people.env, ticket.id, reply)
+    return ticket
+
+
 def part_of(ticket, code: str):
     return next(p for p in ticket.parts if p.department.code == code)

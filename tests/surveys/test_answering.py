@@ -8,11 +8,10 @@ from sqlalchemy import func, select
 from participation.core.permissions import SYSTEM
 from participation.core.uow import transaction
 from participation.extensions import db
-from participation.routing import services as routing
 from participation.routing.models import TicketStatus
 from participation.surveys import callbacks, services
 from participation.surveys.models import Answer, CallbackResult, Invitation, Response, ResponseStatus
-from tests.routing.conftest import part_of
+from tests.routing.conftest import resolve_joint
 from tests.surveys.test_files_api import definition, generous_limit  # noqa: F401
 
 GOOD = {"visited": 1, "used": [1, 3], "clean": 4, "safe": 5, "rating": 4, "nps": 9, "comment": "很好"}
@@ -273,18 +272,6 @@ def test_named_invitation_page_saves_for_later(client, english):
 # -- the callback on the tracking page -------------------------------------------------------------
 
 
-def resolve(ticket, people, reply="Fixed the noise barrier."):
-    lead, co = part_of(ticket, "ENV"), part_of(ticket, "URBAN")
-    with transaction():
-        if lead.status.value == "pending":
-            routing.accept(people.env, lead.id)
-        if co.status.value == "pending":
-            routing.accept(people.urban, co.id)
-        if co.status.value == "accepted":
-            routing.contribute(people.urban, co.id, "Checked the permits.")
-        routing.resolve(people.env, ticket.id, reply)
-
-
 def results(ticket) -> list[tuple[int, str]]:
     return [(r.round, r.outcome) for r in callbacks.results_of(ticket)]
 
@@ -292,7 +279,7 @@ def results(ticket) -> list[tuple[int, str]]:
 def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, people, english):
     code = joint_ticket.submission.tracking_code
     assert 'id="callback-form"' not in client.get(f"/track/{code}").get_data(as_text=True)
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     html = client.get(f"/track/{code}").get_data(as_text=True)
     assert 'id="callback-form"' in html and "Are you satisfied with the outcome?" in html
     assert 'id="callback-form"' in client.get(f"/track/{code}?partial=1").get_data(as_text=True)  # live refresh
@@ -305,7 +292,7 @@ def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, peo
     assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.escalation_level == 0
     assert results(joint_ticket) == [(1, "reopened")]
 
-    resolve(joint_ticket, people, "Second visit: the work now stops at 22:00.")
+    resolve_joint(joint_ticket, people, "Second visit: the work now stops at 22:00.")
     sent = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "3", "q_rating": "2"})
     assert sent.status_code == 302
     db.session.refresh(joint_ticket)
@@ -314,7 +301,7 @@ def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, peo
 
 
 def test_tracking_page_callback_satisfied_closes(client, joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     sent = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1", "q_comment": "谢谢"})
     assert sent.status_code == 302
@@ -323,7 +310,7 @@ def test_tracking_page_callback_satisfied_closes(client, joint_ticket, people):
 
 
 def test_tracking_page_callback_errors_keep_the_answers(client, joint_ticket, people, english):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_rating": "7"})
     html = response.get_data(as_text=True)
@@ -344,7 +331,7 @@ def test_callback_without_one_waiting(client, joint_ticket, english):
 
 
 def test_callback_through_the_api(client, joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     url = f"/api/v1/submissions/{code}/callback"
     bad = client.post(url, json={"answers": {"solved": 1, "satisfaction": 4}})

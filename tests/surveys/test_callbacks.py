@@ -13,20 +13,7 @@ from participation.routing import services as routing
 from participation.routing.models import TicketStatus
 from participation.surveys import callbacks
 from participation.surveys.models import CallbackResult, Invitation, Response, ResponseStatus
-from tests.routing.conftest import part_of
-
-
-def resolve(ticket, people, reply="Fixed the noise barrier."):
-    """The lead signs for (if needed), the co-handler contributes, the lead resolves."""
-    lead, co = part_of(ticket, "ENV"), part_of(ticket, "URBAN")
-    with transaction():
-        if lead.status.value == "pending":
-            routing.accept(people.env, lead.id)
-        if co.status.value == "pending":
-            routing.accept(people.urban, co.id)
-        if co.status.value == "accepted":
-            routing.contribute(people.urban, co.id, "Checked the permits.")
-        routing.resolve(people.env, ticket.id, reply)
+from tests.routing.conftest import resolve_joint
 
 
 def answer(ticket, **answers):
@@ -35,7 +22,7 @@ def answer(ticket, **answers):
 
 
 def test_resolution_asks_the_submitter_once(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     invitation = callbacks.pending_invitation(joint_ticket)
     assert invitation is not None and invitation.round == 1 and invitation.user_id == people.citizen.id
     kinds = db.session.scalars(select(Notification.kind).where(Notification.user_id == people.citizen.id)).all()
@@ -43,7 +30,7 @@ def test_resolution_asks_the_submitter_once(joint_ticket, people):
 
 
 def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     answer(joint_ticket, solved=1, satisfaction=1, rating=5, comment="谢谢，处理得很快")
     db.session.refresh(joint_ticket)
     assert joint_ticket.status == TicketStatus.CLOSED
@@ -55,12 +42,12 @@ def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
 
 
 def test_dissatisfied_reopens_once_then_escalates(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     answer(joint_ticket, solved=2, satisfaction=3)
     db.session.refresh(joint_ticket)
     assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
     assert joint_ticket.escalation_level == 0
-    resolve(joint_ticket, people, "Second visit: the work now stops at 22:00.")
+    resolve_joint(joint_ticket, people, "Second visit: the work now stops at 22:00.")
     invitation = callbacks.pending_invitation(joint_ticket)
     assert invitation.round == 2
     answer(joint_ticket, solved=1, satisfaction=3, rating=2)
@@ -73,14 +60,14 @@ def test_dissatisfied_reopens_once_then_escalates(joint_ticket, people):
 
 
 def test_not_solved_but_satisfied_still_reopens(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     answer(joint_ticket, solved=2, satisfaction=2)
     db.session.refresh(joint_ticket)
     assert joint_ticket.status == TicketStatus.REOPENED
 
 
 def test_bad_callback_answers_store_nothing(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     for bad in ({"solved": 1}, {"solved": 3, "satisfaction": 1}, {"solved": "yes", "satisfaction": 1}):
         with pytest.raises(ValidationFailed):
             answer(joint_ticket, **bad)
@@ -96,7 +83,7 @@ def test_no_callback_before_resolution(joint_ticket):
 
 
 def test_a_used_invitation_cannot_answer_again(joint_ticket, people):
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     invitation = callbacks.pending_invitation(joint_ticket)
     answer(joint_ticket, solved=1, satisfaction=2)
     from participation.surveys import services
@@ -110,7 +97,7 @@ def test_followers_are_asked_and_stored_on_the_master(joint_ticket, people, subm
     follower = submit("工地半夜还在施工，噪音吵得睡不着")
     with transaction():
         routing.merge(people.coordinator, follower.id, joint_ticket.id)
-    resolve(joint_ticket, people)
+    resolve_joint(joint_ticket, people)
     assert callbacks.pending_invitation(follower) is not None
     answer(follower, solved=2, satisfaction=3)
     db.session.refresh(joint_ticket)
