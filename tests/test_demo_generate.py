@@ -210,3 +210,53 @@ def test_fast_closures_reopen_after_the_callback(generated):
     (planted,) = generated["planted"]["fast_close_reopen"]
     assert fast_reopened[planted] >= 3
     assert sum(n for c, n in fast_reopened.items() if c != planted) <= 1
+
+
+# -- the scorecard catches what was planted -------------------------------------------------------
+
+
+def test_scorecards_put_planted_gaming_at_the_bottom_of_its_term(generated):
+    """Scored month by month, each planted department collects the most points of its penalty term
+    (the late contributor: the lowest on-time share of contributions), and clean ones collect few."""
+    from participation.core.uow import transaction
+    from participation.scoring import services as scoring
+    from participation.scoring.models import Scorecard
+
+    periods = []
+    for period in scoring.periods_with_activity():
+        start, _end = scoring.period_bounds(period)
+        if start.date().isoformat() <= UNTIL:
+            periods.append(period)
+    with transaction():
+        for period in periods:
+            scoring.recompute(period)
+    codes = _codes()
+    points: dict[str, Counter] = defaultdict(Counter)
+    contributions: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    total: Counter = Counter()
+    for card in _db.session.scalars(select(Scorecard).where(Scorecard.period.in_(periods))):
+        code = codes[card.department_id]
+        for term, value in card.penalties.items():
+            points[term][code] += value["count"]
+        total[code] += card.penalty_points
+    for clock in _db.session.scalars(select(SlaClock).where(SlaClock.kind == ClockKind.CONTRIBUTION)):
+        if clock.state in (ClockState.MET, ClockState.MISSED):
+            tally = contributions[codes[clock.department_id]]
+            tally[0] += clock.state == ClockState.MET
+            tally[1] += 1
+
+    def worst(term: str) -> str:
+        return points[term].most_common(1)[0][0]
+
+    (bouncing,) = generated["planted"]["bouncing"]
+    (pausing,) = generated["planted"]["pause_without_contact"]
+    (fast,) = generated["planted"]["fast_close_reopen"]
+    (late,) = generated["planted"]["late_contribution"]
+    assert worst("wrongful_dispute") == bouncing
+    assert worst("pause_without_contact") == pausing
+    assert fast in {worst("reopen"), worst("contradicted_closure")}
+    rates = {code: met / n for code, (met, n) in contributions.items() if n >= 3}
+    assert min(rates, key=rates.get) == late
+    clean = [total[code] for code in _clean(generated, "") if code in total]
+    planted_points = min(total[c] for c in (bouncing, pausing, fast))
+    assert sorted(clean)[len(clean) // 2] < planted_points  # the median clean department is well below
