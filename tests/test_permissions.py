@@ -53,6 +53,7 @@ MATRIX: dict[str, set[str | None]] = {
     "surveys.respond": set(ROLES),
     "scoring.view": {"coordinator", "department_admin"},
     "scoring.weights.edit": {"coordinator"},
+    "scoring.view_full": {"coordinator"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
@@ -84,6 +85,7 @@ def others():
         "routing.inbox": SimpleNamespace(id=999),
         "notifications.read": SimpleNamespace(user_id=owner.id),
         "notifications.preferences.edit": owner,
+        "scoring.view_full": SimpleNamespace(department_id=999),
     }
 
 

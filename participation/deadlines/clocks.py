@@ -81,7 +81,6 @@ class ClockResult:
     amber_at: datetime
     next_level: int | None
     next_check_at: datetime | None
-    resume_at: datetime | None = None  # a running pause reaches its cap here
 
     @property
     def effective_due(self) -> datetime:

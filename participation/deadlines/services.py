@@ -132,8 +132,9 @@ def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
     at = at or now()
     calendar = calendar_for(ticket)
     existing = {c.key: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+    facts = facts_of(ticket)
     results = clockmath.compute(
-        facts_of(ticket),
+        facts,
         targets_for(ticket),
         calendar,
         at,
@@ -142,7 +143,7 @@ def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
     )
     resume = None
     if ticket.paused_since is not None:
-        resume = clockmath.resume_at(facts_of(ticket), calendar, pause_caps(calendar), at)
+        resume = clockmath.resume_at(facts, calendar, pause_caps(calendar), at)
     out = []
     for result in results:
         clock = existing.get(result.key)
@@ -496,19 +497,3 @@ def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None)
     else:
         out.sort(key=lambda r: -r["late_minutes"])
     return out
-
-
-def reset_calendar_cache() -> None:
-    with _lock:
-        _calendar_cache.update(id=None, calendar=None)
-
-
-__all__ = [
-    "escalation_queue",
-    "pause",
-    "recompute",
-    "record_contact",
-    "resume",
-    "set_interim_deadline",
-    "sweep",
-]

@@ -15,11 +15,9 @@ def scorecards():
     """`?period=YYYY-MM` or `R30` (default: the rolling 30 days). Department admins see other departments in summary."""
     period = request.args.get("period", services.ROLLING)
     cards = services.scorecards(current_user, period)
-    own = set(getattr(current_user, "department_ids", set()))
-    full_view = can(current_user, "scoring.weights.edit")
     return jsonify(
         {
             "period": period,
-            "scorecards": [services.card_json(c, full=full_view or c.department_id in own) for c in cards],
+            "scorecards": [services.card_json(c, full=can(current_user, "scoring.view_full", c)) for c in cards],
         }
     )

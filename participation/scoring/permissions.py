@@ -13,3 +13,12 @@ def _view(actor, _obj):
 @rule("scoring.weights.edit")
 def _weights(actor, _obj):
     return is_coordinator(actor)
+
+
+@rule("scoring.view_full")
+def _view_full(actor, card):
+    """A scorecard in full (components, penalties, drill-down): coordinators any, department admins their own."""
+    department_id = getattr(card, "department_id", getattr(card, "id", None))
+    return is_coordinator(actor) or (
+        actor is not None and actor.has_role(Role.DEPARTMENT_ADMIN) and department_id in actor.department_ids
+    )

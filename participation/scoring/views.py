@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from participation.core.errors import DomainError, NotFound, ValidationFailed
 from participation.core.permissions import authorize, can
 from participation.core.uow import transaction
 from participation.extensions import db
@@ -75,18 +75,6 @@ def _months_back(period: str, count: int) -> list[str]:
     return list(reversed(out))
 
 
-def full_view_ids(actor: Any) -> set[int] | None:
-    """The departments the actor sees in full: None for all (coordinators), else its own."""
-    if can(actor, "scoring.weights.edit"):
-        return None
-    return set(getattr(actor, "department_ids", set()) or set())
-
-
-def sees_in_full(actor: Any, department_id: int) -> bool:
-    own = full_view_ids(actor)
-    return own is None or department_id in own
-
-
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -125,7 +113,7 @@ def ranking():
                     trend.setdefault(card.department_id, {})[month] = card.score
     rows = []
     for rank, card in enumerate(cards, start=1):
-        full = sees_in_full(current_user, card.department_id)
+        full = can(current_user, "scoring.view_full", card)
         rows.append({"rank": rank, "card": card, "full": full, "components": card.components if full else None})
     months = stored_months()
     bar_chart = {
@@ -182,8 +170,7 @@ def drill_down(dept_code: str, period: str, role: str, item: str):
     if item not in compute.COMPONENTS and item not in compute.PENALTY_TERMS:
         raise NotFound(_("No such component or penalty term."))
     department = services.department_or_404(dept_code)
-    if not sees_in_full(current_user, department.id):
-        raise PermissionDenied(_("You can open only your own department's scorecard."))
+    authorize(current_user, "scoring.view_full", department)
     card = _card(department.id, period, role)
     if card is None:
         with transaction():

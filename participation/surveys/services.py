@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -398,7 +397,3 @@ def _announce(survey: Survey) -> None:
     from participation.core.sockets import publish
 
     publish("survey.updated", {"code": survey.code, "status": survey.status.value}, [survey_room(survey.id)], NAMESPACE)
-
-
-def now() -> datetime:
-    return utcnow()

@@ -246,5 +246,11 @@ def test_api_reads_and_acts_with_the_same_rules(client, bearer, joint_ticket, pe
         headers=coordinator,
     )
     assert interim.status_code == 422 and "due" in interim.get_json()["error"]["fields"]
+    wrong_clock = client.post(
+        f"/api/v1/tickets/{ticket_id}/deadlines/interim",
+        json={"clock_id": "one", "due": "2030-01-01T10:00", "reason": "x"},
+        headers=coordinator,
+    )
+    assert wrong_clock.status_code == 422 and "clock_id" in wrong_clock.get_json()["error"]["fields"]
     assert client.get("/api/v1/escalations", headers=env).status_code == 403
     assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": []}
