@@ -98,6 +98,7 @@ class Config:
     SCORING_DEFAULT_RATE = 0.5  # p0 when the whole city has no data for a component yet
     SCORING_FREEZE_DAYS = 7  # a month is frozen once computed this many days after it ended
     SCORING_LIVE = True  # recompute the affected month after each relevant change (through Celery)
+    SCORING_ROLLING_MAX_AGE = 300  # seconds: the stored rolling 30 days are computed anew when older
 
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200

@@ -20,11 +20,16 @@ def recompute_command(period: str | None) -> None:
     """Recompute scorecards in full (frozen months stay as they are)."""
     from participation.scoring import services
 
-    periods = [period] if period else [*services.periods_with_activity(), services.ROLLING]
-    for name in periods:
+    if period:
+        services.period_bounds(period)  # a clear error for a malformed period
         with transaction():
-            count = services.recompute(name)
-        click.echo(f"{name}: {count} scorecards" + ("" if count else " (frozen or empty)"))
+            count = services.recompute(period)
+        click.echo(f"{period}: {count} scorecards" + ("" if count else " (frozen)"))
+        return
+    periods = [*services.periods_with_activity(), services.ROLLING]
+    with transaction():
+        count = services.recompute_all(periods)
+    click.echo(f"{', '.join(periods)}: {count} scorecards (frozen months left as they were)")
 
 
 @scoring_cli.command("show")

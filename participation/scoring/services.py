@@ -21,12 +21,11 @@ from participation.core.audit import audit
 from participation.core.errors import NotFound, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.permissions import authorize
-from participation.deadlines.models import ClockKind, ClockState, SlaClock
 from participation.extensions import db
-from participation.routing.models import Dispute, DisputeStatus, PartRole, PartStatus, TicketEvent, TicketPart
+from participation.routing.models import TicketEvent
 from participation.scoring import compute as scoring
+from participation.scoring import facts
 from participation.scoring.models import Scorecard, WeightsVersion
-from participation.surveys.models import CallbackResult
 
 ROLLING = "R30"
 RELEVANT = {
@@ -134,184 +133,116 @@ def save_weights(
     return version
 
 
-# -- facts ---------------------------------------------------------------------------------------
-
-
-def _co_departments(ticket_ids: set[int]) -> dict[int, tuple[int, ...]]:
-    if not ticket_ids:
-        return {}
-    rows = db.session.execute(
-        select(TicketPart.ticket_id, TicketPart.department_id).where(
-            TicketPart.ticket_id.in_(ticket_ids), TicketPart.role == PartRole.CO, TicketPart.status != PartStatus.ENDED
-        )
-    )
-    out: dict[int, list[int]] = {}
-    for ticket_id, department_id in rows:
-        out.setdefault(ticket_id, []).append(department_id)
-    return {t: tuple(sorted(ds)) for t, ds in out.items()}
-
-
-def gather(start: datetime, end: datetime, at: datetime) -> scoring.Facts:
-    """Everything the period's scorecards are made of, read from the stored history."""
-    facts = scoring.Facts()
-    due = func.coalesce(SlaClock.interim_due_at, SlaClock.due_at)
-    stopped = (
-        select(SlaClock, TicketPart.role)
-        .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
-        .where(
-            (
-                (SlaClock.state.in_([ClockState.MET, ClockState.MISSED]))
-                & (SlaClock.stopped_at >= start)
-                & (SlaClock.stopped_at < end)
-            )
-            | ((SlaClock.state == ClockState.RUNNING) & (due >= start) & (due < end) & (due < at))
-        )
-    )
-    rows = db.session.execute(stopped).all()
-    resolve_ids = {c.ticket_id for c, _r in rows if c.kind == ClockKind.RESOLVE}
-    co = _co_departments(resolve_ids)
-    reopenings: dict[int, list[datetime]] = {}
-    if resolve_ids:
-        for ticket_id, when in db.session.execute(
-            select(TicketEvent.ticket_id, TicketEvent.at).where(
-                TicketEvent.ticket_id.in_(resolve_ids), TicketEvent.type == "status.reopened"
-            )
-        ):
-            reopenings.setdefault(ticket_id, []).append(when)
-    for clock, role in rows:
-        moment = clock.stopped_at or clock.effective_due
-        reopened = min((t for t in reopenings.get(clock.ticket_id, []) if t > moment), default=None)
-        facts.clocks.append(
-            scoring.ClockFact(
-                kind=clock.kind.value,
-                ticket_id=clock.ticket_id,
-                department_id=clock.department_id,
-                met=clock.state == ClockState.MET,
-                stopped_at=moment,
-                role=role.value if role is not None else "lead",
-                co_department_ids=co.get(clock.ticket_id, ()) if clock.kind == ClockKind.RESOLVE else (),
-                reopened_at=reopened,
-            )
-        )
-    callbacks = db.session.scalars(
-        select(CallbackResult).where(CallbackResult.at >= start, CallbackResult.at < end)
-    ).all()
-    co_cb = _co_departments({c.ticket_id for c in callbacks})
-    for result in callbacks:
-        facts.callbacks.append(
-            scoring.CallbackFact(
-                ticket_id=result.ticket_id,
-                at=result.at,
-                solved=result.solved,
-                satisfaction=result.satisfaction,
-                lead_department_id=result.lead_department_id,
-                co_department_ids=co_cb.get(result.ticket_id, ()),
-            )
-        )
-        if not result.solved and result.lead_department_id is not None:
-            facts.incidents.append(
-                scoring.IncidentFact("contradicted_closure", result.ticket_id, result.lead_department_id)
-            )
-    for dispute, role in db.session.execute(
-        select(Dispute, TicketPart.role)
-        .join(TicketPart, TicketPart.id == Dispute.part_id)
-        .where(
-            Dispute.ruled_at >= start,
-            Dispute.ruled_at < end,
-            Dispute.status.in_([DisputeStatus.UPHELD, DisputeStatus.OVERRULED]),
-        )
-    ):
-        facts.disputes.append(
-            scoring.DisputeFact(
-                dispute.ticket_id, dispute.department_id, role.value, dispute.status == DisputeStatus.OVERRULED
-            )
-        )
-    for part in db.session.scalars(
-        select(TicketPart).where(
-            TicketPart.role == PartRole.CO,
-            TicketPart.rating.is_not(None),
-            TicketPart.done_at >= start,
-            TicketPart.done_at < end,
-        )
-    ):
-        facts.ratings.append(scoring.RatingFact(part.ticket_id, part.department_id, part.rating))
-    from participation.routing.models import Ticket
-
-    events = db.session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.type, TicketEvent.at, TicketEvent.payload, Ticket.lead_department_id)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.at >= start, TicketEvent.at < end, TicketEvent.type.in_(["status.reopened", "clock.paused"]))
-    ).all()
-    paused = {t for t, kind, _at, _p, _l in events if kind == "clock.paused"}
-    contacts: dict[int, datetime] = {}
-    if paused:
-        for ticket_id, first in db.session.execute(
-            select(TicketEvent.ticket_id, func.min(TicketEvent.at))
-            .where(TicketEvent.ticket_id.in_(paused), TicketEvent.type.in_(["reply", "contact.recorded"]))
-            .group_by(TicketEvent.ticket_id)
-        ):
-            contacts[ticket_id] = first
-    for ticket_id, kind, when, payload, lead in events:
-        if lead is None:
-            continue
-        if kind == "status.reopened":
-            facts.incidents.append(scoring.IncidentFact("reopen", ticket_id, lead))
-        elif (payload or {}).get("kind", "waiting_citizen") == "waiting_citizen":
-            first = contacts.get(ticket_id)
-            if first is None or first > when:
-                facts.incidents.append(scoring.IncidentFact("pause_without_contact", ticket_id, lead))
-    return facts
-
-
 # -- computing and storing -----------------------------------------------------------------------
 
 
-def compute_period(period: str, at: datetime | None = None) -> list[scoring.Result]:
-    at = at or now()
+def _bucket(period: str, at: datetime) -> facts.Bucket:
     start, end = period_bounds(period, at)
-    version = current_weights()
-    departments = list(db.session.scalars(select(Department.id).where(Department.active).order_by(Department.id)))
-    return scoring.compute(
-        gather(start, min(end, at) if period == ROLLING else end, at),
-        departments,
+    return facts.Bucket(period, start, min(end, at) if period == ROLLING else end)
+
+
+def _stored_aggregate(cards: list[Scorecard], skip: set[int]) -> facts.Aggregate:
+    """The tallies and incidents kept in stored scorecards (exact: sums of halves and twentieths)."""
+    out = facts.Aggregate()
+    for card in cards:
+        if card.department_id in skip:
+            continue
+        for component, entry in card.components.items():
+            if entry.get("den"):
+                out.tallies[(card.department_id, card.role, component)] = facts.Tally(
+                    round(entry["num"] * 20), round(entry["den"] * 2), int(entry.get("tickets") or 0)
+                )
+        for term, entry in card.penalties.items():
+            if entry.get("count"):
+                out.incidents[(card.department_id, card.role, term)] = (int(entry["count"]), int(entry["tickets"]))
+    return out
+
+
+def _store(period: str, aggregate: facts.Aggregate, version: WeightsVersion, at: datetime, freeze: bool) -> int:
+    active = set(db.session.scalars(select(Department.id).where(Department.active)))
+    measured = {d for d, _r, _c in aggregate.tallies} | {d for d, _r, _t in aggregate.incidents}
+    results = scoring.compute(
+        aggregate,
+        sorted(active | measured),
         weights=version.weights,
         penalties=version.penalties,
         penalty_cap=version.penalty_cap,
         shrink_k=version.shrink_k,
         default_rate=float(current_app.config["SCORING_DEFAULT_RATE"]),
     )
-
-
-def recompute(period: str, at: datetime | None = None) -> int:
-    """Compute and store every department's scorecards of the period; a frozen month is left alone."""
-    at = at or now()
-    frozen = db.session.scalar(
-        select(func.count()).select_from(Scorecard).where(Scorecard.period == period, Scorecard.frozen)
+    db.session.execute(delete(Scorecard).where(Scorecard.period == period))
+    db.session.execute(
+        Scorecard.__table__.insert(),
+        [
+            {
+                "department_id": r.department_id,
+                "period": period,
+                "role": r.role,
+                "weights_version_id": version.id,
+                "components": r.components,
+                "penalties": r.penalties,
+                "penalty_points": r.penalty_points,
+                "score": r.score,
+                "items": r.items,
+                "frozen": freeze,
+                "computed_at": at,
+            }
+            for r in results
+        ],
     )
-    if frozen:
+    return len(results)
+
+
+def _frozen(periods: list[str]) -> set[str]:
+    return set(
+        db.session.scalars(select(Scorecard.period).where(Scorecard.period.in_(periods), Scorecard.frozen).distinct())
+    )
+
+
+def recompute(period: str, at: datetime | None = None, departments: set[int] | None = None) -> int:
+    """Compute and store every department's scorecards of the period; a frozen month is left alone.
+
+    With `departments`, only their tallies are read again and the others' are taken from the stored
+    scorecards of the period (an incremental update; the city rates and every score are still
+    computed anew, so the result is the same as a full recompute of the same moment).
+    """
+    at = at or now()
+    if _frozen([period]):
         return 0
-    results = compute_period(period, at)
     version = current_weights()
     freeze = is_closed(period, at)
-    db.session.execute(delete(Scorecard).where(Scorecard.period == period))
-    for result in results:
-        db.session.add(
-            Scorecard(
-                department_id=result.department_id,
-                period=period,
-                role=result.role,
-                weights_version_id=version.id,
-                components=result.components,
-                penalties=result.penalties,
-                penalty_points=result.penalty_points,
-                score=result.score,
-                items=result.items,
-                frozen=freeze,
-                computed_at=at,
-            )
-        )
-    db.session.flush()
-    return len(results)
+    bucket = _bucket(period, at)
+    stored = list(db.session.scalars(select(Scorecard).where(Scorecard.period == period)))
+    if departments is not None and stored and not freeze:
+        aggregate = _stored_aggregate(stored, skip=departments)
+        fresh = facts.aggregate([bucket], at, departments).get(period, facts.Aggregate())
+        aggregate.tallies.update(fresh.tallies)
+        aggregate.incidents.update(fresh.incidents)
+    else:
+        aggregate = facts.aggregate([bucket], at).get(period, facts.Aggregate())
+    return _store(period, aggregate, version, at, freeze)
+
+
+def recompute_all(periods: list[str], at: datetime | None = None) -> int:
+    """A full recompute of many months at once: each table is read once for all of them."""
+    at = at or now()
+    months = sorted(p for p in set(periods) - _frozen(periods) if p != ROLLING)
+    version = current_weights()
+    aggregates = facts.aggregate([_bucket(p, at) for p in months], at)
+    done = sum(_store(p, aggregates.get(p, facts.Aggregate()), version, at, is_closed(p, at)) for p in months)
+    if ROLLING in periods:
+        done += recompute(ROLLING, at)
+    return done
+
+
+def tickets_behind(card: Scorecard, item: str, page: int = 1, per_page: int = 100) -> tuple[list[int], int]:
+    """The tickets behind one component or penalty term of a stored scorecard (a page of them, and how
+    many in all), read from the same facts and at the same moment as the card was computed."""
+    at = card.computed_at
+    ids, total = facts.tickets_behind(
+        _bucket(card.period, at), at, card.department_id, card.role, item, limit=page * per_page
+    )
+    return ids[(page - 1) * per_page :], total
 
 
 def periods_with_activity() -> list[str]:
@@ -332,8 +263,13 @@ def scorecards(actor: Any, period: str) -> list[Scorecard]:
     """The stored scorecards of a period, best first (computed now if missing; R30 always fresh)."""
     authorize(actor, "scoring.view")
     period_bounds(period)  # validates
-    exists = db.session.scalar(select(func.count()).select_from(Scorecard).where(Scorecard.period == period))
-    if period == ROLLING or not exists:
+    newest = db.session.scalar(select(func.max(Scorecard.computed_at)).where(Scorecard.period == period))
+    stale = (
+        period == ROLLING
+        and newest is not None
+        and now() - newest > timedelta(seconds=current_app.config["SCORING_ROLLING_MAX_AGE"])
+    )
+    if newest is None or stale:
         recompute(period)
     stmt = select(Scorecard).where(Scorecard.period == period).order_by(Scorecard.score.desc(), Scorecard.department_id)
     return list(db.session.scalars(stmt))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
-from participation.core.uow import after_commit, transaction
+from participation.core.uow import after_commit, on_rollback, transaction
 from participation.routing.hooks import subscribe
 from participation.routing.models import TicketEvent
 
@@ -13,30 +13,44 @@ _QUEUED = "participation.scoring.queued"
 
 
 @shared_task(name="scoring.refresh", ignore_result=True)
-def refresh(periods: list[str]) -> int:
-    """Recompute the given periods (frozen months stay as they are)."""
+def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
+    """Recompute the given periods (frozen months stay as they are).
+
+    With `ticket_ids`, only the departments those tickets can count for are read again; the
+    others' tallies come from the stored scorecards (see services.recompute).
+    """
+    from participation.scoring.facts import departments_of
     from participation.scoring.services import recompute
 
     done = 0
     with transaction():
+        departments = departments_of(set(ticket_ids)) if ticket_ids is not None else None
         for period in periods:
-            done += recompute(period)
+            done += recompute(period, departments=departments)
     return done
 
 
 @subscribe(order=50)
 def _after_relevant_events(events: list[TicketEvent]) -> None:
     from participation.extensions import db
-    from participation.scoring.services import RELEVANT, ROLLING, period_of
+    from participation.scoring.services import RELEVANT, period_of
 
     if not current_app.config["SCORING_LIVE"]:
         return
-    periods = {period_of(e.at) for e in events if e.type in RELEVANT and e.at is not None}
-    if not periods:
+    relevant = [e for e in events if e.type in RELEVANT and e.at is not None]
+    if not relevant:
         return
-    queued: set[str] = db.session.info.setdefault(_QUEUED, set())
-    new = sorted(periods - queued)
-    if new:
-        queued.update(new)
-        after_commit(refresh.delay, [*new, ROLLING])
-        after_commit(db.session.info.pop, _QUEUED, None)
+    queued = db.session.info.get(_QUEUED)
+    if queued is None:
+        queued = db.session.info[_QUEUED] = {"periods": set(), "tickets": set()}
+        after_commit(lambda: _send(db.session.info.pop(_QUEUED, None)))
+        on_rollback(db.session.info.pop, _QUEUED, None)
+    queued["periods"].update(period_of(e.at) for e in relevant)
+    queued["tickets"].update(e.ticket_id for e in relevant)
+
+
+def _send(queued: dict | None) -> None:
+    from participation.scoring.services import ROLLING
+
+    if queued:
+        refresh.delay([*sorted(queued["periods"]), ROLLING], sorted(queued["tickets"]))

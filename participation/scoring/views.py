@@ -153,6 +153,9 @@ def ranking():
     )
 
 
+PER_PAGE = 100
+
+
 def _card(department_id: int, period: str, role: str) -> Scorecard | None:
     return db.session.scalar(
         select(Scorecard).where(
@@ -187,7 +190,8 @@ def drill_down(dept_code: str, period: str, role: str, item: str):
         entry = card.penalties.get(item) or {}
         label = PENALTY_LABELS[item]
         kind = "penalty"
-    ids = [int(t) for t in entry.get("tickets") or []]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    ids, total = services.tickets_behind(card, item, page=page, per_page=PER_PAGE)
     found = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
     tickets = [{"id": t, "ticket": found.get(t)} for t in ids]
     per_incident = card.weights_version.penalties.get(item) if kind == "penalty" else None
@@ -206,6 +210,9 @@ def drill_down(dept_code: str, period: str, role: str, item: str):
         per_incident=per_incident,
         cap=card.weights_version.penalty_cap,
         tickets=tickets,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
         fmt=_fmt,
     )
 
