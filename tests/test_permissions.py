@@ -19,6 +19,7 @@ MATRIX: dict[str, set[str | None]] = {
     "accounts.token.revoke": {"admin"},
     "accounts.users.manage": {"admin"},
     "catalog.manage": {"admin"},
+    "catalog.category.departments": {"admin", "coordinator"},
     "intake.submission.create": set(ROLES),
     "intake.submission.list_own": {r.value for r in Role},
     "intake.submission.view_private": {"coordinator", "admin"},

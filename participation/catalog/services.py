@@ -249,6 +249,58 @@ def save_entry(actor: Any, section: str, entry: dict) -> dict[str, dict[str, int
         ) from None
 
 
+def set_category_departments(
+    actor: Any, code: str, lead: str | None = None, co: list[str] | None = None, *, source: str = ""
+) -> dict[str, Any]:
+    """Change who handles a category: its lead department, its co-handling departments, or both.
+
+    None keeps that side as it is. Returns the category's code and its departments before and after.
+    The router reads this rule on every decision, so the next item of the category follows it.
+    """
+    authorize(actor, "catalog.category.departments")
+    category = by_code(Category, code) if isinstance(code, str) else None
+    if category is None:
+        raise ValidationFailed(fields={"category": [_("Unknown category %(code)s.", code=code)]})
+    errors: dict[str, list[str]] = {}
+    if lead is None and co is None:
+        errors["lead"] = [_("Choose a lead department or the co-handling departments.")]
+    if lead is not None and not isinstance(lead, str):
+        errors["lead"] = [_("Wrong type of value.")]
+    if co is not None and (not isinstance(co, list) or not all(isinstance(c, str) for c in co)):
+        errors["co"] = [_("Give a list of codes.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    wanted = ([lead] if lead is not None else []) + list(co or [])
+    found = {d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted)))}
+
+    def department(value: str, field: str) -> Department | None:
+        found_one = found.get(value)
+        if found_one is None:
+            errors.setdefault(field, []).append(_("Unknown department code %(code)s.", code=value))
+        elif not found_one.active:
+            errors.setdefault(field, []).append(_("Department %(code)s is not active.", code=value))
+        return found_one
+
+    new_lead = department(lead, "lead") if lead is not None else category.lead
+    new_co = [department(c, "co") for c in dict.fromkeys(co)] if co is not None else list(category.co)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if any(d.id == new_lead.id for d in new_co):
+        raise ValidationFailed(
+            fields={"co" if co is not None else "lead": [_("The lead department cannot also co-handle.")]}
+        )
+    before = {"lead": category.lead.code, "co": sorted(d.code for d in category.co)}
+    after = {"lead": new_lead.code, "co": sorted(d.code for d in new_co)}
+    if before == after:
+        raise ValidationFailed(fields={"lead": [_("The category already has these departments.")]})
+    category.lead = new_lead
+    category.co = sorted(new_co, key=lambda d: d.code)
+    db.session.flush()
+    audit(actor, "catalog.category_departments_changed", category, code=category.code, before=before, after=after,
+          source=source)  # fmt: skip
+    return {"category": category.code, "before": before, "after": after}
+
+
 def departments() -> list[Department]:
     return list(db.session.scalars(select(Department).where(Department.active).order_by(Department.code)))
 

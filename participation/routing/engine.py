@@ -1,4 +1,10 @@
-"""The router in use: built from the catalog and confirmed tickets, stored, shared by every process."""
+"""The router in use: built from the catalog and confirmed tickets, stored, shared by every process.
+
+The fitted text model (which categories a text is about) is cached per process and stored for all of
+them; it depends only on the categories' texts. Which departments handle the chosen categories (lead,
+co-handlers, district office) is read from the database on every decision (`decide`), so that a change
+to a category's departments applies to the very next routing decision in every process, with no refit.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,12 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
-from participation.catalog.models import Category, District
+from participation.catalog.models import Category, Department, District
 from participation.catalog.services import category_out
 from participation.core.uow import after_commit
 from participation.extensions import db
 from participation.routing.models import RouterModel, TrainingExample
-from participation.routing.router import CatalogView, Router
+from participation.routing.router import CatalogView, CategoryInfo, Decision, Router, catalog_rule
 
 _lock = threading.Lock()
 _cache: dict = {"key": None, "router": None, "checked": 0.0}
@@ -46,8 +52,14 @@ def catalog_document() -> dict:
     return {"categories": categories, "districts": districts}
 
 
+# What the fitted model is made of; the departments (lead, co, district_co, offices) are read live.
+_MODEL_FIELDS = ("code", "name", "description", "keywords", "examples", "enterprise_only", "active")
+
+
 def _stamp(doc: dict) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """A fingerprint of what the fitted model depends on: a change of departments needs no refit."""
+    texts = [{k: c.get(k) for k in _MODEL_FIELDS} for c in doc.get("categories", [])]
+    return hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _history() -> list[tuple[str, list[str]]]:
@@ -102,6 +114,61 @@ def current_router() -> Router:
             _cache.update(key=key, router=router)
         _cache["checked"] = now
         return _cache["router"]
+
+
+def _district_office(code: str) -> str | None:
+    """The office of the district, or of the nearest district above it that has one."""
+    node = db.session.scalar(select(District).where(District.code == code))
+    seen: set[int] = set()
+    while node is not None and node.id not in seen:
+        if node.office is not None:
+            return node.office.code
+        seen.add(node.id)
+        node = node.parent
+    return None
+
+
+def departments_now(categories: list[str], district: str | None) -> tuple[str | None, list[str]]:
+    """Lead and co-handlers for these categories (primary first) by the catalog as stored right now.
+
+    Never cached: two small queries per decision. A category or department no longer active is left
+    out; without an active lead the item goes to triage."""
+    if not categories:
+        return None, []
+    rows = {
+        c.code: c
+        for c in db.session.scalars(
+            select(Category)
+            .where(Category.code.in_(categories), Category.active)
+            .options(selectinload(Category.lead), selectinload(Category.co))
+        )
+    }
+    infos = [
+        CategoryInfo(
+            code=code,
+            lead=rows[code].lead.code,
+            co=tuple(d.code for d in rows[code].co if d.active),
+            texts=(),
+            district_co=rows[code].district_co,
+        )
+        for code in dict.fromkeys(categories)
+        if code in rows
+    ]
+    if not infos or not rows[infos[0].code].lead.active:
+        return None, []
+    office = _district_office(district) if district and any(i.district_co for i in infos) else None
+    lead, co = catalog_rule(infos, office)
+    if co:
+        active = set(db.session.scalars(select(Department.code).where(Department.code.in_(co), Department.active)))
+        co = [c for c in co if c in active]
+    return lead, co
+
+
+def decide(router: Router, text: str, district: str | None, category: str | None, enterprise: bool) -> Decision:
+    """The router's categories for a text, with the departments the catalog gives them now."""
+    decision = router.suggest(text, district, category, enterprise)
+    decision.lead, decision.co = departments_now([c for c, _p in decision.categories], district)
+    return decision
 
 
 def forget() -> None:

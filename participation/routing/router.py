@@ -372,18 +372,22 @@ class Router:
 
     def departments(self, categories: list[str], district: str | None) -> tuple[str | None, list[str]]:
         """Lead and co-handlers by the catalog's rule for these categories (primary first)."""
-        if not categories:
-            return None, []
         infos = [self.catalog.categories[c] for c in categories if c in self.catalog.categories]
-        if not infos:
-            return None, []
-        lead = infos[0].lead
-        co: set[str] = set(infos[0].co)
-        for info in infos[1:]:
-            co.add(info.lead)
-            co.update(info.co)
         office = self.catalog.district_office.get(district) if district else None
-        if office and any(info.district_co for info in infos):
-            co.add(office)
-        co.discard(lead)
-        return lead, sorted(co)
+        return catalog_rule(infos, office)
+
+
+def catalog_rule(infos: list[CategoryInfo], office: str | None) -> tuple[str | None, list[str]]:
+    """The catalog's rule: the primary category's lead leads; its co-handlers, the other categories'
+    leads and co-handlers, and the district office (when a category has `district_co`) co-handle."""
+    if not infos:
+        return None, []
+    lead = infos[0].lead
+    co: set[str] = set(infos[0].co)
+    for info in infos[1:]:
+        co.add(info.lead)
+        co.update(info.co)
+    if office and any(info.district_co for info in infos):
+        co.add(office)
+    co.discard(lead)
+    return lead, sorted(co)

@@ -149,7 +149,7 @@ def _text(value: str | None, field: str, required: bool = True, limit: int = NOT
 def suggest(actor: Any, text: str, district: str | None = None, category: str | None = None) -> dict:
     """The router's decision for a text, without creating anything."""
     from participation.accounts.models import Role
-    from participation.routing.engine import current_router
+    from participation.routing.engine import current_router, decide
 
     authorize(actor, "routing.suggest")
     text = _text(text, "text", limit=current_app.config["SUBMISSION_MAX_CHARS"])
@@ -159,7 +159,7 @@ def suggest(actor: Any, text: str, district: str | None = None, category: str | 
     if category and category not in router.catalog.categories:
         raise ValidationFailed(fields={"category": [_("Unknown category.")]})
     enterprise = is_authenticated(actor) and actor is not SYSTEM and actor.has_role(Role.ENTERPRISE)
-    return router.suggest(text, district, category, enterprise).as_dict()
+    return decide(router, text, district, category, enterprise).as_dict()
 
 
 def _district_codes() -> set[str]:
@@ -170,13 +170,14 @@ def _district_codes() -> set[str]:
 
 def route(ticket: Ticket) -> None:
     """Ask the router and look for duplicates; merge a near-certain duplicate, dispatch when confident, else triage."""
-    from participation.routing.engine import current_router
+    from participation.routing.engine import current_router, decide
 
     submission = ticket.submission
     router = current_router()
     text = f"{submission.title}\n{submission.text}".strip()
     enterprise = submission.organisation_id is not None
-    decision = router.suggest(
+    decision = decide(
+        router,
         text,
         submission.district.code if submission.district else None,
         submission.category.code if submission.category else None,

@@ -71,3 +71,26 @@ def test_coordinator_corrections_become_training_data(client, db, people, joint_
         ).status_code
         == 403
     )
+
+
+def test_a_change_of_departments_applies_to_the_next_decision_without_a_refit(app, db, people, catalog, monkeypatch):
+    """Lead and co-handlers are read from the catalog on every decision, even by a process whose router is cached."""
+    from participation.catalog.models import Department
+    from participation.catalog.services import set_category_departments
+
+    monkeypatch.setitem(app.config, "ROUTING_REFRESH_SECONDS", 3600)
+    engine.forget()
+    engine.current_router()
+    stamp = engine._stamp(engine.catalog_document())
+    text = "工地半夜施工噪音很大"
+    before = services.suggest(None, text, "EAST-HILL")
+    assert (before["lead"], before["co"]) == ("ENV", ["OFFICE-EAST-HILL", "URBAN"])
+    with transaction():
+        set_category_departments(people.coordinator, "NOISE", "URBAN", ["TRANSPORT"], source="test")
+    assert engine._stamp(engine.catalog_document()) == stamp  # no refit: the text model ignores departments
+    after = services.suggest(None, text, "EAST-HILL")
+    assert (after["lead"], after["co"]) == ("URBAN", ["OFFICE-EAST-HILL", "TRANSPORT"])
+    with transaction():
+        db.session.scalar(select(Department).where(Department.code == "TRANSPORT")).active = False
+    assert services.suggest(None, text, "EAST-HILL")["co"] == ["OFFICE-EAST-HILL"]  # inactive: left out
+    engine.forget()
