@@ -98,6 +98,12 @@ class Config:
     SCORING_DEFAULT_RATE = 0.5  # p0 when the whole city has no data for a component yet
     SCORING_FREEZE_DAYS = 7  # a month is frozen once computed this many days after it ended
     SCORING_LIVE = True  # recompute the affected month after each relevant change (through Celery)
+    # Joint-meeting agenda (docs/scoring.md): a category x department-pair cluster of a period is put on
+    # the agenda when it has at least AGENDA_MIN_TICKETS joint tickets and AGENDA_MIN_ISSUES issues
+    # (disputes + late joint tickets + low-satisfaction callbacks); AGENDA_WEIGHTS weigh them in the severity.
+    AGENDA_MIN_TICKETS = 3
+    AGENDA_MIN_ISSUES = 2
+    AGENDA_WEIGHTS: dict = {"disputes": 3.0, "late": 2.0, "low_satisfaction": 2.0}
     SCORING_ROLLING_MAX_AGE = 300  # seconds: the stored rolling 30 days are computed anew when older
 
     SUBMISSION_MAX_CHARS = 5000

@@ -55,6 +55,8 @@ MATRIX: dict[str, set[str | None]] = {
     "scoring.view": {"coordinator", "department_admin"},
     "scoring.weights.edit": {"coordinator"},
     "scoring.view_full": {"coordinator"},
+    "scoring.agenda.view": {"coordinator"},
+    "scoring.agenda.manage": {"coordinator"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
@@ -87,6 +89,7 @@ def others():
         "notifications.read": SimpleNamespace(user_id=owner.id),
         "notifications.preferences.edit": owner,
         "scoring.view_full": SimpleNamespace(department_id=999),
+        "scoring.agenda.view": SimpleNamespace(department_ids={998, 999}),
     }
 
 

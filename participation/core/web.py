@@ -88,6 +88,7 @@ def register(app: Flask) -> None:
     from participation.scoring import models as _scoring_models  # noqa: F401
     from participation.scoring import permissions as _scoring_permissions  # noqa: F401
     from participation.scoring import tasks as _scoring_tasks  # noqa: F401  (incremental scorecards)
+    from participation.scoring.agenda_views import bp as scoring_agenda_bp  # and its API
     from participation.scoring.network_views import bp as scoring_network_bp  # and its API
     from participation.scoring.views import bp as scoring_bp
     from participation.surveys import api as _survey_api  # noqa: F401
@@ -121,6 +122,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(survey_analysis_bp)
     app.register_blueprint(survey_builder_bp)
     app.register_blueprint(scoring_network_bp)
+    app.register_blueprint(scoring_agenda_bp)
     app.register_blueprint(scoring_bp)
     register_template_helpers(app)
     register_cli(app)

@@ -47,8 +47,8 @@ def _rate(num: float, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def co_handling(period: str) -> dict[str, list[dict[str, Any]]]:
-    start, end = _bounds(period)
+def period_tickets(start: datetime, end: datetime) -> Any:
+    """The ids of the tickets created or resolved in [start, end), as a subquery."""
     in_period = or_(
         (Ticket.created_at >= start) & (Ticket.created_at < end),
         (Ticket.resolved_at >= start) & (Ticket.resolved_at < end),
@@ -59,7 +59,12 @@ def co_handling(period: str) -> dict[str, list[dict[str, Any]]]:
         SlaClock.stopped_at >= start,
         SlaClock.stopped_at < end,
     )  # resolved in the period, even if reopened since
-    tickets = select(Ticket.id).where(or_(in_period, Ticket.id.in_(resolved_in_period))).scalar_subquery()
+    return select(Ticket.id).where(or_(in_period, Ticket.id.in_(resolved_in_period))).scalar_subquery()
+
+
+def co_handling(period: str) -> dict[str, list[dict[str, Any]]]:
+    start, end = _bounds(period)
+    tickets = period_tickets(start, end)
     # 1. the departments on each ticket of the period
     on_ticket: dict[int, set[int]] = defaultdict(set)
     for ticket_id, department_id in db.session.execute(

@@ -22,3 +22,19 @@ def _view_full(actor, card):
     return is_coordinator(actor) or (
         actor is not None and actor.has_role(Role.DEPARTMENT_ADMIN) and department_id in actor.department_ids
     )
+
+
+@rule("scoring.agenda.view")
+def _agenda_view(actor, item):
+    """The joint-meeting agenda: coordinators all of it, department admins the items of their departments."""
+    if is_coordinator(actor):
+        return True
+    if actor is None or not actor.has_role(Role.DEPARTMENT_ADMIN):
+        return False
+    return item is None or bool(getattr(item, "department_ids", set()) & actor.department_ids)
+
+
+@rule("scoring.agenda.manage")
+def _agenda_manage(actor, _item):
+    """Build the agenda and record what the meeting did (discussed, decision, catalog change, dismissal)."""
+    return is_coordinator(actor)
