@@ -97,7 +97,8 @@ def severity(counts: dict[str, int], troubled: int, joint: int) -> float:
 def compute_clusters(period: str) -> list[dict[str, Any]]:
     """Every category × department-pair cluster of the period's joint tickets, most severe first,
     each with `qualifies` (above the thresholds) and the tickets behind every count."""
-    start, end = _bounds(check_period(period))
+    period = check_period(period)
+    start, end = _bounds(period)
     tickets = period_tickets(start, end)
     # 1. every department that has had a part on each ticket of the period
     on_ticket: dict[int, set[int]] = defaultdict(set)
