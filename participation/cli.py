@@ -125,13 +125,43 @@ def demo_load() -> None:
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="The period ends at this day (default today).")
 @click.option("--planted", type=click.IntRange(1, 5), default=1, show_default=True, help="Departments per gaming kind.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON manifest here.")
-def demo_generate(tickets: int, seed: int, months: int, until, planted: int, manifest: Path | None) -> None:
+@click.option(
+    "--bulk-base",
+    type=click.IntRange(1),
+    help="Carry only this many tickets through the services, then copy their history in the database up to --tickets.",
+)
+@click.option(
+    "--spread-weeks",
+    type=click.IntRange(1, 520),
+    default=26,
+    show_default=True,
+    help="Bulk copies move back up to this many weeks.",
+)
+def demo_generate(
+    tickets: int,
+    seed: int,
+    months: int,
+    until,
+    planted: int,
+    manifest: Path | None,
+    bulk_base: int | None,
+    spread_weeks: int,
+) -> None:
     """Months of synthetic tickets through the real services, with known gaming planted in a few departments."""
+    from participation.demo_bulk import copy_history
     from participation.demo_data import Options, generate
 
-    options = Options(tickets=tickets, seed=seed, months=months, until=until.date() if until else None, planted=planted)
+    through_services = min(tickets, bulk_base) if bulk_base else tickets
+    options = Options(
+        tickets=through_services, seed=seed, months=months, until=until.date() if until else None, planted=planted
+    )
     try:
         result = generate(options, echo=click.echo)
+        if through_services < tickets:
+            click.echo(f"Copying the history of {through_services} tickets up to {tickets} ...")
+            result["bulk"] = copy_history(tickets, spread_weeks=spread_weeks, echo=click.echo)
+            result["tickets"] = tickets
+            click.echo(f"Copied in {result['bulk']['seconds']} s.")
     except DomainError as error:
         _fail(error)
     text = json.dumps(result, ensure_ascii=False, indent=2)

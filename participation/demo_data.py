@@ -588,7 +588,12 @@ class _Run:
             return False
         overrule = rng.random() < (PLANTED_OVERRULE if bouncing else CLEAN_OVERRULE)
         decision = "overruled" if overrule else "upheld"
-        routing.rule(self.coordinator, dispute.id, decision, "按职责清单裁定。")
+        named_now = None
+        if not overrule and part.role == PartRole.LEAD and ticket.part_for(suggested.id) is not None:
+            named_now = self.other_department(
+                rng, ticket, category
+            ).code  # it joined meanwhile: the coordinator names another
+        routing.rule(self.coordinator, dispute.id, decision, "按职责清单裁定。", named_now)
         self.counts[f"disputes.{decision}"] += 1
         if overrule:
             return True

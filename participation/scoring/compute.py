@@ -83,7 +83,7 @@ def compute(
                 shrunk = (t.num + shrink_k * p0) / (t.den + shrink_k) if (t.den + shrink_k) else p0
                 weight = weights.get(component, 0)
                 weighted += weight * shrunk
-                items += t.tickets
+                items += t.count
                 components[component] = {
                     "num": round(t.num, 4),
                     "den": round(t.den, 4),
@@ -91,12 +91,12 @@ def compute(
                     "city": round(p0, 4),
                     "shrunk": round(shrunk, 4),
                     "weight": weight,
-                    "tickets": t.tickets,
+                    "count": t.count,
                 }
             terms = {}
             for term in PENALTY_TERMS:
-                count, tickets = aggregate.incidents.get((department_id, role, term), (0, 0))
-                terms[term] = {"count": count, "points": round(count * penalties.get(term, 0.0), 4), "tickets": tickets}
+                count = aggregate.incidents.get((department_id, role, term), 0)
+                terms[term] = {"count": count, "points": round(count * penalties.get(term, 0.0), 4)}
             points = min(penalty_cap, sum(v["points"] for v in terms.values()))
             score = max(0.0, 100 * weighted / total_weight - points)
             results.append(Result(department_id, role, components, terms, round(points, 4), round(score, 2), items))

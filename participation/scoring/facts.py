@@ -1,8 +1,8 @@
 """The scorecards' facts as SQL: one row per measured thing, aggregated in the database.
 
-Every measured thing of ARCHITECTURE section 5 is a row (bucket, department, role, component,
-value, weight, ticket) of one UNION ALL; penalty incidents are rows (bucket, department, role,
-term, ticket) of another. The database sums them per (bucket, department, role, component), so a
+Every measured thing of ARCHITECTURE section 5 is a row (moment, department, role, component,
+value, weight, ticket) of one UNION ALL; penalty incidents are rows (moment, department, role,
+term, ticket) of another. The database sums them per (period, department, role, component), so a
 full recompute reads each table once whatever the number of months, and the drill-down reads the
 same rows filtered to one department, role and component: the figures and the tickets behind them
 cannot disagree.
@@ -12,9 +12,9 @@ which the database adds them: a value is in tenths (satisfied 10, basically 6, d
 rating of 4 is 8) and a weight in halves (a co-handler's callback counts 1, everything else 2).
 A tally's numerator is Σ value·weight / 20 and its denominator Σ weight / 2.
 
-A bucket is a period: rows are put in the bucket whose [start, end) holds their moment (a CASE
-over the buckets' bounds, computed in Python in the city's time zone, so months follow the city's
-calendar on every database).
+A bucket is a period: rows are put in the bucket whose [start, end) holds their moment (on
+PostgreSQL the city-time month of the moment, elsewhere a CASE over the bounds computed in Python
+in the city's time zone), and the rolling 30 days are summed in the same pass.
 
 The moments: a clock counts when it stopped (met or missed), or, still running, when it fell due
 if that is already past; a callback when it was recorded; a return or transfer when it was ruled;
@@ -23,10 +23,12 @@ a co-handler's rating when its part was done; reopenings and pauses when they ha
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -41,6 +43,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -51,6 +54,7 @@ from participation.routing.models import Dispute, DisputeStatus, PartRole, PartS
 from participation.surveys.models import CallbackResult
 
 REOPEN_WINDOW = timedelta(days=30)
+MONTH = re.compile(r"\d{4}-\d{2}")
 FULL, HALF = 2, 1  # weights in halves
 CONTACT_EVENTS = ("reply", "contact.recorded")
 
@@ -64,11 +68,11 @@ class Bucket:
 
 @dataclass
 class Tally:
-    """Exact sums: numerator in twentieths, denominator in halves; distinct tickets behind them."""
+    """Exact sums: numerator in twentieths, denominator in halves; how many things were measured."""
 
     num20: int = 0
     den2: int = 0
-    tickets: int = 0
+    count: int = 0
 
     @property
     def num(self) -> float:
@@ -84,16 +88,17 @@ class Aggregate:
     """One bucket's tallies and incidents, keyed by (department, role, component or term)."""
 
     tallies: dict[tuple[int, str, str], Tally] = field(default_factory=dict)
-    incidents: dict[tuple[int, str, str], tuple[int, int]] = field(default_factory=dict)  # (count, tickets)
+    incidents: dict[tuple[int, str, str], int] = field(default_factory=dict)  # how many
 
 
 # -- building blocks -----------------------------------------------------------------------------
 
 
 def _bucket_of(moment: ColumnElement, buckets: list[Bucket]) -> ColumnElement:
-    """The key of the bucket holding `moment` (NULL between buckets that are not adjacent)."""
-    if len(buckets) == 1:
-        return literal(buckets[0].key, String)
+    """The key of the bucket holding `moment` (NULL, or a key nobody asked for, between buckets that are
+    not adjacent). On PostgreSQL, months are the city-time month of the moment, computed once per row."""
+    if db.session.get_bind().dialect.name == "postgresql" and all(MONTH.fullmatch(b.key) for b in buckets):
+        return func.to_char(func.timezone(current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai"), moment), "YYYY-MM")
     return case(*[(and_(moment >= b.start, moment < b.end), literal(b.key, String)) for b in buckets])
 
 
@@ -111,24 +116,24 @@ def _role(column: ColumnElement) -> ColumnElement:
     return case((column == PartRole.CO, literal("co")), else_=literal("lead"))
 
 
-def _row(bucket, department, role, component, value10, weight, ticket) -> list[ColumnElement]:
+def _row(moment, department, role, component, value10, weight, ticket) -> list[ColumnElement]:
     return [
-        bucket.label("bucket"),
+        moment.label("moment"),
         department.label("department_id"),
         (role if isinstance(role, ColumnElement) else literal(role)).label("role"),
-        literal(component).label("item"),
+        (component if isinstance(component, ColumnElement) else literal(component)).label("item"),
         (value10 if isinstance(value10, ColumnElement) else literal(value10)).label("value10"),
         literal(weight).label("weight"),
         ticket.label("ticket_id"),
     ]
 
 
-def _incident(bucket, department, role, term, ticket) -> list[ColumnElement]:
+def _incident(moment, department, role, term, ticket) -> list[ColumnElement]:
     return [
-        bucket.label("bucket"),
+        moment.label("moment"),
         department.label("department_id"),
         (role if isinstance(role, ColumnElement) else literal(role)).label("role"),
-        literal(term).label("item"),
+        (term if isinstance(term, ColumnElement) else literal(term)).label("item"),
         ticket.label("ticket_id"),
     ]
 
@@ -148,19 +153,6 @@ def _clocks(buckets: list[Bucket], at: datetime) -> list[Select]:
         and_(stopped, _in(SlaClock.stopped_at, buckets)),
         and_(SlaClock.state == ClockState.RUNNING, _in(due, buckets), due < at),
     )
-    bucket = _bucket_of(moment, buckets)
-    sign_for = (
-        select(*_row(bucket, SlaClock.department_id, _role(TicketPart.role), "response", _met(SlaClock.state), FULL,
-                     SlaClock.ticket_id))
-        .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
-        .where(counted, SlaClock.kind == ClockKind.SIGN_FOR)
-    )  # fmt: skip
-    first_contact = select(
-        *_row(bucket, SlaClock.department_id, "lead", "response", _met(SlaClock.state), FULL, SlaClock.ticket_id)
-    ).where(counted, SlaClock.kind == ClockKind.FIRST_CONTACT)
-    contribution = select(
-        *_row(bucket, SlaClock.department_id, "co", "collaboration", _met(SlaClock.state), FULL, SlaClock.ticket_id)
-    ).where(counted, SlaClock.kind == ClockKind.CONTRIBUTION)
     reopen = aliased(TicketEvent)
     reopened = exists().where(
         reopen.ticket_id == SlaClock.ticket_id,
@@ -168,17 +160,43 @@ def _clocks(buckets: list[Bucket], at: datetime) -> list[Select]:
         reopen.at > moment,
         reopen.at <= _plus_window(moment),
     )
-    success = case((and_(SlaClock.state == ClockState.MET, ~reopened), 10), else_=0)
-    resolve_lead = select(
-        *_row(bucket, SlaClock.department_id, "lead", "resolution", success, FULL, SlaClock.ticket_id)
-    ).where(counted, SlaClock.kind == ClockKind.RESOLVE)
+    kind = SlaClock.kind
+    met = SlaClock.state == ClockState.MET
+    # one pass over the clocks: sign-for (the part's role), first contact and resolve (the lead),
+    # contribution (a co part); a resolve clock succeeds when met and not reopened within 30 days
+    clocks = (
+        select(
+            *_row(
+                moment,
+                SlaClock.department_id,
+                case((kind == ClockKind.SIGN_FOR, _role(TicketPart.role)), (kind == ClockKind.CONTRIBUTION, "co"),
+                     else_="lead"),
+                case((kind == ClockKind.RESOLVE, "resolution"), (kind == ClockKind.CONTRIBUTION, "collaboration"),
+                     else_="response"),
+                case((and_(met, kind == ClockKind.RESOLVE), case((reopened, 0), else_=10)), (met, 10), else_=0),
+                FULL,
+                SlaClock.ticket_id,
+            )
+        )
+        .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
+        .where(counted)
+        .cte("clock_facts")
+    )  # fmt: skip
     co = aliased(TicketPart)
     resolve_co = (
-        select(*_row(bucket, co.department_id, "co", "resolution", success, FULL, SlaClock.ticket_id))
-        .join(co, and_(co.ticket_id == SlaClock.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED))
-        .where(counted, SlaClock.kind == ClockKind.RESOLVE)
+        select(
+            clocks.c.moment,
+            co.department_id,
+            literal("co").label("role"),
+            clocks.c.item,
+            clocks.c.value10,
+            clocks.c.weight,
+            clocks.c.ticket_id,
+        )
+        .join(co, and_(co.ticket_id == clocks.c.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED))
+        .where(clocks.c.item == "resolution")
     )
-    return [sign_for, first_contact, contribution, resolve_lead, resolve_co]
+    return [select(clocks), resolve_co]
 
 
 def _satisfaction10() -> ColumnElement:
@@ -186,43 +204,43 @@ def _satisfaction10() -> ColumnElement:
 
 
 def _callbacks(buckets: list[Bucket]) -> list[Select]:
-    bucket = _bucket_of(CallbackResult.at, buckets)
+    moment = CallbackResult.at
     solved10 = case((CallbackResult.solved, 10), else_=0)
     lead = CallbackResult.lead_department_id
     window = _in(CallbackResult.at, buckets)
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == CallbackResult.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
     return [
-        select(*_row(bucket, lead, "lead", "satisfaction", _satisfaction10(), FULL, CallbackResult.ticket_id)).where(
+        select(*_row(moment, lead, "lead", "satisfaction", _satisfaction10(), FULL, CallbackResult.ticket_id)).where(
             window, lead.is_not(None)
         ),
-        select(*_row(bucket, lead, "lead", "resolution", solved10, FULL, CallbackResult.ticket_id)).where(
+        select(*_row(moment, lead, "lead", "resolution", solved10, FULL, CallbackResult.ticket_id)).where(
             window, lead.is_not(None)
         ),
-        select(*_row(bucket, co.department_id, "co", "satisfaction", _satisfaction10(), HALF, CallbackResult.ticket_id))
+        select(*_row(moment, co.department_id, "co", "satisfaction", _satisfaction10(), HALF, CallbackResult.ticket_id))
         .join(co, on_co)
         .where(window),
-        select(*_row(bucket, co.department_id, "co", "resolution", solved10, HALF, CallbackResult.ticket_id))
+        select(*_row(moment, co.department_id, "co", "resolution", solved10, HALF, CallbackResult.ticket_id))
         .join(co, on_co)
         .where(window),
     ]
 
 
 def _ruled_disputes(buckets: list[Bucket]):
-    bucket = _bucket_of(Dispute.ruled_at, buckets)
+    moment = Dispute.ruled_at
     where = (
         _in(Dispute.ruled_at, buckets),
         Dispute.status.in_([DisputeStatus.UPHELD, DisputeStatus.OVERRULED]),
     )
-    return bucket, where
+    return moment, where
 
 
 def _disputes(buckets: list[Bucket]) -> list[Select]:
-    bucket, where = _ruled_disputes(buckets)
+    moment, where = _ruled_disputes(buckets)
     upheld10 = case((Dispute.status == DisputeStatus.OVERRULED, 0), else_=10)
     return [
         select(
-            *_row(bucket, Dispute.department_id, _role(TicketPart.role), "collaboration", upheld10, FULL,
+            *_row(moment, Dispute.department_id, _role(TicketPart.role), "collaboration", upheld10, FULL,
                   Dispute.ticket_id)
         )
         .join(TicketPart, TicketPart.id == Dispute.part_id)
@@ -231,10 +249,10 @@ def _disputes(buckets: list[Bucket]) -> list[Select]:
 
 
 def _ratings(buckets: list[Bucket]) -> list[Select]:
-    bucket = _bucket_of(TicketPart.done_at, buckets)
+    moment = TicketPart.done_at
     return [
         select(
-            *_row(bucket, TicketPart.department_id, "co", "collaboration", TicketPart.rating * 2, FULL,
+            *_row(moment, TicketPart.department_id, "co", "collaboration", TicketPart.rating * 2, FULL,
                   TicketPart.ticket_id)
         ).where(TicketPart.role == PartRole.CO, TicketPart.rating.is_not(None), _in(TicketPart.done_at, buckets))
     ]  # fmt: skip
@@ -246,44 +264,43 @@ def measured(buckets: list[Bucket], at: datetime) -> list[Select]:
 
 def incidents(buckets: list[Bucket]) -> list[Select]:
     """Penalty incidents; all but wrongful disputes count against the ticket's (current) lead."""
-    event_bucket = _bucket_of(TicketEvent.at, buckets)
+    event_moment = TicketEvent.at
     lead = Ticket.lead_department_id
-    reopen = (
-        select(*_incident(event_bucket, lead, "lead", "reopen", TicketEvent.ticket_id))
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.type == "status.reopened", _in(TicketEvent.at, buckets), lead.is_not(None))
-    )
     contact = aliased(TicketEvent)
     contacted = exists().where(
         contact.ticket_id == TicketEvent.ticket_id, contact.type.in_(CONTACT_EVENTS), contact.at <= TicketEvent.at
     )
-    pause = (
-        select(*_incident(event_bucket, lead, "lead", "pause_without_contact", TicketEvent.ticket_id))
+    waiting = func.coalesce(TicketEvent.payload["kind"].as_string(), "waiting_citizen") == "waiting_citizen"
+    # one pass over the events: every reopening, and every pause for the citizen without contact before it
+    term = case(
+        (TicketEvent.type == "status.reopened", "reopen"),
+        (and_(waiting, ~contacted), "pause_without_contact"),
+    )
+    events = (
+        select(*_incident(event_moment, lead, "lead", term, TicketEvent.ticket_id))
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
-            TicketEvent.type == "clock.paused",
-            _in(TicketEvent.at, buckets),
-            lead.is_not(None),
-            func.coalesce(TicketEvent.payload["kind"].as_string(), "waiting_citizen") == "waiting_citizen",
-            ~contacted,
+            TicketEvent.type.in_(["status.reopened", "clock.paused"]), _in(TicketEvent.at, buckets), lead.is_not(None)
         )
+        .subquery("event_incidents")
     )
+    reopen_or_pause = select(events).where(events.c.item.is_not(None))
     contradicted = select(
         *_incident(
-            _bucket_of(CallbackResult.at, buckets),
+            CallbackResult.at,
             CallbackResult.lead_department_id,
             "lead",
             "contradicted_closure",
             CallbackResult.ticket_id,
         )
     ).where(_in(CallbackResult.at, buckets), CallbackResult.lead_department_id.is_not(None), ~CallbackResult.solved)
-    bucket, where = _ruled_disputes(buckets)
+    moment, where = _ruled_disputes(buckets)
     wrongful = (
-        select(*_incident(bucket, Dispute.department_id, _role(TicketPart.role), "wrongful_dispute", Dispute.ticket_id))
+        select(*_incident(moment, Dispute.department_id, _role(TicketPart.role), "wrongful_dispute", Dispute.ticket_id))
         .join(TicketPart, TicketPart.id == Dispute.part_id)
         .where(*where, Dispute.status == DisputeStatus.OVERRULED)
     )
-    return [reopen, pause, contradicted, wrongful]
+    return [reopen_or_pause, contradicted, wrongful]
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -291,48 +308,56 @@ def incidents(buckets: list[Bucket]) -> list[Select]:
 
 def _union(selects: list[Select], department_ids: set[int] | None):
     rows = union_all(*selects).subquery("facts")
-    known = and_(rows.c.bucket.is_not(None), rows.c.department_id.is_not(None))
+    known = rows.c.department_id.is_not(None)
     if department_ids is not None:
         known = and_(known, rows.c.department_id.in_(sorted(department_ids)))
     return rows, known
 
 
-def aggregate(buckets: list[Bucket], at: datetime, department_ids: set[int] | None = None) -> dict[str, Aggregate]:
-    """Every bucket's tallies and incidents (only of the given departments, when given)."""
+def aggregate(
+    buckets: list[Bucket], at: datetime, department_ids: set[int] | None = None, rolling: Bucket | None = None
+) -> dict[str, Aggregate]:
+    """Every bucket's tallies and incidents (only of the given departments, when given), and those of
+    the `rolling` window from the same pass over the tables."""
     out: dict[str, Aggregate] = defaultdict(Aggregate)
-    if not buckets:
+    windows = [*buckets, *([rolling] if rolling else [])]
+    if not windows:
         return out
-    rows, condition = _union(measured(buckets, at), department_ids)
-    stmt = (
-        select(
-            rows.c.bucket,
-            rows.c.department_id,
-            rows.c.role,
-            rows.c.item,
-            cast(func.sum(rows.c.value10 * rows.c.weight), Integer),
-            cast(func.sum(rows.c.weight), Integer),
-            func.count(rows.c.ticket_id.distinct()),
+    if db.session.get_bind().dialect.name == "postgresql":
+        # a big plan is not worth compiling to machine code, and the sums group in memory
+        db.session.execute(text("SET LOCAL jit = off"))
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    span = [Bucket("", min(w.start for w in windows), max(w.end for w in windows))]
+    wanted = {b.key for b in buckets}
+    for selects, measure in ((measured(span, at), True), (incidents(span), False)):
+        rows, condition = _union(selects, department_ids)
+        bucket = _bucket_of(rows.c.moment, buckets) if buckets else literal(None, String)
+        in_rolling = (
+            case((and_(rows.c.moment >= rolling.start, rows.c.moment < rolling.end), 1), else_=0)
+            if rolling
+            else literal(0)
         )
-        .where(condition)
-        .group_by(rows.c.bucket, rows.c.department_id, rows.c.role, rows.c.item)
-    )
-    for key, department_id, role, item, num20, den2, tickets in db.session.execute(stmt):
-        out[key].tallies[(department_id, role, item)] = Tally(int(num20), int(den2), int(tickets))
-    rows, condition = _union(incidents(buckets), department_ids)
-    stmt = (
-        select(
-            rows.c.bucket,
-            rows.c.department_id,
-            rows.c.role,
-            rows.c.item,
-            func.count(),
-            func.count(rows.c.ticket_id.distinct()),
+        sums = (
+            [cast(func.sum(rows.c.value10 * rows.c.weight), Integer), cast(func.sum(rows.c.weight), Integer)]
+            if measure
+            else []
         )
-        .where(condition)
-        .group_by(rows.c.bucket, rows.c.department_id, rows.c.role, rows.c.item)
-    )
-    for key, department_id, role, term, count, tickets in db.session.execute(stmt):
-        out[key].incidents[(department_id, role, term)] = (int(count), int(tickets))
+        keys = (bucket.label("bucket"), in_rolling.label("in_rolling"), rows.c.department_id, rows.c.role, rows.c.item)
+        stmt = select(*keys, *sums, func.count()).where(condition).group_by(*keys)
+        for key, rolled, department_id, role, item, *figures in db.session.execute(stmt):
+            targets = [out[key]] if key in wanted else []
+            if rolled:
+                targets.append(out[rolling.key])
+            for target in targets:
+                if measure:
+                    num20, den2, count = (int(x) for x in figures)
+                    tally = target.tallies.setdefault((department_id, role, item), Tally())
+                    tally.num20 += num20
+                    tally.den2 += den2
+                    tally.count += count
+                else:
+                    slot = (department_id, role, item)
+                    target.incidents[slot] = target.incidents.get(slot, 0) + int(figures[0])
     return out
 
 
@@ -342,7 +367,17 @@ def tickets_behind(
     """The tickets behind one component or penalty term of one scorecard, and how many there are."""
     selects = incidents([bucket]) if item in PENALTY_ITEMS else measured([bucket], at)
     rows, condition = _union(selects, {department_id})
-    base = select(rows.c.ticket_id).where(condition, rows.c.role == role, rows.c.item == item).distinct()
+    base = (
+        select(rows.c.ticket_id)
+        .where(
+            condition,
+            rows.c.role == role,
+            rows.c.item == item,
+            rows.c.moment >= bucket.start,
+            rows.c.moment < bucket.end,
+        )
+        .distinct()
+    )
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     stmt = base.order_by(rows.c.ticket_id)
     if limit is not None:

@@ -150,11 +150,11 @@ def _stored_aggregate(cards: list[Scorecard], skip: set[int]) -> facts.Aggregate
         for component, entry in card.components.items():
             if entry.get("den"):
                 out.tallies[(card.department_id, card.role, component)] = facts.Tally(
-                    round(entry["num"] * 20), round(entry["den"] * 2), int(entry.get("tickets") or 0)
+                    round(entry["num"] * 20), round(entry["den"] * 2), int(entry.get("count") or 0)
                 )
         for term, entry in card.penalties.items():
             if entry.get("count"):
-                out.incidents[(card.department_id, card.role, term)] = (int(entry["count"]), int(entry["tickets"]))
+                out.incidents[(card.department_id, card.role, term)] = int(entry["count"])
     return out
 
 
@@ -171,6 +171,8 @@ def _store(period: str, aggregate: facts.Aggregate, version: WeightsVersion, at:
         default_rate=float(current_app.config["SCORING_DEFAULT_RATE"]),
     )
     db.session.execute(delete(Scorecard).where(Scorecard.period == period))
+    if not results:
+        return 0
     db.session.execute(
         Scorecard.__table__.insert(),
         [
@@ -215,23 +217,32 @@ def recompute(period: str, at: datetime | None = None, departments: set[int] | N
     stored = list(db.session.scalars(select(Scorecard).where(Scorecard.period == period)))
     if departments is not None and stored and not freeze:
         aggregate = _stored_aggregate(stored, skip=departments)
-        fresh = facts.aggregate([bucket], at, departments).get(period, facts.Aggregate())
+        fresh = _read(bucket, at, departments)
         aggregate.tallies.update(fresh.tallies)
         aggregate.incidents.update(fresh.incidents)
     else:
-        aggregate = facts.aggregate([bucket], at).get(period, facts.Aggregate())
+        aggregate = _read(bucket, at)
     return _store(period, aggregate, version, at, freeze)
 
 
+def _read(bucket: facts.Bucket, at: datetime, departments: set[int] | None = None) -> facts.Aggregate:
+    if bucket.key == ROLLING:
+        found = facts.aggregate([], at, departments, rolling=bucket)
+    else:
+        found = facts.aggregate([bucket], at, departments)
+    return found.get(bucket.key, facts.Aggregate())
+
+
 def recompute_all(periods: list[str], at: datetime | None = None) -> int:
-    """A full recompute of many months at once: each table is read once for all of them."""
+    """A full recompute of many months (and the rolling 30 days) at once: each table is read once for all."""
     at = at or now()
     months = sorted(p for p in set(periods) - _frozen(periods) if p != ROLLING)
+    rolling = _bucket(ROLLING, at) if ROLLING in periods else None
     version = current_weights()
-    aggregates = facts.aggregate([_bucket(p, at) for p in months], at)
+    aggregates = facts.aggregate([_bucket(p, at) for p in months], at, rolling=rolling)
     done = sum(_store(p, aggregates.get(p, facts.Aggregate()), version, at, is_closed(p, at)) for p in months)
-    if ROLLING in periods:
-        done += recompute(ROLLING, at)
+    if rolling is not None:
+        done += _store(ROLLING, aggregates.get(ROLLING, facts.Aggregate()), version, at, False)
     return done
 
 

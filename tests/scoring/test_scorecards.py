@@ -69,7 +69,7 @@ def test_a_clean_joint_ticket_scores_as_computed_by_hand(joint_ticket, people):
     assert urban.score == pytest.approx(20 + 35 + 30 + 15 * 0.9)  # 98.5
     # a department with nothing measured gets the city rates: the same 92.5 as ENV's lead card
     assert found[("TRANSPORT", "lead")].score == pytest.approx(92.5)
-    assert env.components["response"]["tickets"] == 1
+    assert env.components["response"]["count"] == 2  # its sign-for and first-contact clocks
     assert scoring.tickets_behind(env, "response") == ([joint_ticket.id], 1)
     assert env.penalty_points == 0
 
@@ -97,7 +97,6 @@ def test_penalties_are_counted_and_capped(joint_ticket, people, submit):
     assert found[("URBAN", "co")].penalties["wrongful_dispute"] == {
         "count": 1,
         "points": 3.0,
-        "tickets": 1,
     }
     assert scoring.tickets_behind(found[("URBAN", "co")], "wrongful_dispute") == ([joint_ticket.id], 1)
     assert (

@@ -1,0 +1,165 @@
+"""Scorecards at city scale on PostgreSQL: full recompute, dashboard, incremental update.
+
+    .venv/bin/python bench/scorecards.py [--tickets 1000000] [--base 2000] [--seed 7] [--fresh]
+
+The data is made once by the generator (`flask demo generate --bulk-base`: `--base` tickets through
+the services, their history copied in the database up to `--tickets`) into the database
+`participation_bench_scoring`, and kept there for later runs (`--fresh` makes it anew); it is never
+in git.
+
+Printed, each beside its baseline from the same run:
+- the full recompute of every month and the rolling 30 days (stored scorecards deleted first, so no
+  month is frozen), beside a single SQL aggregate over the same events: ticket events counted per
+  city month and type;
+- the dashboard's first page (`GET /scorecards`, a coordinator, in-process test client): the mean
+  and p95 of 20 requests, and the first request after the stored rolling 30 days went stale (it
+  computes them);
+- the incremental update after one event (`scoring.refresh` for its month and the rolling 30 days,
+  limited to the departments of its ticket), the mean and p95 over 20 tickets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from common import ROOT, fresh_postgres, prepare, server_env
+
+NAME = "participation_bench_scoring"
+
+
+def _timed(fn, *args, **kwargs) -> float:
+    began = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - began
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--base", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--fresh", action="store_true", help="make the data anew")
+    args = parser.parse_args()
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    url = f"{base}/{NAME}"
+    have = 0
+    if not args.fresh:
+        try:
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                have = conn.execute(text("SELECT count(*) FROM ticket")).scalar() or 0
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - no such database yet
+            have = 0
+    env = server_env(url, PARTICIPATION_SCORING_LIVE="false")
+    if have != args.tickets:
+        url = fresh_postgres(NAME)
+        prepare(env)
+        flask = [sys.executable, "-m", "flask", "--app", "participation"]
+        began = time.perf_counter()
+        subprocess.run(
+            flask
+            + ["demo", "generate", "--tickets", str(args.tickets), "--seed", str(args.seed)]
+            + ["--months", str(args.months), "--bulk-base", str(args.base)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        print(f"generated {args.tickets} tickets in {time.perf_counter() - began:.0f} s")
+    os.environ.update(env)
+
+    from sqlalchemy import delete, func, select
+
+    from participation import create_app
+    from participation.accounts.models import Role, User
+    from participation.core.uow import transaction
+    from participation.extensions import db
+    from participation.routing.models import Ticket, TicketEvent
+    from participation.scoring import services, tasks
+    from participation.scoring.models import Scorecard
+
+    app = create_app()
+    with app.app_context():
+        counts = {
+            "tickets": db.session.scalar(select(func.count()).select_from(Ticket)),
+            "events": db.session.scalar(select(func.count()).select_from(TicketEvent)),
+        }
+        for table in ("sla_clock", "callback_result", "dispute", "ticket_part"):
+            counts[table] = db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+        print("data:", counts)
+        zone = app.config.get("CITY_TIMEZONE", "Asia/Shanghai")
+        aggregate = text(
+            "SELECT to_char(at AT TIME ZONE :zone, 'YYYY-MM') AS month, type, count(*) FROM ticket_event GROUP BY 1, 2"
+        )
+        baseline = min(_timed(lambda: db.session.execute(aggregate, {"zone": zone}).all()) for _ in range(3))
+        db.session.rollback()
+
+        def full() -> int:
+            with transaction():
+                db.session.execute(delete(Scorecard))
+                return services.recompute_all([*services.periods_with_activity(), services.ROLLING])
+
+        recompute = min(_timed(full) for _ in range(2))
+        cards = db.session.scalar(select(func.count()).select_from(Scorecard))
+        print(
+            f"full recompute: {recompute:.2f} s ({cards} scorecards) | single SQL aggregate over the ticket events: "
+            f"{baseline:.2f} s | ratio {recompute / baseline:.2f} (target <= 3)"
+        )
+
+        coordinator = next(u for u in db.session.scalars(select(User)) if u.has_role(Role.COORDINATOR))
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = coordinator.get_id()
+            session["_fresh"] = True
+        health = [_timed(client.get, "/api/v1/health") for _ in range(20)]
+        pages = []
+        for _ in range(20):
+            began = time.perf_counter()
+            response = client.get("/scorecards")
+            pages.append(time.perf_counter() - began)
+            assert response.status_code == 200, response.status_code
+        with transaction():
+            db.session.execute(delete(Scorecard).where(Scorecard.period == services.ROLLING))
+        stale = _timed(client.get, "/scorecards")
+        print(
+            f"dashboard first page: mean {statistics.mean(pages) * 1000:.1f} ms, p95 {_p95(pages) * 1000:.1f} ms "
+            f"(target < 300 ms) | trivial endpoint: mean {statistics.mean(health) * 1000:.1f} ms | "
+            f"with the rolling 30 days computed in the request: {stale * 1000:.0f} ms"
+        )
+
+        recent = list(
+            db.session.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.type == "status.resolved")
+                .order_by(TicketEvent.at.desc())
+                .limit(20)
+            )
+        )
+        db.session.rollback()
+        updates = []
+        for event in recent:
+            period = services.period_of(event.at)
+            updates.append(_timed(tasks.refresh.run, [period, services.ROLLING], [event.ticket_id]))
+        print(
+            f"incremental update of one event: mean {statistics.mean(updates) * 1000:.1f} ms, "
+            f"p95 {_p95(updates) * 1000:.1f} ms (target < 50 ms) | full recompute of the same month and R30: "
+            f"{_timed(tasks.refresh.run, [services.period_of(recent[0].at), services.ROLLING]) * 1000:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
