@@ -55,6 +55,7 @@ MATRIX: dict[str, set[str | None]] = {
     "scoring.view": {"coordinator", "department_admin"},
     "scoring.weights.edit": {"coordinator"},
     "scoring.view_full": {"coordinator"},
+    "scoring.network.pair": {"coordinator"},
     "scoring.agenda.view": {"coordinator"},
     "scoring.agenda.manage": {"coordinator"},
 }
@@ -89,6 +90,7 @@ def others():
         "notifications.read": SimpleNamespace(user_id=owner.id),
         "notifications.preferences.edit": owner,
         "scoring.view_full": SimpleNamespace(department_id=999),
+        "scoring.network.pair": SimpleNamespace(department_ids={998, 999}),
         "scoring.agenda.view": SimpleNamespace(department_ids={998, 999}),
     }
 

@@ -9,12 +9,17 @@ ping_pong(period): department A sent a ticket to B (a return or transfer naming 
 naming B on an upheld return, or the lead swapped from A to B) and B sent it back to A on the same
 ticket; counted when the move back happened in the period.
 
-Both read a handful of set-based queries; nothing is queried per ticket.
+Both read a handful of set-based queries; nothing is queried per ticket. `network(actor, period)`, which
+the page and the API call, keeps the pairs the actor may see (rule `scoring.network.pair`: coordinators
+all, department admins those involving one of their departments); a department's node then counts the
+joint tickets of its visible pairs only, so nothing is told about the pairs left out.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 from typing import Any
@@ -22,7 +27,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from participation.catalog.models import Department
-from participation.core.permissions import authorize
+from participation.core.permissions import authorize, can
 from participation.deadlines.models import ClockKind, ClockState, SlaClock
 from participation.extensions import db
 from participation.routing.models import Dispute, PartStatus, Ticket, TicketEvent, TicketPart
@@ -30,6 +35,19 @@ from participation.scoring.services import ROLLING, now, period_bounds
 from participation.surveys.models import CallbackResult
 
 SATISFACTION_VALUES = {1: 1.0, 2: 0.6, 3: 0.0}
+
+Visible = Callable[[int, int], bool]  # (department id, department id) -> whether the pair is shown
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two departments of the network, as the permission rule `scoring.network.pair` reads them."""
+
+    department_ids: frozenset[int]
+
+
+def _everything(_a: int, _b: int) -> bool:
+    return True
 
 
 def _bounds(period: str) -> tuple[datetime, datetime]:
@@ -62,7 +80,8 @@ def period_tickets(start: datetime, end: datetime) -> Any:
     return select(Ticket.id).where(or_(in_period, Ticket.id.in_(resolved_in_period))).scalar_subquery()
 
 
-def co_handling(period: str) -> dict[str, list[dict[str, Any]]]:
+def co_handling(period: str, visible: Visible = _everything) -> dict[str, list[dict[str, Any]]]:
+    """The co-handling graph of the period: the visible pairs (edges) and their departments (nodes)."""
     start, end = _bounds(period)
     tickets = period_tickets(start, end)
     # 1. the departments on each ticket of the period
@@ -97,13 +116,18 @@ def co_handling(period: str) -> dict[str, list[dict[str, Any]]]:
             answers[ticket_id].append(SATISFACTION_VALUES[satisfaction])
 
     pairs: dict[tuple[int, int], list[int]] = defaultdict(list)
-    per_department: dict[int, int] = defaultdict(int)
     for ticket_id in sorted(joint):
-        departments = sorted(joint[ticket_id])
-        for department_id in departments:
-            per_department[department_id] += 1
-        for a, b in combinations(departments, 2):
+        for a, b in combinations(sorted(joint[ticket_id]), 2):
             pairs[(a, b)].append(ticket_id)
+    pairs = {(a, b): ticket_ids for (a, b), ticket_ids in pairs.items() if visible(a, b)}
+    if not pairs:
+        return {"nodes": [], "edges": []}
+    # a department's joint tickets among the visible pairs (every one of them when all pairs are visible)
+    on_department: dict[int, set[int]] = defaultdict(set)
+    for (a, b), ticket_ids in pairs.items():
+        on_department[a].update(ticket_ids)
+        on_department[b].update(ticket_ids)
+    per_department = {d: len(ticket_ids) for d, ticket_ids in on_department.items()}
     names = _departments(set(per_department))
 
     edges = []
@@ -178,7 +202,8 @@ def _moves(start: datetime, end: datetime) -> dict[int, list[tuple[datetime, int
     return moves
 
 
-def ping_pong(period: str) -> list[dict[str, Any]]:
+def ping_pong(period: str, visible: Visible = _everything) -> list[dict[str, Any]]:
+    """The visible ping-pong pairs of the period, with the tickets that went there and back."""
     start, end = _bounds(period)
     found: dict[tuple[int, int], list[int]] = defaultdict(list)
     for ticket_id, ticket_moves in _moves(start, end).items():
@@ -190,6 +215,7 @@ def ping_pong(period: str) -> list[dict[str, Any]]:
                 seen.discard(first)
             else:
                 seen.add((source, target))
+    found = {(a, b): ticket_ids for (a, b), ticket_ids in found.items() if visible(a, b)}
     names = _departments({d for pair in found for d in pair})
     out = [
         {
@@ -207,6 +233,10 @@ def ping_pong(period: str) -> list[dict[str, Any]]:
 
 
 def network(actor: Any, period: str) -> dict[str, Any]:
-    """Both diagnostics of a period, for the page and the API (coordinators and department admins)."""
+    """Both diagnostics of a period, for the page and the API: the pairs the actor may see."""
     authorize(actor, "scoring.view")
-    return {"period": period, **co_handling(period), "ping_pong": ping_pong(period)}
+
+    def visible(a: int, b: int) -> bool:
+        return can(actor, "scoring.network.pair", Pair(frozenset((a, b))))
+
+    return {"period": period, **co_handling(period, visible), "ping_pong": ping_pong(period, visible)}

@@ -24,6 +24,17 @@ def _view_full(actor, card):
     )
 
 
+@rule("scoring.network.pair")
+def _network_pair(actor, pair):
+    """A pair of the network diagnostics (`pair.department_ids`; None for every pair): coordinators see any,
+    department admins those involving one of their departments."""
+    if is_coordinator(actor):
+        return True
+    if actor is None or pair is None or not actor.has_role(Role.DEPARTMENT_ADMIN):
+        return False
+    return bool(set(pair.department_ids) & actor.department_ids)
+
+
 @rule("scoring.agenda.view")
 def _agenda_view(actor, item):
     """The joint-meeting agenda: coordinators all of it, department admins the items of their departments."""

@@ -169,3 +169,120 @@ def test_the_page_draws_the_graph_and_tables(scenario, people, login, make_user)
 
 def test_the_page_refuses_department_staff(people, login):
     assert login(people.env).get("/scorecards/network").status_code == 403
+
+
+# -- what a department admin sees ------------------------------------------------------------------
+
+STAFF = {"ENV": "env", "URBAN": "urban", "TRANSPORT": "transport"}
+
+
+def bounce(people, submit, first: str, second: str):
+    """A ticket `first` leads, transfers to `second`, and gets back: one ping-pong first -> second."""
+    ticket = submit()
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], first, [])
+    for source, target in ((first, second), (second, first)):
+        staff = getattr(people, STAFF[source])
+        with transaction():
+            dispute = routing.request_return(staff, part_of(ticket, source).id, "transfer", "Not ours.", target)
+        with transaction():
+            routing.rule(people.coordinator, dispute.id, "upheld")
+    return ticket
+
+
+@pytest.fixture
+def bounced(scenario, people, submit):
+    """The scenario, plus ping-pong ENV -> URBAN (no TRANSPORT) and URBAN -> TRANSPORT."""
+    return {
+        "ENV-URBAN": bounce(people, submit, "ENV", "URBAN"),
+        "URBAN-TRANSPORT": bounce(people, submit, "URBAN", "TRANSPORT"),
+    }
+
+
+@pytest.fixture
+def transport_admin(make_user, people):
+    return make_user("department_admin", departments=("TRANSPORT",))
+
+
+def pairs_of(result) -> set[frozenset[str]]:
+    return {frozenset((e["a"], e["b"])) for e in result["edges"]}
+
+
+def ping_pong_pairs(result) -> set[tuple[str, str]]:
+    return {(p["from"], p["to"]) for p in result["ping_pong"]}
+
+
+def table_pairs(html: str, table_id: str) -> set[frozenset[str]]:
+    table = re.search(rf'<table[^>]*id="{table_id}"[^>]*>(.*?)</table>', html, re.S).group(1)
+    return {frozenset(pair.split("-")) for pair in re.findall(r'<tr data-pair="([A-Z]+-[A-Z]+)"', table)}
+
+
+def test_a_department_admin_sees_only_the_pairs_of_its_departments(scenario, bounced, people, transport_admin):
+    t2 = scenario[1]
+    period = period_of(utcnow())
+    everything = network.network(people.coordinator, period)
+    assert pairs_of(everything) == {
+        frozenset(p) for p in (("ENV", "URBAN"), ("ENV", "TRANSPORT"), ("TRANSPORT", "URBAN"))
+    }
+    assert ping_pong_pairs(everything) == {("ENV", "URBAN"), ("URBAN", "TRANSPORT")}
+    assert {n["department"]: n["joint_tickets"] for n in everything["nodes"]} == {"ENV": 3, "URBAN": 3, "TRANSPORT": 1}
+
+    own = network.network(transport_admin, period)
+    assert pairs_of(own) == {frozenset(("ENV", "TRANSPORT")), frozenset(("TRANSPORT", "URBAN"))}
+    assert all(e["ticket_ids"] == [t2.id] for e in own["edges"])  # the ticket links of its pairs
+    # the other departments count only the tickets they shared with TRANSPORT, not their other pairs
+    assert {n["department"]: n["joint_tickets"] for n in own["nodes"]} == {"ENV": 1, "URBAN": 1, "TRANSPORT": 1}
+    assert [(p["from"], p["to"], p["ticket_ids"]) for p in own["ping_pong"]] == [
+        ("URBAN", "TRANSPORT", [bounced["URBAN-TRANSPORT"].id])
+    ]
+
+
+def test_a_department_admin_of_no_department_in_the_network_sees_nothing(scenario, bounced, make_user):
+    head = make_user("department_admin", departments=("DRC",))
+    result = network.network(head, period_of(utcnow()))
+    assert (result["nodes"], result["edges"], result["ping_pong"]) == ([], [], [])
+
+
+def test_the_api_filters_for_a_department_admin(scenario, bounced, people, transport_admin, client, bearer):
+    period = period_of(utcnow())
+    response = client.get(f"/api/v1/scorecards/network?period={period}", headers=bearer(transport_admin))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert pairs_of(body) == {frozenset(("ENV", "TRANSPORT")), frozenset(("TRANSPORT", "URBAN"))}
+    assert ping_pong_pairs(body) == {("URBAN", "TRANSPORT")}
+    everything = client.get(f"/api/v1/scorecards/network?period={period}", headers=bearer(people.coordinator))
+    assert len(everything.get_json()["edges"]) == 3 and len(everything.get_json()["ping_pong"]) == 2
+
+
+def test_the_page_filters_for_a_department_admin(scenario, bounced, people, transport_admin, client, login):
+    t1, t2 = scenario[0], scenario[1]
+    period = period_of(utcnow())
+    html = login(transport_admin).get(f"/scorecards/network?period={period}").get_data(as_text=True)
+    assert table_pairs(html, "network-pairs") == {frozenset(("ENV", "TRANSPORT")), frozenset(("TRANSPORT", "URBAN"))}
+    assert table_pairs(html, "ping-pong") == {frozenset(("URBAN", "TRANSPORT"))}
+    graph = json.loads(re.search(r'data-graph="([^"]*)"', html).group(1).replace("&#34;", '"').replace("&quot;", '"'))
+    assert {frozenset((e["a"], e["b"])) for e in graph["edges"]} == {
+        frozenset(("ENV", "TRANSPORT")),
+        frozenset(("TRANSPORT", "URBAN")),
+    }
+    assert f'href="/tickets/{t2.id}"' in html and f'href="/tickets/{bounced["URBAN-TRANSPORT"].id}"' in html
+    assert f'href="/tickets/{t1.id}"' not in html and f'href="/tickets/{bounced["ENV-URBAN"].id}"' not in html
+    assert 'id="network-scope"' in html
+    client.post("/logout")
+    everything = login(people.coordinator).get(f"/scorecards/network?period={period}").get_data(as_text=True)
+    assert f'href="/tickets/{t1.id}"' in everything and f'href="/tickets/{bounced["ENV-URBAN"].id}"' in everything
+    assert 'id="network-scope"' not in everything
+
+
+@pytest.mark.parametrize("who", ["staff", "citizen"])
+def test_without_scoring_view_page_and_api_are_refused(scenario, people, client, login, bearer, who):
+    user = people.env if who == "staff" else people.citizen
+    period = period_of(utcnow())
+    api = client.get(f"/api/v1/scorecards/network?period={period}", headers=bearer(user))
+    assert api.status_code == 403 and api.get_json()["error"]["code"] == "forbidden"
+    assert login(user).get(f"/scorecards/network?period={period}").status_code == 403
+
+
+def test_anonymous_callers_are_asked_to_log_in(client):
+    assert client.get("/api/v1/scorecards/network").status_code == 401
+    assert client.get("/scorecards/network").status_code == 302
