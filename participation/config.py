@@ -72,7 +72,7 @@ class Config:
     ]  # fmt: skip
     # Periodic jobs run by `celery beat` in production, or by the embedded scheduler of `make run`:
     # task name -> seconds between runs.
-    BEAT_TASKS: dict = {"deadlines.sweep": 60.0, "notifications.flush_outbox": 60.0}
+    BEAT_TASKS: dict = {"deadlines.sweep": 60.0, "notifications.flush_outbox": 60.0, "scoring.refresh_rolling": 120.0}
 
     # Notifications: quiet hours are in the city's time; e-mail goes through the outbox.
     CITY_TIMEZONE = "Asia/Shanghai"

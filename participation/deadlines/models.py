@@ -127,6 +127,7 @@ class SlaClock(db.Model):
     __table_args__ = (
         UniqueConstraint("key"),
         CheckConstraint("target_minutes > 0", name="target_positive"),
+        Index("ix_sla_clock_department_stopped", "department_id", "stopped_at"),  # a department's month (scoring)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,19 @@ import enum
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.errors import Conflict
@@ -325,6 +337,7 @@ class TicketEvent(db.Model):
     """Append-only: nothing here is ever updated or deleted."""
 
     __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_type_at", "type", "at"),)  # the reopenings and pauses of a period
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)

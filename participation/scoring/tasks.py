@@ -1,4 +1,6 @@
-"""Incremental scorecards: after a relevant ticket change commits, recompute its month (and the rolling 30 days)."""
+"""Incremental scorecards: after a relevant ticket change commits, update its month for the departments of
+its ticket; the rolling 30 days are computed anew by the beat (`scoring.refresh_rolling`) and, when older
+than SCORING_ROLLING_MAX_AGE, by the first page that reads them."""
 
 from __future__ import annotations
 
@@ -30,6 +32,15 @@ def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
     return done
 
 
+@shared_task(name="scoring.refresh_rolling", ignore_result=True)
+def refresh_rolling() -> int:
+    """The rolling 30 days of every department, computed anew (a window that moves with the clock)."""
+    from participation.scoring.services import ROLLING, recompute
+
+    with transaction():
+        return recompute(ROLLING)
+
+
 @subscribe(order=50)
 def _after_relevant_events(events: list[TicketEvent]) -> None:
     from participation.extensions import db
@@ -50,7 +61,5 @@ def _after_relevant_events(events: list[TicketEvent]) -> None:
 
 
 def _send(queued: dict | None) -> None:
-    from participation.scoring.services import ROLLING
-
     if queued:
-        refresh.delay([*sorted(queued["periods"]), ROLLING], sorted(queued["tickets"]))
+        refresh.delay(sorted(queued["periods"]), sorted(queued["tickets"]))
