@@ -81,6 +81,10 @@ def main() -> None:
             check=True,
         )
         print(f"generated {args.tickets} tickets in {time.perf_counter() - began:.0f} s")
+    # the schema of this checkout (kept data may predate an index)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "participation", "db", "upgrade"], cwd=ROOT, env=env, check=True
+    )
     os.environ.update(env)
 
     from sqlalchemy import delete, func, select
