@@ -10,7 +10,7 @@ in git.
 Printed, each beside its baseline from the same run:
 - the full recompute of every month and the rolling 30 days (stored scorecards deleted first, so no
   month is frozen), beside a single SQL aggregate over the same events: ticket events counted per
-  city month and type;
+  city month (`date_trunc` in the city's zone, as the recompute buckets them) and type;
 - the dashboard's first page (`GET /scorecards`, a coordinator, in-process test client): the mean
   and p95 of 20 requests, and the first request after the stored rolling 30 days went stale (it
   computes them);

@@ -27,6 +27,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import (
@@ -96,10 +97,19 @@ class Aggregate:
 
 def _bucket_of(moment: ColumnElement, buckets: list[Bucket]) -> ColumnElement:
     """The key of the bucket holding `moment` (NULL, or a key nobody asked for, between buckets that are
-    not adjacent). On PostgreSQL, months are the city-time month of the moment, computed once per row."""
+    not adjacent). On PostgreSQL, months are the start of the moment's city-time month (a timestamp;
+    `_key` names it), computed once per row."""
     if db.session.get_bind().dialect.name == "postgresql" and all(MONTH.fullmatch(b.key) for b in buckets):
-        return func.to_char(func.timezone(current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai"), moment), "YYYY-MM")
+        return func.date_trunc("month", moment, current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai"))
     return case(*[(and_(moment >= b.start, moment < b.end), literal(b.key, String)) for b in buckets])
+
+
+def _key(bucket: str | datetime | None) -> str | None:
+    """A bucket's key: as it is, or the "YYYY-MM" of a month's first moment (city time)."""
+    if not isinstance(bucket, datetime):
+        return bucket
+    local = bucket.astimezone(ZoneInfo(current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai")))
+    return f"{local.year:04d}-{local.month:02d}"
 
 
 def _in(moment: ColumnElement, buckets: list[Bucket]) -> ColumnElement:
@@ -153,13 +163,34 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         and_(stopped, _in(SlaClock.stopped_at, buckets)),
         and_(SlaClock.state == ClockState.RUNNING, _in(due, buckets), due < at),
     )
-    reopen = aliased(TicketEvent)
-    reopened = exists().where(
-        reopen.ticket_id == SlaClock.ticket_id,
-        reopen.type == "status.reopened",
-        reopen.at > moment,
-        reopen.at <= _plus_window(moment),
+    # resolve clocks whose ticket was reopened within 30 days after they stopped: found from the few
+    # reopenings (by type and time) rather than by a look-up for every clock
+    reopen, resolved = aliased(TicketEvent), aliased(SlaClock)
+    reopened_ids = (
+        select(resolved.id)
+        .join(
+            reopen,
+            and_(
+                reopen.ticket_id == resolved.ticket_id,
+                reopen.type == "status.reopened",
+                reopen.at > resolved.stopped_at,
+                reopen.at <= _plus_window(resolved.stopped_at),
+            ),
+        )
+        .where(resolved.kind == ClockKind.RESOLVE, resolved.state == ClockState.MET, _in(resolved.stopped_at, buckets))
+        .distinct()
+        .subquery("reopened")
     )
+    if departments is None:
+        reopened = reopened_ids.c.id.is_not(None)
+    else:  # a few departments' clocks: a look-up for each is cheaper than finding every reopening
+        reopen_of = aliased(TicketEvent)
+        reopened = exists().where(
+            reopen_of.ticket_id == SlaClock.ticket_id,
+            reopen_of.type == "status.reopened",
+            reopen_of.at > SlaClock.stopped_at,
+            reopen_of.at <= _plus_window(SlaClock.stopped_at),
+        )
     kind = SlaClock.kind
     met = SlaClock.state == ClockState.MET
     success = case((and_(met, kind == ClockKind.RESOLVE), case((reopened, 0), else_=10)), (met, 10), else_=0)
@@ -182,6 +213,8 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
         .where(counted)
     )  # fmt: skip
+    if departments is None:
+        clocks = clocks.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == SlaClock.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
     if departments is not None:
@@ -338,9 +371,12 @@ def aggregate(
     if not windows:
         return out
     if db.session.get_bind().dialect.name == "postgresql":
-        # a big plan is not worth compiling to machine code, and the sums group in memory
+        # a big plan is not worth compiling to machine code; the sums group in memory
         db.session.execute(text("SET LOCAL jit = off"))
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # the planner cannot estimate how few groups the computed keys make (periods × departments ×
+        # roles × items, a few thousand): without this it sorts millions of rows to group them
+        db.session.execute(text("SET LOCAL enable_sort = off"))
     span = [Bucket("", min(w.start for w in windows), max(w.end for w in windows))]
     wanted = {b.key for b in buckets}
     for selects, measure in ((measured(span, at, department_ids), True), (incidents(span), False)):
@@ -358,7 +394,8 @@ def aggregate(
         )
         keys = (bucket.label("bucket"), in_rolling.label("in_rolling"), rows.c.department_id, rows.c.role, rows.c.item)
         stmt = select(*keys, *sums, func.count()).where(condition).group_by(*keys)
-        for key, rolled, department_id, role, item, *figures in db.session.execute(stmt):
+        for found, rolled, department_id, role, item, *figures in db.session.execute(stmt):
+            key = _key(found)
             targets = [out[key]] if key in wanted else []
             if rolled:
                 targets.append(out[rolling.key])
