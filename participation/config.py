@@ -106,6 +106,14 @@ class Config:
     AGENDA_WEIGHTS: dict = {"disputes": 3.0, "late": 2.0, "low_satisfaction": 2.0}
     SCORING_ROLLING_MAX_AGE = 300  # seconds: the stored rolling 30 days are computed anew when older
 
+    # Forums (docs/forums.md): a proposal is sent to the router as a ticket of kind "proposal" once its
+    # supporters reach the threshold of its category (FORUM_THRESHOLDS: category code -> supporters),
+    # else FORUM_SUPPORT_THRESHOLD. Authors may not support their own proposals unless allowed here.
+    FORUM_SUPPORT_THRESHOLD = 20
+    FORUM_THRESHOLDS: dict = {}
+    FORUM_ALLOW_SELF_SUPPORT = False
+    FORUM_PAGE_SIZE = 20
+
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024

@@ -8,6 +8,7 @@ import pytest
 
 from participation.accounts.models import ApiToken, Role, User
 from participation.core.permissions import can, rules
+from participation.forums.models import ProposalState
 from participation.intake.models import Submission
 
 ROLES = [None] + [r.value for r in Role]
@@ -58,6 +59,11 @@ MATRIX: dict[str, set[str | None]] = {
     "scoring.network.pair": {"coordinator"},
     "scoring.agenda.view": {"coordinator"},
     "scoring.agenda.manage": {"coordinator"},
+    "forums.proposal.create": {"citizen", "enterprise"},
+    "forums.proposal.view": set(ROLES),
+    "forums.proposal.edit": set(),
+    "forums.proposal.support": {"citizen", "enterprise"},
+    "forums.proposal.answer": set(),
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py.
 
@@ -92,6 +98,9 @@ def others():
         "scoring.view_full": SimpleNamespace(department_id=999),
         "scoring.network.pair": SimpleNamespace(department_ids={998, 999}),
         "scoring.agenda.view": SimpleNamespace(department_ids={998, 999}),
+        "forums.proposal.view": SimpleNamespace(state=ProposalState.PUBLISHED, author_id=owner.id),
+        "forums.proposal.edit": SimpleNamespace(state=ProposalState.PUBLISHED, author_id=owner.id),
+        "forums.proposal.answer": SimpleNamespace(ticket=TICKET, author_id=owner.id),
     }
 
 

@@ -64,6 +64,10 @@ def register(app: Flask) -> None:
     from participation.deadlines import services as _deadline_services  # noqa: F401  (subscribes to ticket events)
     from participation.deadlines import setup_api as _deadline_setup_api  # noqa: F401
     from participation.deadlines import tasks as _deadline_tasks  # noqa: F401
+    from participation.forums import api as _forums_api  # noqa: F401
+    from participation.forums import models as _forums_models  # noqa: F401
+    from participation.forums import permissions as _forums_permissions  # noqa: F401
+    from participation.forums.views import bp as forums_bp
     from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
     from participation.intake import permissions as _intake_permissions  # noqa: F401
@@ -124,6 +128,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(scoring_network_bp)
     app.register_blueprint(scoring_agenda_bp)
     app.register_blueprint(scoring_bp)
+    app.register_blueprint(forums_bp)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))

@@ -1,0 +1,47 @@
+"""Permission rules for the forums: who may propose, support, withdraw and answer."""
+
+from participation.accounts.models import Role
+from participation.core.permissions import rule
+from participation.routing.permissions import is_staff_of
+
+
+def is_participant(actor) -> bool:
+    """Citizens and enterprise accounts take part in the forums."""
+    return actor is not None and actor.has_role(Role.CITIZEN, Role.ENTERPRISE)
+
+
+@rule("forums.proposal.create")
+def _create(actor, _obj):
+    return is_participant(actor)
+
+
+@rule("forums.proposal.view")
+def _view(actor, proposal):
+    """Published proposals are public; drafts are the author's; hidden ones the author's and moderators'."""
+    from participation.forums.models import PUBLIC_STATES, ProposalState
+
+    if proposal.state in PUBLIC_STATES:
+        return True
+    if actor is None:
+        return False
+    if proposal.author_id is not None and proposal.author_id == actor.id:
+        return True
+    return proposal.state == ProposalState.HIDDEN and actor.has_role(Role.MODERATOR)
+
+
+@rule("forums.proposal.edit")
+def _edit(actor, proposal):
+    """Publishing a draft and withdrawing: the author only."""
+    return actor is not None and proposal.author_id is not None and proposal.author_id == actor.id
+
+
+@rule("forums.proposal.support")
+def _support(actor, _proposal):
+    return is_participant(actor)
+
+
+@rule("forums.proposal.answer")
+def _answer(actor, proposal):
+    """The official answer comes from the staff of the lead department of the proposal's ticket."""
+    ticket = getattr(proposal, "ticket", None)
+    return ticket is not None and is_staff_of(actor, ticket.lead_department_id)
