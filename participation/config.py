@@ -113,6 +113,8 @@ class Config:
     FORUM_THRESHOLDS: dict = {}
     FORUM_ALLOW_SELF_SUPPORT = False
     FORUM_PAGE_SIZE = 20
+    FORUM_COMMENT_MAX_CHARS = 5000
+    FORUM_COMMENT_RATE_LIMIT = "10 per minute;200 per day"  # per account, HTML and API together
 
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200

@@ -64,8 +64,15 @@ MATRIX: dict[str, set[str | None]] = {
     "forums.proposal.edit": set(),
     "forums.proposal.support": {"citizen", "enterprise"},
     "forums.proposal.answer": set(),
+    "forums.thread.view": set(ROLES),
+    "forums.thread.create": {"coordinator"},
+    "forums.thread.lock": {"coordinator"},
+    "forums.comment.create": {"citizen", "enterprise", "coordinator"},
+    "forums.comment.edit": set(),
+    "forums.comment.vote": {"citizen", "enterprise"},
 }
-# Department staff act only for their own departments: see tests/routing/test_permissions.py.
+# Department staff act only for their own departments: see tests/routing/test_permissions.py
+# (and tests/forums/test_discussion.py: staff with a department comment, officially).
 
 
 def test_matrix_covers_every_rule(app):
@@ -101,6 +108,8 @@ def others():
         "forums.proposal.view": SimpleNamespace(state=ProposalState.PUBLISHED, author_id=owner.id),
         "forums.proposal.edit": SimpleNamespace(state=ProposalState.PUBLISHED, author_id=owner.id),
         "forums.proposal.answer": SimpleNamespace(ticket=TICKET, author_id=owner.id),
+        "forums.comment.edit": SimpleNamespace(author_id=owner.id),
+        "forums.comment.vote": SimpleNamespace(author_id=owner.id),
     }
 
 
@@ -133,6 +142,7 @@ def test_own_things(role):
     assert can(actor, "intake.submission.withdraw", own)
     assert can(actor, "notifications.read", SimpleNamespace(user_id=actor.id))
     assert can(actor, "notifications.preferences.edit", actor)
+    assert can(actor, "forums.comment.edit", SimpleNamespace(author_id=actor.id))
 
 
 def test_inactive_accounts_count_as_anonymous(others):

@@ -67,6 +67,8 @@ def register(app: Flask) -> None:
     from participation.forums import api as _forums_api  # noqa: F401
     from participation.forums import models as _forums_models  # noqa: F401
     from participation.forums import permissions as _forums_permissions  # noqa: F401
+    from participation.forums.rooms import NAMESPACE as FORUMS_NAMESPACE
+    from participation.forums.sockets import ForumsNamespace
     from participation.forums.views import bp as forums_bp
     from participation.intake import api as _intake_api  # noqa: F401
     from participation.intake import models as _intake_models  # noqa: F401
@@ -135,6 +137,7 @@ def register(app: Flask) -> None:
     socketio.on_namespace(RoutingNamespace("/routing"))
     socketio.on_namespace(NotificationsNamespace("/notifications"))
     socketio.on_namespace(SurveysNamespace("/surveys"))
+    socketio.on_namespace(ForumsNamespace(FORUMS_NAMESPACE))
 
     @app.before_request
     def _refuse_control_characters():

@@ -45,3 +45,43 @@ def _answer(actor, proposal):
     """The official answer comes from the staff of the lead department of the proposal's ticket."""
     ticket = getattr(proposal, "ticket", None)
     return ticket is not None and is_staff_of(actor, ticket.lead_department_id)
+
+
+def is_department_staff(actor) -> bool:
+    staff = actor is not None and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN)
+    return staff and bool(actor.department_ids)
+
+
+@rule("forums.thread.view")
+def _thread_view(actor, _thread):
+    return True  # threads are public discussions
+
+
+@rule("forums.thread.create")
+def _thread_create(actor, _obj):
+    """The city coordination centre opens topic threads."""
+    return actor is not None and actor.has_role(Role.COORDINATOR)
+
+
+@rule("forums.thread.lock")
+def _thread_lock(actor, _thread):
+    return actor is not None and actor.has_role(Role.COORDINATOR)
+
+
+@rule("forums.comment.create")
+def _comment(actor, _subject):
+    """Participants discuss; department staff answer (officially) and the coordination centre takes part."""
+    coordinator = actor is not None and actor.has_role(Role.COORDINATOR)
+    return is_participant(actor) or is_department_staff(actor) or coordinator
+
+
+@rule("forums.comment.edit")
+def _comment_edit(actor, comment):
+    """Only the comment's author edits it."""
+    return actor is not None and comment.author_id is not None and comment.author_id == actor.id
+
+
+@rule("forums.comment.vote")
+def _comment_vote(actor, _comment):
+    """Votes measure public opinion: citizens and enterprise accounts."""
+    return is_participant(actor)

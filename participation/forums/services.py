@@ -20,6 +20,7 @@ from participation.core.audit import audit
 from participation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.permissions import authorize, can
+from participation.core.sockets import publish as publish_live
 from participation.extensions import db
 from participation.forums.models import (
     PUBLIC_STATES,
@@ -28,10 +29,12 @@ from participation.forums.models import (
     ProposalState,
     ProposalSupport,
     Verdict,
+    comment_count_of,
 )
+from participation.forums.rooms import NAMESPACE, proposal_room
 
 REASONS_MAX = 5000
-SORTS = ("newest", "supported")
+SORTS = ("newest", "supported", "discussed")
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -168,6 +171,17 @@ def _recount(proposal: Proposal) -> None:
     )
 
 
+def _announce_support(proposal: Proposal) -> None:
+    """Tell the proposal's room its new support count and state, once the change is committed."""
+    data = {
+        "proposal_id": proposal.id,
+        "support_count": proposal.support_count,
+        "threshold": threshold_for(proposal.category),
+        "state": proposal.state.value,
+    }
+    publish_live("proposal.support", data, [proposal_room(proposal.id)], NAMESPACE)
+
+
 def support(actor: Any, proposal_id: int) -> Proposal:
     """Add the actor's support; at the category's threshold the proposal goes to the router."""
     proposal = get_proposal(actor, proposal_id)
@@ -187,6 +201,7 @@ def support(actor: Any, proposal_id: int) -> Proposal:
     audit(actor, "proposal.supported", proposal, count=proposal.support_count)
     if proposal.state == ProposalState.PUBLISHED and proposal.support_count >= threshold_for(proposal.category):
         _send_to_departments(proposal)
+    _announce_support(proposal)
     return proposal
 
 
@@ -200,6 +215,7 @@ def withdraw_support(actor: Any, proposal_id: int) -> Proposal:
     row.withdrawn_at = utcnow()
     _recount(proposal)
     audit(actor, "proposal.support_withdrawn", proposal, count=proposal.support_count)
+    _announce_support(proposal)
     return proposal
 
 
@@ -323,6 +339,8 @@ def search(
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if sort == "supported":
         stmt = stmt.order_by(Proposal.support_count.desc(), Proposal.id.desc())
+    elif sort == "discussed":
+        stmt = stmt.order_by(comment_count_of(Proposal).desc(), Proposal.id.desc())
     else:
         stmt = stmt.order_by(Proposal.id.desc())
     page = max(1, min(page, 10_000))

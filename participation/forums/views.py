@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from participation.accounts.models import Role
@@ -12,10 +13,32 @@ from participation.core.errors import DomainError
 from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
-from participation.forums import services
-from participation.forums.models import PUBLIC_STATES, ProposalState, Verdict
+from participation.extensions import limiter
+from participation.forums import discussion, services
+from participation.forums.models import PUBLIC_STATES, Comment, ProposalState, Stance, Verdict
 
 bp = Blueprint("forums", __name__)
+
+
+def comment_limit() -> str:
+    return current_app.config["FORUM_COMMENT_RATE_LIMIT"]
+
+
+def account_key() -> str:
+    """Comments are limited per account (by address only for requests that are refused anyway)."""
+    if current_user.is_authenticated and current_user.id is not None:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
+# One budget for the HTML forms and the JSON API; refused posts (4xx) do not use it up.
+comment_rate_limit = limiter.shared_limit(
+    comment_limit,
+    scope="forum-comment",
+    key_func=account_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code < 400,
+)
 
 
 def list_filters(args) -> dict:
@@ -42,6 +65,7 @@ def index():
     return render_template(
         "forums/list.html",
         page=page,
+        comment_counts=discussion.comment_counts(proposals=[p.id for p in page.items]),
         filters=filters,
         errors=errors,
         categories=catalog.categories(),
@@ -79,7 +103,33 @@ def new():
     return redirect(url_for("forums.detail", proposal_id=proposal.id))
 
 
-def _render_detail(proposal_id: int, errors: dict | None = None, form=None, status: int = 200):
+def _discussion(subject, comment_errors: dict | None, comment_form) -> dict:
+    """What the comments section of a proposal or thread page needs."""
+    tree = discussion.comment_tree(subject)
+    comments = discussion.flatten(tree)
+    reply = small_int(request.args.get("reply"))
+    form = dict(comment_form or {})
+    if reply and "parent" not in form and any(c.id == reply for c in comments):
+        form["parent"] = str(reply)
+    return {
+        "tree": tree,
+        "comment_total": len(comments),
+        "my_votes": discussion.my_votes(current_user, [c.id for c in comments]),
+        "stances": list(Stance),
+        "comment_errors": comment_errors or {},
+        "comment_form": form,
+        "replying_to": next((c for c in comments if str(c.id) == str(form.get("parent", ""))), None),
+    }
+
+
+def _render_detail(
+    proposal_id: int,
+    errors: dict | None = None,
+    form=None,
+    status: int = 200,
+    comment_errors: dict | None = None,
+    comment_form=None,
+):
     proposal = services.get_proposal(current_user, proposal_id)
     return render_template(
         "forums/detail.html",
@@ -89,6 +139,7 @@ def _render_detail(proposal_id: int, errors: dict | None = None, form=None, stat
         verdicts=list(Verdict),
         errors=errors or {},
         form=form or {},
+        **_discussion(proposal, comment_errors, comment_form),
     ), status
 
 
@@ -145,3 +196,162 @@ def answer(proposal_id: int):
         return _render_detail(proposal_id, error.fields or {"_": [error.message]}, request.form, error.status)
     flash(_("The official answer is published."), "info")
     return redirect(url_for("forums.detail", proposal_id=proposal_id))
+
+
+# -- discussion ----------------------------------------------------------------------------------
+
+
+def _comment_payload() -> dict:
+    payload = {name: request.form.get(name, "") for name in ("text", "stance")}
+    if request.form.get("parent"):
+        payload["parent"] = request.form["parent"]
+    return payload
+
+
+def _subject_url(comment: Comment) -> str:
+    if comment.proposal_id is not None:
+        return url_for("forums.detail", proposal_id=comment.proposal_id, _anchor=f"comment-{comment.id}")
+    return url_for("forums.thread", thread_id=comment.thread_id, _anchor=f"comment-{comment.id}")
+
+
+@bp.post("/proposals/<int:proposal_id>/comments")
+@login_required
+@comment_rate_limit
+def comment_proposal(proposal_id: int):
+    try:
+        with transaction():
+            comment = discussion.comment_on_proposal(current_user, proposal_id, _comment_payload())
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        messages = error.fields or {"_": [error.message]}
+        return _render_detail(proposal_id, messages, None, error.status, messages, request.form)
+    return redirect(_subject_url(comment))
+
+
+@bp.get("/threads")
+def threads():
+    sort = request.args.get("sort") or "newest"
+    try:
+        page = discussion.list_threads(sort=sort, page=small_int(request.args.get("page")) or 1)
+    except DomainError:
+        abort(422)
+    return render_template("forums/threads.html", page=page, sort=sort)
+
+
+def _render_thread_form(errors: dict, form, status: int = 200):
+    return render_template("forums/thread_new.html", errors=errors, form=form, categories=catalog.categories()), status
+
+
+@bp.route("/threads/new", methods=["GET", "POST"])
+@login_required
+def new_thread():
+    if request.method == "GET":
+        if not can(current_user, "forums.thread.create"):
+            abort(403)
+        return _render_thread_form({}, {})
+    payload = {name: request.form.get(name, "") for name in ("title", "text", "category")}
+    try:
+        with transaction():
+            thread = discussion.create_thread(current_user, payload)
+    except DomainError as error:
+        if error.status in (401, 403):
+            raise
+        return _render_thread_form(error.fields or {"_": [error.message]}, request.form, error.status)
+    flash(_("The thread is open for discussion."), "info")
+    return redirect(url_for("forums.thread", thread_id=thread.id))
+
+
+def _render_thread(thread_id: int, errors: dict | None = None, form=None, status: int = 200):
+    thread = discussion.get_thread(current_user, thread_id)
+    return render_template(
+        "forums/thread.html",
+        thread=thread,
+        errors=errors or {},
+        **_discussion(thread, errors, form),
+    ), status
+
+
+@bp.get("/threads/<int:thread_id>")
+def thread(thread_id: int):
+    return _render_thread(thread_id)
+
+
+@bp.post("/threads/<int:thread_id>/comments")
+@login_required
+@comment_rate_limit
+def comment_thread(thread_id: int):
+    try:
+        with transaction():
+            comment = discussion.comment_on_thread(current_user, thread_id, _comment_payload())
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        return _render_thread(thread_id, error.fields or {"_": [error.message]}, request.form, error.status)
+    return redirect(_subject_url(comment))
+
+
+def _lock(thread_id: int, locked: bool):
+    try:
+        with transaction():
+            discussion.set_thread_locked(current_user, thread_id, locked)
+        flash(_("The thread is locked.") if locked else _("The thread is open again."), "info")
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        flash(error.message, "error")
+    return redirect(url_for("forums.thread", thread_id=thread_id))
+
+
+@bp.post("/threads/<int:thread_id>/lock")
+@login_required
+def lock_thread(thread_id: int):
+    return _lock(thread_id, True)
+
+
+@bp.post("/threads/<int:thread_id>/unlock")
+@login_required
+def unlock_thread(thread_id: int):
+    return _lock(thread_id, False)
+
+
+@bp.post("/comments/<int:comment_id>/vote")
+@login_required
+def vote(comment_id: int):
+    value = {"1": 1, "-1": -1, "0": 0}.get(request.form.get("value", ""), request.form.get("value"))
+    comment = discussion.get_comment(current_user, comment_id)
+    try:
+        with transaction():
+            discussion.vote(current_user, comment_id, value)
+    except DomainError as error:
+        if error.status in (401, 404):
+            raise
+        flash(error.message if not error.fields else " ".join(sum(error.fields.values(), [])), "error")
+    return redirect(_subject_url(comment))
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_comment(comment_id: int):
+    comment = discussion.get_comment(current_user, comment_id)
+    if not can(current_user, "forums.comment.edit", comment):
+        abort(403)
+    errors: dict = {}
+    form: dict = {"text": comment.text, "stance": comment.stance.value if comment.stance else ""}
+    status = 200
+    if request.method == "POST":
+        try:
+            with transaction():
+                comment = discussion.edit_comment(
+                    current_user, comment_id, {name: request.form.get(name, "") for name in ("text", "stance")}
+                )
+        except DomainError as error:
+            if error.status in (401, 403, 404):
+                raise
+            errors, form, status = error.fields or {"_": [error.message]}, request.form, error.status
+        else:
+            flash(_("Your comment is updated."), "info")
+            return redirect(_subject_url(comment))
+    return render_template(
+        "forums/comment_edit.html", comment=comment, errors=errors, form=form, stances=list(Stance)
+    ), status
