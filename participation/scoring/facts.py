@@ -45,6 +45,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -179,7 +180,7 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         )
         .where(resolved.kind == ClockKind.RESOLVE, resolved.state == ClockState.MET, _in(resolved.stopped_at, buckets))
         .distinct()
-        .subquery("reopened")
+        .cte("reopened")
     )
     if departments is None:
         reopened = reopened_ids.c.id.is_not(None)
@@ -217,31 +218,19 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         clocks = clocks.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == SlaClock.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
+    # the co-handlers' share of each resolve clock
+    co_resolve = select(
+        *_row(moment, co.department_id, "co", "resolution", success, FULL, SlaClock.ticket_id)
+    ).select_from(SlaClock)
     if departments is not None:
         # a few departments (an incremental update): their own clocks, and the resolve clocks of
         # tickets they co-handle, each found through an index
         chosen = sorted(departments)
-        co_resolve = (
-            select(*_row(moment, co.department_id, "co", "resolution", success, FULL, SlaClock.ticket_id))
-            .join(co, and_(on_co, co.department_id.in_(chosen)))
-            .where(counted, kind == ClockKind.RESOLVE)
-        )
-        return [clocks.where(SlaClock.department_id.in_(chosen)), co_resolve]
-    facts = clocks.cte("clock_facts")
-    co_resolve = (
-        select(
-            facts.c.moment,
-            co.department_id,
-            literal("co").label("role"),
-            facts.c.item,
-            facts.c.value10,
-            facts.c.weight,
-            facts.c.ticket_id,
-        )
-        .join(co, and_(co.ticket_id == facts.c.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED))
-        .where(facts.c.item == "resolution")
-    )
-    return [select(facts), co_resolve]
+        co_resolve = co_resolve.join(co, and_(on_co, co.department_id.in_(chosen)))
+        clocks = clocks.where(SlaClock.department_id.in_(chosen))
+    else:
+        co_resolve = co_resolve.join(co, on_co).outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
+    return [clocks, co_resolve.where(counted, kind == ClockKind.RESOLVE)]
 
 
 def _satisfaction10() -> ColumnElement:
@@ -249,24 +238,26 @@ def _satisfaction10() -> ColumnElement:
 
 
 def _callbacks(buckets: list[Bucket]) -> list[Select]:
-    moment = CallbackResult.at
-    solved10 = case((CallbackResult.solved, 10), else_=0)
-    lead = CallbackResult.lead_department_id
+    """Each callback twice, as satisfaction and as resolution ("solved"): for the lead in full, for each
+    co-handler at half weight (one scan of the callbacks for each role)."""
+    moment, ticket = CallbackResult.at, CallbackResult.ticket_id
     window = _in(CallbackResult.at, buckets)
+    items = union_all(
+        select(literal("satisfaction").label("item")), select(literal("resolution").label("item"))
+    ).subquery("callback_items")
+    value = case((items.c.item == "satisfaction", _satisfaction10()), (CallbackResult.solved, 10), else_=0)
+    lead = CallbackResult.lead_department_id
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == CallbackResult.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
     return [
-        select(*_row(moment, lead, "lead", "satisfaction", _satisfaction10(), FULL, CallbackResult.ticket_id)).where(
-            window, lead.is_not(None)
-        ),
-        select(*_row(moment, lead, "lead", "resolution", solved10, FULL, CallbackResult.ticket_id)).where(
-            window, lead.is_not(None)
-        ),
-        select(*_row(moment, co.department_id, "co", "satisfaction", _satisfaction10(), HALF, CallbackResult.ticket_id))
+        select(*_row(moment, lead, "lead", items.c.item, value, FULL, ticket))
+        .select_from(CallbackResult)
+        .join(items, true())
+        .where(window, lead.is_not(None)),
+        select(*_row(moment, co.department_id, "co", items.c.item, value, HALF, ticket))
+        .select_from(CallbackResult)
         .join(co, on_co)
-        .where(window),
-        select(*_row(moment, co.department_id, "co", "resolution", solved10, HALF, CallbackResult.ticket_id))
-        .join(co, on_co)
+        .join(items, true())
         .where(window),
     ]
 
