@@ -115,6 +115,14 @@ class Config:
     FORUM_PAGE_SIZE = 20
     FORUM_COMMENT_MAX_CHARS = 5000
     FORUM_COMMENT_RATE_LIMIT = "10 per minute;200 per day"  # per account, HTML and API together
+    # Moderation: open flags that hide an item pending review; the spam check (docs/forums.md).
+    FORUM_FLAGS_TO_HIDE = 3
+    FORUM_SPAM_CHECK = True
+    FORUM_MAX_LINKS = 2  # more URLs than this in one post: held for review
+    FORUM_SPAM_RATE = 5  # this many posts (proposals and comments) ...
+    FORUM_SPAM_RATE_SECONDS = 120  # ... within this many seconds: the next one is held for review
+    FORUM_SPAM_REPEAT_HOURS = 24  # the same or nearly the same text again within this time: held
+    FORUM_SPAM_SIMILARITY = 0.9  # difflib ratio counted as "nearly the same"
 
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200

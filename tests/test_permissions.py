@@ -70,6 +70,8 @@ MATRIX: dict[str, set[str | None]] = {
     "forums.comment.create": {"citizen", "enterprise", "coordinator"},
     "forums.comment.edit": set(),
     "forums.comment.vote": {"citizen", "enterprise"},
+    "forums.flag": {r.value for r in Role},
+    "forums.moderate": {"coordinator", "moderator"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py
 # (and tests/forums/test_discussion.py: staff with a department comment, officially).

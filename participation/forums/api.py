@@ -6,9 +6,10 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from participation.core.api import bp
+from participation.core.errors import NotAuthenticated
 from participation.core.uow import transaction
 from participation.core.validation import json_body, small_int
-from participation.forums import discussion, services
+from participation.forums import discussion, moderation, services
 from participation.forums.views import comment_rate_limit, list_filters
 
 
@@ -74,7 +75,7 @@ def withdraw_support(proposal_id: int):
 
 
 def _created(comment):
-    response = jsonify(discussion.comment_out(comment, {}))
+    response = jsonify(discussion.comment_out(comment, {}, current_user))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/comments/{comment.id}"
     return response
@@ -134,7 +135,7 @@ def comment_thread(thread_id: int):
 @bp.get("/comments/<int:comment_id>")
 def get_comment(comment_id: int):
     comment = discussion.get_comment(current_user, comment_id)
-    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id])))
+    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id]), current_user))
 
 
 @bp.post("/comments/<int:comment_id>/vote")
@@ -143,7 +144,7 @@ def vote_comment(comment_id: int):
     payload = json_body(request)
     with transaction():
         comment = discussion.vote(current_user, comment_id, payload.get("value"))
-    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id])))
+    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id]), current_user))
 
 
 @bp.patch("/comments/<int:comment_id>")
@@ -151,4 +152,49 @@ def edit_comment(comment_id: int):
     """The author edits: {"text", "stance"?}; the previous text is kept as a revision."""
     with transaction():
         comment = discussion.edit_comment(current_user, comment_id, json_body(request))
-    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id])))
+    return jsonify(discussion.comment_out(comment, discussion.my_votes(current_user, [comment.id]), current_user))
+
+
+# -- moderation ----------------------------------------------------------------------------------
+
+
+def _flagged(kind: str, item_id: int):
+    with transaction():
+        moderation.flag(current_user, kind, item_id, json_body(request).get("reason"))
+    return jsonify({"flagged": True}), 201
+
+
+@bp.post("/proposals/<int:proposal_id>/flag")
+def flag_proposal(proposal_id: int):
+    """Report a proposal: {"reason"}; one report per account."""
+    return _flagged("proposal", proposal_id)
+
+
+@bp.post("/comments/<int:comment_id>/flag")
+def flag_comment(comment_id: int):
+    """Report a comment: {"reason"}; one report per account."""
+    return _flagged("comment", comment_id)
+
+
+@bp.get("/moderation/queue")
+def moderation_queue():
+    """Flagged, auto-hidden and held items (moderators)."""
+    return jsonify({"items": [moderation.queue_out(e) for e in moderation.queue(current_user)]})
+
+
+@bp.post("/moderation/<kind>/<int:target_id>")
+def moderate(kind: str, target_id: int):
+    """{"action": "hide"|"restore"|"edit"|"dismiss" (proposal, comment) or "block" (user), "reason", ...}."""
+    payload = json_body(request)
+    action = payload.pop("action", None)
+    with transaction():
+        done = moderation.moderate(current_user, kind, target_id, action if isinstance(action, str) else "", payload)
+    return jsonify(moderation.action_out(done))
+
+
+@bp.get("/moderation/mine")
+def my_moderation():
+    """What moderation did to my posts and my account, with the reasons."""
+    if not current_user.is_authenticated:
+        raise NotAuthenticated()
+    return jsonify({"items": [moderation.action_out(a) for a in moderation.mine(current_user)]})

@@ -22,6 +22,8 @@ from participation.core.models import utcnow
 from participation.core.permissions import authorize, is_authenticated
 from participation.core.sockets import publish
 from participation.extensions import db
+from participation.forums import spam
+from participation.forums.blocks import ensure_not_blocked
 from participation.forums.models import (
     COMMENTABLE_STATES,
     MAX_DEPTH,
@@ -35,6 +37,7 @@ from participation.forums.models import (
     ThreadState,
     comment_count_of,
 )
+from participation.forums.permissions import is_moderator
 from participation.forums.rooms import NAMESPACE, proposal_room, thread_room
 from participation.forums.services import _code, _text_field, get_proposal
 
@@ -147,6 +150,8 @@ def _ensure_open(comment_or_subject: Comment | Proposal | Thread) -> None:
     """Discussion of withdrawn, hidden or draft proposals and of locked threads is closed."""
     subject = comment_or_subject
     if isinstance(subject, Comment):
+        if subject.hidden:
+            raise Conflict(_("This comment is hidden by a moderator."))
         subject = subject.proposal if subject.proposal_id is not None else subject.thread
     if isinstance(subject, Proposal) and subject.state not in COMMENTABLE_STATES:
         if subject.state == ProposalState.DRAFT:
@@ -175,6 +180,7 @@ def _official_department(actor: Any, proposal: Proposal | None) -> int | None:
 
 def _add_comment(actor: Any, subject: Proposal | Thread, payload: dict) -> Comment:
     authorize(actor, "forums.comment.create", subject)
+    ensure_not_blocked(actor)
     _ensure_open(subject)
     errors: dict[str, list[str]] = {}
     for name in sorted(set(payload) - {"text", "stance", "parent"}):
@@ -212,10 +218,14 @@ def _add_comment(actor: Any, subject: Proposal | Thread, payload: dict) -> Comme
         comment.proposal = subject
     else:
         comment.thread = subject
+    suspicion = spam.suspect(actor, text)
     db.session.add(comment)
     db.session.flush()
     audit(actor, "comment.created", comment, stance=stance.value if stance else None)
-    publish("comment.created", comment_out(comment), [room_of(comment)], NAMESPACE)
+    if suspicion:
+        spam.hold(comment, suspicion)  # stored, hidden pending review; nobody else hears of it yet
+    else:
+        publish("comment.created", comment_out(comment), [room_of(comment)], NAMESPACE)
     return comment
 
 
@@ -248,6 +258,7 @@ def edit_comment(actor: Any, comment_id: int, payload: dict) -> Comment:
     """The author corrects a comment; the text it had before is kept as a revision."""
     comment = get_comment(actor, comment_id)
     authorize(actor, "forums.comment.edit", comment)
+    ensure_not_blocked(actor)
     _ensure_open(comment)
     errors: dict[str, list[str]] = {}
     for name in sorted(set(payload) - {"text", "stance"}):
@@ -275,6 +286,7 @@ def vote(actor: Any, comment_id: int, value: Any) -> Comment:
     authorize(actor, "forums.comment.vote", comment)
     if isinstance(value, bool) or value not in (1, -1, 0):
         raise ValidationFailed(fields={"value": [_("Not one of the allowed values: %(v)s.", v="1, -1, 0")]})
+    ensure_not_blocked(actor)
     if comment.author_id == actor.id:
         raise PermissionDenied(_("You cannot vote on your own comment."))
     _ensure_open(comment)
@@ -367,8 +379,18 @@ def votes_out(comment: Comment) -> dict:
     }
 
 
-def comment_out(comment: Comment, mine: dict[int, int] | None = None) -> dict:
-    """The public JSON of a comment: the author's display name, marks, stance and votes; nothing private."""
+def may_see_hidden(actor: Any, comment: Comment) -> bool:
+    """The author of a hidden comment and the moderators still read it (with the reason)."""
+    if not is_authenticated(actor) or getattr(actor, "id", None) is None:
+        return False
+    return comment.author_id == actor.id or is_moderator(actor)
+
+
+def comment_out(comment: Comment, mine: dict[int, int] | None = None, viewer: Any = None) -> dict:
+    """The public JSON of a comment: the author's display name, marks, stance and votes; nothing private.
+
+    A hidden comment keeps its place in the tree; others get no text, only `hidden: true`.
+    """
     reply_to = comment.reply_to
     out = {
         "id": comment.id,
@@ -392,11 +414,17 @@ def comment_out(comment: Comment, mine: dict[int, int] | None = None) -> dict:
     }
     if mine is not None:
         out["my_vote"] = mine.get(comment.id, 0)
+    out["hidden"] = comment.hidden
+    if comment.hidden:
+        if may_see_hidden(viewer, comment):
+            out["moderation"] = {"reason": comment.hidden_reason, "review_pending": comment.review_pending}
+        else:
+            out.update(text=None, stance=None, author=None, department=None, reply_to_author=None)
     return out
 
 
-def tree_out(tree: list[Node], mine: dict[int, int] | None = None) -> list[dict]:
-    return [{**comment_out(n.comment, mine), "replies": tree_out(n.replies, mine)} for n in tree]
+def tree_out(tree: list[Node], mine: dict[int, int] | None = None, viewer: Any = None) -> list[dict]:
+    return [{**comment_out(n.comment, mine, viewer), "replies": tree_out(n.replies, mine, viewer)} for n in tree]
 
 
 def thread_out(thread: Thread, actor: Any = None, comments: bool = False) -> dict:
@@ -413,11 +441,11 @@ def thread_out(thread: Thread, actor: Any = None, comments: bool = False) -> dic
     if comments:
         tree = comment_tree(thread)
         mine = my_votes(actor, [c.id for c in flatten(tree)]) if is_authenticated(actor) else None
-        out["comments"] = tree_out(tree, mine)
+        out["comments"] = tree_out(tree, mine, actor)
     return out
 
 
 def proposal_comments_out(proposal: Proposal, actor: Any = None) -> list[dict]:
     tree = comment_tree(proposal)
     mine = my_votes(actor, [c.id for c in flatten(tree)]) if is_authenticated(actor) else None
-    return tree_out(tree, mine)
+    return tree_out(tree, mine, actor)

@@ -81,6 +81,10 @@ class Proposal(db.Model):
     published_at: Mapped[datetime | None]
     threshold_reached_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Moderation: the state to return to on restore, the public reason, and whether a moderator must look.
+    state_before_hidden: Mapped[ProposalState | None] = mapped_column(_enum(ProposalState))
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    review_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
     category = relationship("Category")
     district = relationship("District")
@@ -95,6 +99,21 @@ class Proposal(db.Model):
             raise Conflict(_("This proposal cannot go from %(a)s to %(b)s.", a=self.state.value, b=state.value))
         old, self.state = self.state, state
         return old
+
+    def hide(self, reason: str, pending: bool = False) -> None:
+        """Take the proposal out of public view; `restore` brings back the state it had."""
+        if self.state == ProposalState.HIDDEN:
+            raise Conflict(_("This proposal is already hidden."))
+        if self.state in (ProposalState.DRAFT, ProposalState.WITHDRAWN):
+            raise Conflict(_("Only a published proposal can be hidden."))
+        self.state_before_hidden = self.move_to(ProposalState.HIDDEN)
+        self.hidden_reason, self.review_pending = reason, pending
+
+    def restore(self) -> None:
+        if self.state != ProposalState.HIDDEN or self.state_before_hidden is None:
+            raise Conflict(_("This proposal is not hidden."))
+        self.state, self.state_before_hidden = self.state_before_hidden, None
+        self.hidden_reason, self.review_pending = None, False
 
 
 class ProposalSupport(db.Model):
@@ -195,6 +214,10 @@ class Comment(db.Model):
     down_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     edited_at: Mapped[datetime | None]
+    # Moderation: hidden comments stay in the tree as a placeholder; the author sees the reason.
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    review_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
     proposal = relationship("Proposal")
     thread = relationship("Thread")
@@ -209,6 +232,20 @@ class Comment(db.Model):
     @property
     def score(self) -> int:
         return self.up_count - self.down_count
+
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    def hide(self, reason: str, pending: bool = False) -> None:
+        if self.hidden_at is not None:
+            raise Conflict(_("This comment is already hidden."))
+        self.hidden_at, self.hidden_reason, self.review_pending = utcnow(), reason, pending
+
+    def restore(self) -> None:
+        if self.hidden_at is None:
+            raise Conflict(_("This comment is not hidden."))
+        self.hidden_at, self.hidden_reason, self.review_pending = None, None, False
 
 
 class CommentRevision(db.Model):
@@ -241,6 +278,90 @@ class CommentVote(db.Model):
     value: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# -- moderation ----------------------------------------------------------------------------------
+
+
+class ModerationKind(enum.StrEnum):
+    HIDE = "hide"
+    RESTORE = "restore"
+    EDIT = "edit"
+    DISMISS = "dismiss"  # the reports were unfounded
+    BLOCK = "block"
+    AUTO_HIDE = "auto_hide"  # enough open flags
+    HOLD = "hold"  # the spam check held a new post for review
+
+
+class Flag(db.Model):
+    """Someone's report that a proposal or a comment breaks the rules; one per account and item."""
+
+    __tablename__ = "forum_flag"
+    __table_args__ = (
+        CheckConstraint(
+            "(proposal_id IS NULL AND comment_id IS NOT NULL) OR (proposal_id IS NOT NULL AND comment_id IS NULL)",
+            name="one_target",
+        ),
+        UniqueConstraint("proposal_id", "user_id"),
+        UniqueConstraint("comment_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("forum_comment.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    user = relationship("User")
+
+
+class ModerationAction(db.Model):
+    """What a moderator (or the platform, moderator_id NULL) did to an item or an account, and why."""
+
+    __tablename__ = "forum_moderation_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ModerationKind] = mapped_column(_enum(ModerationKind))
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("forum_comment.id", ondelete="CASCADE"), index=True)
+    # The person concerned: the item's author, or the blocked account.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime | None]  # for blocks
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    proposal = relationship("Proposal")
+    comment = relationship("Comment")
+    moderator = relationship("User", foreign_keys=[moderator_id])
+
+
+class ProposalRevision(db.Model):
+    """The title and text a proposal had before a moderator's edit: the first row holds the original."""
+
+    __tablename__ = "forum_proposal_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserBlock(db.Model):
+    """An account may not post, support, vote or flag in the forums until `until`."""
+
+    __tablename__ = "forum_user_block"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    until: Mapped[datetime] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def comment_count_of(subject: type[Proposal] | type[Thread]):

@@ -10,6 +10,11 @@ def is_participant(actor) -> bool:
     return actor is not None and actor.has_role(Role.CITIZEN, Role.ENTERPRISE)
 
 
+def is_moderator(actor) -> bool:
+    """Moderators, and the coordination centre, which moderates where no moderator is appointed."""
+    return actor is not None and actor.has_role(Role.MODERATOR, Role.COORDINATOR)
+
+
 @rule("forums.proposal.create")
 def _create(actor, _obj):
     return is_participant(actor)
@@ -26,7 +31,7 @@ def _view(actor, proposal):
         return False
     if proposal.author_id is not None and proposal.author_id == actor.id:
         return True
-    return proposal.state == ProposalState.HIDDEN and actor.has_role(Role.MODERATOR)
+    return proposal.state == ProposalState.HIDDEN and is_moderator(actor)
 
 
 @rule("forums.proposal.edit")
@@ -85,3 +90,15 @@ def _comment_edit(actor, comment):
 def _comment_vote(actor, _comment):
     """Votes measure public opinion: citizens and enterprise accounts."""
     return is_participant(actor)
+
+
+@rule("forums.flag")
+def _flag(actor, _item):
+    """Anyone logged in may report a proposal or a comment."""
+    return actor is not None
+
+
+@rule("forums.moderate")
+def _moderate(actor, _item):
+    """The moderators' queue and its actions: hide, restore, edit, dismiss flags, block an account."""
+    return is_moderator(actor)

@@ -22,6 +22,8 @@ from participation.core.models import utcnow
 from participation.core.permissions import authorize, can
 from participation.core.sockets import publish as publish_live
 from participation.extensions import db
+from participation.forums import spam
+from participation.forums.blocks import ensure_not_blocked
 from participation.forums.models import (
     PUBLIC_STATES,
     SUPPORTABLE_STATES,
@@ -86,6 +88,7 @@ def _code(payload: dict, name: str, errors: dict[str, list[str]]) -> str | None:
 def create_proposal(actor: Any, payload: dict, publish: bool = True) -> Proposal:
     """A citizen's or an enterprise's proposal: published at once, or kept as a draft."""
     authorize(actor, "forums.proposal.create")
+    ensure_not_blocked(actor)
     config = current_app.config
     errors: dict[str, list[str]] = {}
     unknown = sorted(set(payload) - {"title", "text", "category", "district", "publish"})
@@ -129,15 +132,20 @@ def create_proposal(actor: Any, payload: dict, publish: bool = True) -> Proposal
 
 
 def _publish(actor: Any, proposal: Proposal) -> None:
+    """Publish; a post the spam check suspects is published hidden, pending a moderator's review."""
+    suspicion = spam.suspect(actor, proposal.title + "\n" + proposal.text, exclude_proposal=proposal.id)
     proposal.move_to(ProposalState.PUBLISHED)
     proposal.published_at = utcnow()
     audit(actor, "proposal.published", proposal)
+    if suspicion:
+        spam.hold(proposal, suspicion)
 
 
 def publish(actor: Any, proposal_id: int) -> Proposal:
     """The author publishes a draft."""
     proposal = get_proposal(actor, proposal_id)
     authorize(actor, "forums.proposal.edit", proposal)
+    ensure_not_blocked(actor)
     _publish(actor, proposal)
     return proposal
 
@@ -186,6 +194,7 @@ def support(actor: Any, proposal_id: int) -> Proposal:
     """Add the actor's support; at the category's threshold the proposal goes to the router."""
     proposal = get_proposal(actor, proposal_id)
     authorize(actor, "forums.proposal.support", proposal)
+    ensure_not_blocked(actor)
     if proposal.state not in SUPPORTABLE_STATES:
         raise Conflict(_("Only published proposals can be supported."))
     if proposal.author_id == actor.id and not current_app.config["FORUM_ALLOW_SELF_SUPPORT"]:
@@ -375,4 +384,6 @@ def proposal_out(proposal: Proposal, actor: Any = None) -> dict:
         }
     if actor is not None:
         out["supported"] = supports(actor, proposal)
+    if proposal.state == ProposalState.HIDDEN:  # only its author and moderators get this far
+        out["moderation"] = {"reason": proposal.hidden_reason, "review_pending": proposal.review_pending}
     return out

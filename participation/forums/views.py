@@ -14,7 +14,7 @@ from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
 from participation.extensions import limiter
-from participation.forums import discussion, services
+from participation.forums import discussion, moderation, services
 from participation.forums.models import PUBLIC_STATES, Comment, ProposalState, Stance, Verdict
 
 bp = Blueprint("forums", __name__)
@@ -119,6 +119,7 @@ def _discussion(subject, comment_errors: dict | None, comment_form) -> dict:
         "comment_errors": comment_errors or {},
         "comment_form": form,
         "replying_to": next((c for c in comments if str(c.id) == str(form.get("parent", ""))), None),
+        "see_hidden": {c.id for c in comments if c.hidden and discussion.may_see_hidden(current_user, c)},
     }
 
 
@@ -134,6 +135,7 @@ def _render_detail(
     return render_template(
         "forums/detail.html",
         proposal=proposal,
+        notices=moderation.notices(current_user, proposal),
         supported=services.supports(current_user, proposal),
         threshold=services.threshold_for(proposal.category),
         verdicts=list(Verdict),
@@ -355,3 +357,53 @@ def edit_comment(comment_id: int):
     return render_template(
         "forums/comment_edit.html", comment=comment, errors=errors, form=form, stances=list(Stance)
     ), status
+
+
+# -- moderation ----------------------------------------------------------------------------------
+
+
+def _flag(kind: str, item_id: int, back: str):
+    with transaction():
+        moderation.flag(current_user, kind, item_id, request.form.get("reason", ""))
+    flash(_("Thank you: the moderators will look at it."), "info")
+    return redirect(back)
+
+
+@bp.post("/proposals/<int:proposal_id>/flag")
+@login_required
+def flag_proposal(proposal_id: int):
+    return _flag("proposal", proposal_id, url_for("forums.detail", proposal_id=proposal_id))
+
+
+@bp.post("/comments/<int:comment_id>/flag")
+@login_required
+def flag_comment(comment_id: int):
+    comment = discussion.get_comment(current_user, comment_id)
+    return _flag("comment", comment_id, _subject_url(comment))
+
+
+def _render_queue(errors: dict | None = None, status: int = 200):
+    return render_template(
+        "forums/moderation.html", entries=moderation.queue(current_user), errors=errors or {}
+    ), status
+
+
+@bp.get("/moderation")
+@login_required
+def moderation_queue():
+    return _render_queue()
+
+
+@bp.post("/moderation/<kind>/<int:target_id>")
+@login_required
+def moderate(kind: str, target_id: int):
+    payload = {name: request.form[name] for name in ("reason", "text", "title", "days") if name in request.form}
+    try:
+        with transaction():
+            moderation.moderate(current_user, kind, target_id, request.form.get("action", ""), payload)
+    except DomainError as error:
+        if error.status in (401, 403, 404):
+            raise
+        return _render_queue({f"{kind}-{target_id}": error.fields or {"_": [error.message]}}, error.status)
+    flash(_("Done."), "info")
+    return redirect(url_for("forums.moderation_queue"))

@@ -32,6 +32,17 @@ def people(catalog, make_user):
     )
 
 
+@pytest.fixture(autouse=True)
+def no_spam_check(app, monkeypatch):
+    """The discussions in most tests repeat their texts; tests of the spam check ask for `spam_check`."""
+    monkeypatch.setitem(app.config, "FORUM_SPAM_CHECK", False)
+
+
+@pytest.fixture
+def spam_check(app, monkeypatch):
+    monkeypatch.setitem(app.config, "FORUM_SPAM_CHECK", True)
+
+
 @pytest.fixture
 def threshold(app, monkeypatch):
     """NOISE proposals go to the departments at two supporters (others at the default)."""
