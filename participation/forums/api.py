@@ -9,7 +9,7 @@ from participation.core.api import bp
 from participation.core.errors import NotAuthenticated
 from participation.core.uow import transaction
 from participation.core.validation import json_body, small_int
-from participation.forums import discussion, moderation, services
+from participation.forums import discussion, insight, moderation, services
 from participation.forums.views import comment_rate_limit, list_filters
 
 
@@ -198,3 +198,17 @@ def my_moderation():
     if not current_user.is_authenticated:
         raise NotAuthenticated()
     return jsonify({"items": [moderation.action_out(a) for a in moderation.mine(current_user)]})
+
+
+# -- insight -------------------------------------------------------------------------------------
+
+
+@bp.get("/proposals/<int:proposal_id>/insight")
+def proposal_insight(proposal_id: int):
+    """Stance counts, mean sentiment per day and top keywords of a proposal's discussion."""
+    return jsonify(insight.insight(services.get_proposal(current_user, proposal_id)))
+
+
+@bp.get("/threads/<int:thread_id>/insight")
+def thread_insight(thread_id: int):
+    return jsonify(insight.insight(discussion.get_thread(current_user, thread_id)))

@@ -14,7 +14,7 @@ from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
 from participation.extensions import limiter
-from participation.forums import discussion, moderation, services
+from participation.forums import discussion, insight, moderation, services
 from participation.forums.models import PUBLIC_STATES, Comment, ProposalState, Stance, Verdict
 
 bp = Blueprint("forums", __name__)
@@ -120,7 +120,13 @@ def _discussion(subject, comment_errors: dict | None, comment_form) -> dict:
         "comment_form": form,
         "replying_to": next((c for c in comments if str(c.id) == str(form.get("parent", ""))), None),
         "see_hidden": {c.id for c in comments if c.hidden and discussion.may_see_hidden(current_user, c)},
+        **_insight(subject),
     }
+
+
+def _insight(subject) -> dict:
+    data = insight.insight(subject)
+    return {"insight": data, "insight_chart": insight.chart(data, _("Mean sentiment"))}
 
 
 def _render_detail(
