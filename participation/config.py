@@ -115,6 +115,8 @@ class Config:
     FORUM_PAGE_SIZE = 20
     FORUM_COMMENT_MAX_CHARS = 5000
     FORUM_COMMENT_RATE_LIMIT = "10 per minute;200 per day"  # per account, HTML and API together
+    FORUM_PROPOSAL_RATE_LIMIT = "5 per hour;20 per day"  # per account: new proposals (HTML and API)
+    FORUM_SUPPORT_RATE_LIMIT = "30 per minute;300 per day"  # per account: supports and withdrawals
     # Moderation: open flags that hide an item pending review; the spam check (docs/forums.md).
     FORUM_FLAGS_TO_HIDE = 3
     FORUM_SPAM_CHECK = True

@@ -10,7 +10,7 @@ from participation.core.errors import NotAuthenticated
 from participation.core.uow import transaction
 from participation.core.validation import json_body, small_int
 from participation.forums import discussion, insight, moderation, services
-from participation.forums.views import comment_rate_limit, list_filters
+from participation.forums.views import comment_rate_limit, list_filters, proposal_rate_limit, support_rate_limit
 
 
 @bp.get("/proposals")
@@ -43,6 +43,7 @@ def _comments(proposal) -> dict:
 
 
 @bp.post("/proposals")
+@proposal_rate_limit
 def create_proposal():
     """Create a proposal; `"publish": false` keeps it as a draft."""
     payload = json_body(request)
@@ -58,6 +59,7 @@ def create_proposal():
 
 
 @bp.post("/proposals/<int:proposal_id>/support")
+@support_rate_limit
 def support(proposal_id: int):
     with transaction():
         proposal = services.support(current_user, proposal_id)
@@ -65,6 +67,7 @@ def support(proposal_id: int):
 
 
 @bp.delete("/proposals/<int:proposal_id>/support")
+@support_rate_limit
 def withdraw_support(proposal_id: int):
     with transaction():
         proposal = services.withdraw_support(current_user, proposal_id)

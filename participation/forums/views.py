@@ -41,6 +41,23 @@ comment_rate_limit = limiter.shared_limit(
 )
 
 
+# Flood limits on proposing and on supporting (or withdrawing support), per account, forms and API together.
+proposal_rate_limit = limiter.shared_limit(
+    lambda: current_app.config["FORUM_PROPOSAL_RATE_LIMIT"],
+    scope="forum-proposal",
+    key_func=account_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code < 400,
+)
+support_rate_limit = limiter.shared_limit(
+    lambda: current_app.config["FORUM_SUPPORT_RATE_LIMIT"],
+    scope="forum-support",
+    key_func=account_key,
+    methods=["POST", "DELETE"],
+    deduct_when=lambda response: response.status_code < 400,
+)
+
+
 def list_filters(args) -> dict:
     """The list's filters from the query string, shared with the JSON API."""
     return {
@@ -87,6 +104,7 @@ def _render_form(errors: dict, form, status: int = 200):
 
 @bp.route("/proposals/new", methods=["GET", "POST"])
 @login_required
+@proposal_rate_limit
 def new():
     if request.method == "GET":
         if not can(current_user, "forums.proposal.create"):
@@ -170,12 +188,14 @@ def _act(proposal_id: int, operation, done: str):
 
 @bp.post("/proposals/<int:proposal_id>/support")
 @login_required
+@support_rate_limit
 def support(proposal_id: int):
     return _act(proposal_id, services.support, _("Thank you for your support."))
 
 
 @bp.post("/proposals/<int:proposal_id>/unsupport")
 @login_required
+@support_rate_limit
 def unsupport(proposal_id: int):
     return _act(proposal_id, services.withdraw_support, _("Your support is withdrawn."))
 

@@ -1,4 +1,4 @@
-"""Insight into a small known discussion: stances, sentiment sign in zh and en, keywords."""
+"""Insight into a small known discussion (stances, sentiment sign in zh and en, keywords) and flood limits."""
 
 from __future__ import annotations
 
@@ -73,3 +73,28 @@ def test_proposal_page_shows_insight(client, people, propose):
     html = client.get(f"/proposals/{proposal.id}").get_data(as_text=True)
     assert 'id="insight-stances"' in html and "vendor/chart.min.js" in html
     assert "<script>" not in html.split('id="insight"')[1].split("</section>")[0]  # no inline script
+
+
+# -- flood limits --------------------------------------------------------------------------------
+
+
+def test_proposal_flood_limit(app, client, people, bearer, monkeypatch):
+    monkeypatch.setitem(app.config, "FORUM_PROPOSAL_RATE_LIMIT", "2 per hour")
+    alice = bearer(people.alice)
+    body = {"title": "夜间施工", "text": "噪音", "category": "NOISE"}
+    assert client.post("/api/v1/proposals", json={**body, "title": ""}, headers=alice).status_code == 422
+    statuses = [
+        client.post("/api/v1/proposals", json={**body, "text": f"第{i}条"}, headers=alice).status_code for i in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    assert client.post("/api/v1/proposals", json=body, headers=bearer(people.bob)).status_code == 201
+
+
+def test_support_flood_limit(app, client, people, propose, bearer, monkeypatch):
+    monkeypatch.setitem(app.config, "FORUM_SUPPORT_RATE_LIMIT", "2 per minute")
+    first, second = propose(), propose(title="另一条")
+    alice = bearer(people.alice)
+    assert client.post(f"/api/v1/proposals/{first.id}/support", headers=alice).status_code == 200
+    assert client.delete(f"/api/v1/proposals/{first.id}/support", headers=alice).status_code == 200
+    r = client.post(f"/api/v1/proposals/{second.id}/support", headers=alice)
+    assert r.status_code == 429 and r.json["error"]["code"] == "rate_limited"
