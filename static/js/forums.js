@@ -38,8 +38,62 @@
 
   function addComment(msg) {
     if (document.getElementById("comment-" + msg.id)) return;
+    var item = buildComment(msg);
+    if (!item) return;
+    var parent = msg.parent_id ? document.querySelector("#comment-" + msg.parent_id + " > .replies") : null;
+    (parent || document.getElementById("comment-list")).appendChild(item);
+    var empty = document.getElementById("no-comments");
+    if (empty) empty.remove();
+    var count = document.getElementById("comment-count");
+    if (count) count.textContent = String(document.querySelectorAll("#comment-list li.comment").length);
+  }
+
+  /* A moderator hid a comment: keep its place (and its replies), show the page's placeholder instead. */
+  function hideComment(msg) {
+    var item = document.getElementById("comment-" + msg.comment_id);
+    if (!item) return;
+    Array.prototype.slice.call(item.children).forEach(function (child) {
+      if (!child.classList.contains("replies")) child.remove();
+    });
+    var placeholder = document.createElement("p");
+    placeholder.className = "hint moderation-placeholder";
+    placeholder.textContent = (msg.review_pending ? labels.pending : labels.hidden) || "";
+    item.insertBefore(placeholder, item.firstChild);
+    item.classList.add("hidden-comment");
+    item.dataset.hidden = "true";
+  }
+
+  /* A moderator restored a comment: rebuild it from the public JSON, keeping the replies already shown. */
+  function restoreComment(msg) {
+    var old = document.getElementById("comment-" + msg.id);
+    if (!old) { addComment(msg); return; }
+    var item = buildComment(msg);
+    if (!item) return;
+    var replies = old.querySelector(":scope > .replies");
+    var target = item.querySelector(":scope > .replies");
+    if (replies && target) {
+      while (replies.firstChild) target.appendChild(replies.firstChild);
+    }
+    old.replaceWith(item);
+  }
+
+  /* A moderator hid the proposal: its discussion is closed, so the forms and controls go. */
+  function closeDiscussion() {
+    var form = document.getElementById("comment-form");
+    if (form) form.remove();
+    section.querySelectorAll("form.vote-form, .reply-link, .edit-link, details.flag").forEach(function (n) { n.remove(); });
+    if (!document.getElementById("discussion-closed")) {
+      var note = document.createElement("p");
+      note.className = "hint";
+      note.id = "discussion-closed";
+      note.textContent = labels.closed || "";
+      section.insertBefore(note, document.getElementById("comment-list"));
+    }
+  }
+
+  function buildComment(msg) {
     var template = document.getElementById("comment-template");
-    if (!template) return;
+    if (!template) return null;
     var item = template.content.firstElementChild.cloneNode(true);
     item.id = "comment-" + msg.id;
     item.dataset.comment = String(msg.id);
@@ -78,12 +132,7 @@
       reply.dataset.reply = String(msg.id);
       reply.dataset.replyAuthor = msg.author || "";
     }
-    var parent = msg.parent_id ? document.querySelector("#comment-" + msg.parent_id + " > .replies") : null;
-    (parent || document.getElementById("comment-list")).appendChild(item);
-    var empty = document.getElementById("no-comments");
-    if (empty) empty.remove();
-    var count = document.getElementById("comment-count");
-    if (count) count.textContent = String(document.querySelectorAll("#comment-list li.comment").length);
+    return item;
   }
 
   function setSupport(msg) {
@@ -115,10 +164,16 @@
   if (typeof io === "undefined" || !id) return;
   var socket = io("/forums", { transports: ["websocket", "polling"] });
   socket.on("connect", function () {
-    if (kind === "proposal") socket.emit("watch_proposal", { proposal_id: id });
-    if (kind === "thread") socket.emit("watch_thread", { thread_id: id });
+    var watching = function (answer) { if (answer && answer.ok) section.dataset.watching = "true"; };
+    if (kind === "proposal") socket.emit("watch_proposal", { proposal_id: id }, watching);
+    if (kind === "thread") socket.emit("watch_thread", { thread_id: id }, watching);
     section.dataset.live = "connected";
   });
+  socket.on("disconnect", function () { delete section.dataset.watching; });
+  socket.on("comment.hidden", hideComment);
+  socket.on("comment.restored", restoreComment);
+  socket.on("proposal.hidden", closeDiscussion);
+  socket.on("proposal.restored", function () { window.location.reload(); });
   socket.on("comment.created", addComment);
   socket.on("comment.edited", setText);
   socket.on("comment.votes", setVotes);
