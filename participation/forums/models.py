@@ -92,6 +92,9 @@ class Proposal(db.Model):
     ticket = relationship("Ticket")
     answered_by_department = relationship("Department")
     supports: Mapped[list[ProposalSupport]] = relationship(back_populates="proposal", cascade="all, delete-orphan")
+    photos: Mapped[list[ProposalPhoto]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalPhoto.id"
+    )
 
     def move_to(self, state: ProposalState) -> ProposalState:
         """Change state if the life cycle allows it; return the old state."""
@@ -114,6 +117,25 @@ class Proposal(db.Model):
             raise Conflict(_("This proposal is not hidden."))
         self.state, self.state_before_hidden = self.state_before_hidden, None
         self.hidden_reason, self.review_pending = None, False
+
+
+class ProposalPhoto(db.Model):
+    """A photo of a proposal, checked and stored by intake's upload code (re-encoded, no EXIF)."""
+
+    __tablename__ = "proposal_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    original_name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="photos")
 
 
 class ProposalSupport(db.Model):

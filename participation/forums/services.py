@@ -7,7 +7,10 @@ ticket exactly as a request sent through the form would.
 
 from __future__ import annotations
 
+import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -17,10 +20,11 @@ from sqlalchemy import Select, func, or_, select
 from participation.accounts.models import Role
 from participation.catalog.models import Category, District
 from participation.core.audit import audit
-from participation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from participation.core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.permissions import authorize, can
 from participation.core.sockets import publish as publish_live
+from participation.core.uow import on_rollback
 from participation.extensions import db
 from participation.forums import spam
 from participation.forums.blocks import ensure_not_blocked
@@ -28,6 +32,7 @@ from participation.forums.models import (
     PUBLIC_STATES,
     SUPPORTABLE_STATES,
     Proposal,
+    ProposalPhoto,
     ProposalState,
     ProposalSupport,
     Verdict,
@@ -85,8 +90,15 @@ def _code(payload: dict, name: str, errors: dict[str, list[str]]) -> str | None:
     return value.strip()
 
 
-def create_proposal(actor: Any, payload: dict, publish: bool = True) -> Proposal:
-    """A citizen's or an enterprise's proposal: published at once, or kept as a draft."""
+def create_proposal(
+    actor: Any, payload: dict, publish: bool = True, files: list[tuple[str, Any]] | None = None
+) -> Proposal:
+    """A citizen's or an enterprise's proposal: published at once, or kept as a draft.
+
+    `files` are (name, stream) photos, checked, re-encoded and stored by intake's upload code; a bad one
+    refuses the whole proposal before anything is written."""
+    from participation.intake import uploads
+
     authorize(actor, "forums.proposal.create")
     ensure_not_blocked(actor)
     config = current_app.config
@@ -112,8 +124,12 @@ def create_proposal(actor: Any, payload: dict, publish: bool = True) -> Proposal
         district = db.session.scalar(select(District).where(District.code == district_code))
         if district is None:
             errors["district"] = [_("Unknown district.")]
+    files = files or []
+    if len(files) > config["UPLOAD_MAX_FILES"]:
+        errors["photos"] = [_("At most %(n)s photos.", n=config["UPLOAD_MAX_FILES"])]
     if errors:
         raise ValidationFailed(fields=errors)
+    images = [uploads.check_image(name, stream) for name, stream in files]
     proposal = Proposal(
         title=title,
         text=text,
@@ -123,9 +139,23 @@ def create_proposal(actor: Any, payload: dict, publish: bool = True) -> Proposal
         author_is_enterprise=enterprise,
         state=ProposalState.DRAFT,
     )
+    for image in images:
+        stored, path, digest = uploads.store(image)
+        on_rollback(uploads.remove, path)
+        proposal.photos.append(
+            ProposalPhoto(
+                stored_name=stored,
+                original_name=image.original_name,
+                content_type=image.content_type,
+                size=len(image.data),
+                width=image.width,
+                height=image.height,
+                sha256=digest,
+            )
+        )
     db.session.add(proposal)
     db.session.flush()
-    audit(actor, "proposal.created", proposal, category=category.code)
+    audit(actor, "proposal.created", proposal, category=category.code, photos=len(images))
     if publish:
         _publish(actor, proposal)
     return proposal
@@ -254,13 +284,47 @@ def _send_to_departments(proposal: Proposal) -> None:
 
         author = SYSTEM
         payload["anonymous"] = True
-    submission, _created = intake.submit(
-        author, payload, channel=Channel.FORUM, idempotency_key=f"forum-proposal-{proposal.id}"
-    )
+    key = f"forum-proposal-{proposal.id}"
+    with ExitStack() as stack:
+        files = _photo_files(proposal, stack)
+        try:
+            submission, _created = intake.submit(author, payload, files, channel=Channel.FORUM, idempotency_key=key)
+        except (ValidationFailed, PayloadTooLarge):
+            if not files:
+                raise
+            # A photo no longer passes intake's checks (limits changed since): send the proposal without photos.
+            logging.getLogger(__name__).warning("proposal %s sent without its photos", proposal.id, exc_info=True)
+            submission, _created = intake.submit(author, payload, channel=Channel.FORUM, idempotency_key=key)
     proposal.move_to(ProposalState.THRESHOLD_REACHED)
     proposal.threshold_reached_at = utcnow()
     proposal.ticket = submission.ticket
     audit(None, "proposal.threshold_reached", proposal, count=proposal.support_count, ticket=submission.tracking_code)
+
+
+def _photo_files(proposal: Proposal, stack: ExitStack) -> list[tuple[str, Any]]:
+    """The proposal's stored photos as uploads for intake (which checks and stores its own copies)."""
+    from participation.intake import uploads
+
+    files: list[tuple[str, Any]] = []
+    for photo in proposal.photos[: current_app.config["UPLOAD_MAX_FILES"]]:
+        path = uploads.path_of(photo.stored_name)
+        if not path.is_file():
+            logging.getLogger(__name__).warning("photo %s of proposal %s is missing", photo.id, proposal.id)
+            continue
+        # intake matches the name to the content: keep the original name when its suffix fits, else the stored one
+        extensions = next((ext for ct, ext in uploads.FORMATS.values() if ct == photo.content_type), set())
+        name = photo.original_name if Path(photo.original_name).suffix.lower() in extensions else photo.stored_name
+        files.append((name, stack.enter_context(path.open("rb"))))
+    return files
+
+
+def photo_for(actor: Any, proposal_id: int, photo_id: int) -> ProposalPhoto:
+    """A photo of a proposal the actor may see; otherwise not found, like the proposal itself."""
+    proposal = get_proposal(actor, proposal_id)
+    photo = db.session.get(ProposalPhoto, photo_id)
+    if photo is None or photo.proposal_id != proposal.id:
+        raise NotFound()
+    return photo
 
 
 # -- the official answer -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
@@ -112,9 +112,12 @@ def new():
             return redirect(url_for("forums.index"))
         return _render_form({}, {})
     payload = {name: request.form.get(name, "") for name in ("title", "text", "category", "district")}
+    files = [(f.filename or "photo", f.stream) for f in request.files.getlist("photos") if f and f.filename]
     try:
         with transaction():
-            proposal = services.create_proposal(current_user, payload, publish=request.form.get("draft") != "on")
+            proposal = services.create_proposal(
+                current_user, payload, publish=request.form.get("draft") != "on", files=files
+            )
     except DomainError as error:
         return _render_form(error.fields or {"_": [error.message]}, request.form, error.status)
     flash(_("Your proposal is published."), "info")
@@ -172,6 +175,15 @@ def _render_detail(
 @bp.get("/proposals/<int:proposal_id>")
 def detail(proposal_id: int):
     return _render_detail(proposal_id)
+
+
+@bp.get("/proposals/<int:proposal_id>/photos/<int:photo_id>")
+def photo(proposal_id: int, photo_id: int):
+    """A proposal's photo, for whoever may see the proposal (others get 404, as for the page)."""
+    from participation.intake import uploads
+
+    item = services.photo_for(current_user, proposal_id, photo_id)
+    return send_file(uploads.path_of(item.stored_name), mimetype=item.content_type, max_age=0)
 
 
 def _act(proposal_id: int, operation, done: str):
