@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from participation.core.errors import Conflict
 from participation.core.models import utcnow
 from participation.extensions import db
+from participation.intake.models import StoredPhoto
 
 
 class ProposalState(enum.StrEnum):
@@ -119,21 +120,13 @@ class Proposal(db.Model):
         self.hidden_reason, self.review_pending = None, False
 
 
-class ProposalPhoto(db.Model):
+class ProposalPhoto(StoredPhoto, db.Model):
     """A photo of a proposal, checked and stored by intake's upload code (re-encoded, no EXIF)."""
 
     __tablename__ = "proposal_photo"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
-    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
-    original_name: Mapped[str] = mapped_column(String(200))
-    content_type: Mapped[str] = mapped_column(String(40))
-    size: Mapped[int]
-    width: Mapped[int]
-    height: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     proposal: Mapped[Proposal] = relationship(back_populates="photos")
 

@@ -24,7 +24,6 @@ from participation.core.errors import Conflict, NotFound, PayloadTooLarge, Permi
 from participation.core.models import utcnow
 from participation.core.permissions import authorize, can
 from participation.core.sockets import publish as publish_live
-from participation.core.uow import on_rollback
 from participation.extensions import db
 from participation.forums import spam
 from participation.forums.blocks import ensure_not_blocked
@@ -140,19 +139,7 @@ def create_proposal(
         state=ProposalState.DRAFT,
     )
     for image in images:
-        stored, path, digest = uploads.store(image)
-        on_rollback(uploads.remove, path)
-        proposal.photos.append(
-            ProposalPhoto(
-                stored_name=stored,
-                original_name=image.original_name,
-                content_type=image.content_type,
-                size=len(image.data),
-                width=image.width,
-                height=image.height,
-                sha256=digest,
-            )
-        )
+        proposal.photos.append(ProposalPhoto(**uploads.keep(image)[0]))
     db.session.add(proposal)
     db.session.flush()
     audit(actor, "proposal.created", proposal, category=category.code, photos=len(images))

@@ -67,13 +67,10 @@ class Submission(db.Model):
     ticket = relationship("Ticket", back_populates="submission", uselist=False)
 
 
-class Attachment(db.Model):
-    """A photo, stored re-encoded (no EXIF location) under the upload folder."""
+class StoredPhoto:
+    """The columns of a photo stored re-encoded (no EXIF location) under the upload folder
+    (`uploads.keep` gives their values)."""
 
-    __tablename__ = "attachment"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     original_name: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(40))
@@ -82,5 +79,14 @@ class Attachment(db.Model):
     height: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(StoredPhoto, db.Model):
+    """A submission's photo."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")

@@ -19,7 +19,7 @@ from participation.catalog.models import Category, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotFound, ValidationFailed
 from participation.core.permissions import authorize, is_authenticated
-from participation.core.uow import after_commit, on_rollback
+from participation.core.uow import after_commit
 from participation.core.validation import validate
 from participation.extensions import db
 from participation.intake import uploads
@@ -139,20 +139,9 @@ def submit(
     )
     written: list[str] = []
     for image in images:
-        stored, path, digest = uploads.store(image)
+        values, path = uploads.keep(image)
         written.append(path)
-        on_rollback(uploads.remove, path)
-        submission.attachments.append(
-            Attachment(
-                stored_name=stored,
-                original_name=image.original_name,
-                content_type=image.content_type,
-                size=len(image.data),
-                width=image.width,
-                height=image.height,
-                sha256=digest,
-            )
-        )
+        submission.attachments.append(Attachment(**values))
     db.session.add(submission)
     if key is None:
         db.session.flush()

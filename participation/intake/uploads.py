@@ -88,6 +88,25 @@ def store(image: CheckedImage) -> tuple[str, str, str]:
     return stored, str(path), hashlib.sha256(image.data).hexdigest()
 
 
+def keep(image: CheckedImage) -> tuple[dict, str]:
+    """Store the image for the current transaction (removed again if it rolls back): the stored photo's
+    column values (see `models.StoredPhoto`) and the file's path."""
+    from participation.core.uow import on_rollback
+
+    stored, path, digest = store(image)
+    on_rollback(remove, path)
+    values = {
+        "stored_name": stored,
+        "original_name": image.original_name,
+        "content_type": image.content_type,
+        "size": len(image.data),
+        "width": image.width,
+        "height": image.height,
+        "sha256": digest,
+    }
+    return values, path
+
+
 def remove(path: str) -> None:
     try:
         os.remove(path)
