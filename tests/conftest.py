@@ -151,6 +151,12 @@ def db(app):
     limiter.reset()
     yield _db
     _db.session.rollback()
+    empty_tables()
+    ctx.pop()
+
+
+def empty_tables() -> None:
+    """Every table emptied (ids restarted on PostgreSQL)."""
     _db.session.remove()
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn:
@@ -159,7 +165,6 @@ def db(app):
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
-    ctx.pop()
 
 
 class IsolatedClient(FlaskClient):

@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from participation.catalog.models import Department
 from participation.deadlines.models import ClockKind, ClockState, SlaClock
@@ -18,20 +18,14 @@ from participation.extensions import db as _db
 from participation.intake.models import Submission
 from participation.routing.models import Dispute, DisputeStatus, Ticket, TicketEvent, TicketPart
 from participation.surveys.models import CallbackResult
+from tests.conftest import empty_tables
 
 UNTIL = "2026-05-15"
 CONTACT = {"contact.recorded", "reply"}
 
 
 def _empty_tables() -> None:
-    _db.session.remove()
-    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
-    with _db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+    empty_tables()
 
 
 def _generate(seed: int, tickets: int, months: int = 2) -> tuple[dict, str]:
