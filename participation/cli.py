@@ -298,3 +298,6 @@ def register_cli(app: Flask) -> None:
     from participation.scoring.cli import scoring_cli
 
     app.cli.add_command(scoring_cli)
+    from participation.exports.cli import export_command
+
+    app.cli.add_command(export_command)

@@ -72,7 +72,12 @@ class Config:
     ]  # fmt: skip
     # Periodic jobs run by `celery beat` in production, or by the embedded scheduler of `make run`:
     # task name -> seconds between runs.
-    BEAT_TASKS: dict = {"deadlines.sweep": 60.0, "notifications.flush_outbox": 60.0, "scoring.refresh_rolling": 120.0}
+    BEAT_TASKS: dict = {
+        "deadlines.sweep": 60.0,
+        "notifications.flush_outbox": 60.0,
+        "scoring.refresh_rolling": 120.0,
+        "exports.sweep": 300.0,
+    }
 
     # Notifications: quiet hours are in the city's time; e-mail goes through the outbox.
     CITY_TIMEZONE = "Asia/Shanghai"
@@ -125,6 +130,17 @@ class Config:
     FORUM_SPAM_RATE_SECONDS = 120  # ... within this many seconds: the next one is held for review
     FORUM_SPAM_REPEAT_HOURS = 24  # the same or nearly the same text again within this time: held
     FORUM_SPAM_SIMILARITY = 0.9  # difflib ratio counted as "nearly the same"
+
+    # Research exports (docs/exports.md): bundles are kept EXPORT_KEEP_HOURS, rows are read and written
+    # EXPORT_BATCH_ROWS at a time, a running job that has not reported for EXPORT_STALE_SECONDS has died.
+    # Pseudonym keys derive from EXPORT_PSEUDONYM_SECRET (or SECRET_KEY) and each project's code.
+    EXPORT_FOLDER: str | None = None  # instance/exports when unset
+    EXPORT_KEEP_HOURS = 72
+    EXPORT_BATCH_ROWS = 10_000
+    EXPORT_PROGRESS_SECONDS = 0.5  # at most this often a live progress event
+    EXPORT_STALE_SECONDS = 600
+    EXPORT_PSEUDONYM_SECRET: str | None = None
+    EXPORT_RATE_LIMIT = "10 per hour;30 per day"  # per account: export requests (page and API)
 
     SUBMISSION_MAX_CHARS = 5000
     TITLE_MAX_CHARS = 200
@@ -184,6 +200,8 @@ def load(app, test_config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'participation.db'}"
     if not app.config["UPLOAD_FOLDER"]:
         app.config["UPLOAD_FOLDER"] = str(instance / "uploads")
+    if not app.config["EXPORT_FOLDER"]:
+        app.config["EXPORT_FOLDER"] = str(instance / "exports")
     if not app.config["SECRET_KEY"]:
         if app.config["REDIS_URL"]:
             raise RuntimeError("Set PARTICIPATION_SECRET_KEY: several processes must share one secret.")

@@ -96,6 +96,7 @@ def app(database_url, tmp_path_factory):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+            "EXPORT_FOLDER": str(tmp_path_factory.mktemp("exports")),
             "WTF_CSRF_ENABLED": False,
             "SOCKETIO_MESSAGE_QUEUE": None,
             "CELERY": {"task_always_eager": True, "task_eager_propagates": True},

@@ -72,6 +72,11 @@ MATRIX: dict[str, set[str | None]] = {
     "forums.comment.vote": {"citizen", "enterprise"},
     "forums.flag": {r.value for r in Role},
     "forums.moderate": {"coordinator", "moderator"},
+    "exports.request": {"researcher"},
+    "exports.project.use": set(),
+    "exports.view": {"coordinator", "admin"},
+    "exports.download": set(),
+    "exports.audit": {"coordinator", "admin"},
 }
 # Department staff act only for their own departments: see tests/routing/test_permissions.py
 # (and tests/forums/test_discussion.py: staff with a department comment, officially).
@@ -112,6 +117,9 @@ def others():
         "forums.proposal.answer": SimpleNamespace(ticket=TICKET, author_id=owner.id),
         "forums.comment.edit": SimpleNamespace(author_id=owner.id),
         "forums.comment.vote": SimpleNamespace(author_id=owner.id),
+        "exports.project.use": SimpleNamespace(owner_id=owner.id),
+        "exports.view": SimpleNamespace(user_id=owner.id),
+        "exports.download": SimpleNamespace(user_id=owner.id),
     }
 
 

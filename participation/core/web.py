@@ -64,6 +64,12 @@ def register(app: Flask) -> None:
     from participation.deadlines import services as _deadline_services  # noqa: F401  (subscribes to ticket events)
     from participation.deadlines import setup_api as _deadline_setup_api  # noqa: F401
     from participation.deadlines import tasks as _deadline_tasks  # noqa: F401
+    from participation.exports import api as _exports_api  # noqa: F401
+    from participation.exports import models as _exports_models  # noqa: F401
+    from participation.exports import permissions as _exports_permissions  # noqa: F401
+    from participation.exports import tasks as _exports_tasks  # noqa: F401
+    from participation.exports.sockets import ExportsNamespace
+    from participation.exports.views import bp as exports_bp
     from participation.forums import api as _forums_api  # noqa: F401
     from participation.forums import models as _forums_models  # noqa: F401
     from participation.forums import permissions as _forums_permissions  # noqa: F401
@@ -131,6 +137,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(scoring_agenda_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(forums_bp)
+    app.register_blueprint(exports_bp)
     register_template_helpers(app)
     register_cli(app)
     socketio.on_namespace(IntakeNamespace("/intake"))
@@ -138,6 +145,7 @@ def register(app: Flask) -> None:
     socketio.on_namespace(NotificationsNamespace("/notifications"))
     socketio.on_namespace(SurveysNamespace("/surveys"))
     socketio.on_namespace(ForumsNamespace(FORUMS_NAMESPACE))
+    socketio.on_namespace(ExportsNamespace("/exports"))
 
     @app.before_request
     def _refuse_control_characters():

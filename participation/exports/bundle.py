@@ -1,0 +1,386 @@
+"""Writes an export bundle: streams the rows once into every chosen format, then the data package,
+codebook, README and checksums, and zips them; a failure leaves no file behind.
+
+Memory stays bounded whatever the number of rows: rows are read and written in batches, and what is
+kept per variable (counts of codes, sums) does not grow with the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from participation.exports import deid
+from participation.exports.datasets import DATASETS, Context, Dataset
+from participation.exports.formats import open_writer
+from participation.exports.variables import MISSING, MISSING_RANGE, Variable
+
+DATA = "data"
+FILE_NAMES = {"csv": "data.csv", "csv-bom": "data_excel.csv", "sav": "data.sav", "dta": "data.dta"}
+TEXT_FILE = "text_answers.csv"
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class Spec:
+    """What to export and how (the request, resolved)."""
+
+    dataset: str
+    ctx: Context
+    formats: tuple[str, ...] = ("csv", "sav", "dta")
+    language: str = "en"  # labels inside .sav and .dta (the codebook has both)
+    k: int = 5
+    include_text: bool = False
+    batch: int = 10_000
+    provenance: dict = field(default_factory=dict)  # shown in README.md
+
+
+class _Stats:
+    """Per-variable counts for the codebook, bounded by the number of distinct codes, not of rows."""
+
+    def __init__(self, variables: list[Variable]):
+        self.variables = variables
+        self.codes = [Counter() if v.kind == "code" else None for v in variables]
+        self.missing = [Counter() for _v in variables]
+        self.n = [0] * len(variables)
+        self.sum = [0.0] * len(variables)
+        self.min: list[float | None] = [None] * len(variables)
+        self.max: list[float | None] = [None] * len(variables)
+        self.rows = 0
+
+    def add(self, batch: list[tuple]) -> None:
+        if not batch:
+            return
+        self.rows += len(batch)
+        lo, hi = MISSING_RANGE
+        for i, (variable, column) in enumerate(zip(self.variables, zip(*batch, strict=True), strict=True)):
+            if not variable.numeric:
+                self.n[i] += sum(1 for v in column if v.strip())
+                continue
+            if self.codes[i] is not None:
+                self.codes[i].update(column)
+                continue
+            valid = [v for v in column if v is not None and not lo <= v <= hi]
+            self.missing[i].update(v for v in column if v is not None and lo <= v <= hi)
+            if valid:
+                self.n[i] += len(valid)
+                self.sum[i] += sum(valid)
+                low, high = min(valid), max(valid)
+                self.min[i] = low if self.min[i] is None else min(self.min[i], low)
+                self.max[i] = high if self.max[i] is None else max(self.max[i], high)
+
+    def counts(self, i: int) -> Counter:
+        """Counts of every code (substantive and missing) of variable i."""
+        if self.codes[i] is not None:
+            return self.codes[i]
+        return self.missing[i]
+
+
+def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
+    """Write the bundle to out_path (a ZIP); return its summary. Nothing is left behind on failure."""
+    from participation.extensions import db
+
+    dataset = DATASETS[spec.dataset]
+    ctx = spec.ctx
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    work = out_path.parent / f".work-{uuid.uuid4().hex}"
+    work.mkdir()
+    partial = out_path.with_name(out_path.name + ".partial")
+    writers = []
+    try:
+        last_id = db.session.execute(select(func.max(dataset.key()))).scalar()  # rows as of now
+        total = db.session.execute(dataset.count_select(ctx).where(dataset.key() <= (last_id or 0))).scalar_one()
+        if progress:
+            progress(0, total)
+        plan = _plan(dataset, spec, last_id or 0) if dataset.has_people else None
+        level = plan.level if plan else ctx.date_level
+        if level != ctx.date_level:
+            ctx.date_level = level  # the period variable's label names the level actually used
+        variables = dataset.variables(ctx)
+        formats = ("csv", "csv-bom", *[f for f in spec.formats if f in ("sav", "dta")])
+        label = f"{spec.dataset} {spec.provenance.get('project', '')}".strip()[:60]
+        for fmt in formats:
+            writers.append(
+                open_writer(fmt, work / FILE_NAMES[fmt], variables, language=spec.language, file_label=label)
+            )
+        stats = _Stats(variables)
+        done = 0
+        if not (plan and plan.withheld):
+            transform = dataset.transformer(ctx, level, plan.suppressed if plan else set())
+            for chunk in pages(dataset, dataset.select(ctx), last_id or 0, spec.batch):
+                batch = [transform(row) for row in chunk]
+                for writer in writers:
+                    writer.write(batch)
+                stats.add(batch)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+        for writer in writers:
+            writer.close()
+        writers = []
+        scrubbed = _write_text(dataset, spec, work) if spec.include_text else None
+        summary = {
+            "rows": done,
+            "rows_total": total,
+            "date_level": level,
+            "k": spec.k if dataset.has_people else None,
+            "quasi_identifiers": ["period", *ctx.quasi] if dataset.has_people else [],
+            "anonymity": plan.as_dict() if plan else None,
+            "text": scrubbed,
+            "formats": list(formats),
+        }
+        _write_datapackage(work, variables, spec, scrubbed is not None)
+        _write_codebook(work, variables, stats, spec, summary)
+        _write_readme(work, spec, summary)
+        _write_checksums(work)
+        summary["files"] = sorted(p.name for p in work.iterdir())
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as bundle:
+            for path in sorted(work.iterdir()):
+                bundle.write(path, arcname=path.name)
+        partial.replace(out_path)
+        return summary
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        partial.unlink(missing_ok=True)
+        out_path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
+    """The statement's rows in pages by id (keyset), up to last_id: each page is its own short query, so
+    progress can be committed between pages and memory holds one page."""
+    from participation.extensions import db
+
+    key = dataset.key() if key is None else key
+    after = 0
+    while True:
+        chunk = db.session.execute(stmt.where(key > after, key <= last_id).limit(size)).all()
+        if not chunk:
+            return
+        yield chunk
+        if len(chunk) < size:
+            return
+        after = chunk[-1][0]
+
+
+def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
+    """First pass: count rows per quasi-identifier combination at every date level, then plan."""
+    ctx = spec.ctx
+    levels = deid.LEVELS[deid.LEVELS.index(ctx.date_level) :]
+    counts: dict[str, Counter] = {level: Counter() for level in deid.LEVELS}
+    for chunk in pages(dataset, dataset.qi_select(ctx), last_id, spec.batch * 5):
+        for level in levels:
+            counts[level].update(dataset.qi_key(ctx, row, level) for row in chunk)
+    return deid.plan(counts, ctx.date_level, spec.k)
+
+
+def _write_text(dataset: Dataset, spec: Spec, work: Path) -> dict | None:
+    """Free-text answers, scrubbed, in a file of their own: (resp, question, text)."""
+    import csv
+
+    from participation.extensions import db
+
+    stmt = dataset.text_select(spec.ctx)
+    found: Counter = Counter()
+    answers = 0
+    with open(work / TEXT_FILE, "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["resp", "question", "text"])
+        if stmt is not None:
+            from participation.surveys.models import Answer
+
+            last = db.session.execute(select(func.max(Answer.id))).scalar() or 0
+            for chunk in pages(dataset, stmt, last, spec.batch, key=Answer.id):
+                rows = []
+                for row in chunk:
+                    text, kinds = deid.scrub(row.value_text)
+                    found.update(kinds)
+                    rows.append((deid.pseudonym(spec.ctx.key, "resp", row.response_id), row.question, text))
+                answers += len(rows)
+                out.writerows(rows)
+    return {"answers": answers, "replaced": dict(found)}
+
+
+def _field(variable: Variable) -> dict:
+    types = {"code": "integer", "integer": "integer", "number": "number", "string": "string"}
+    out: dict[str, Any] = {
+        "name": variable.name,
+        "title": variable.label_en,
+        "description": variable.label_zh,
+        "type": types[variable.kind],
+    }
+    if variable.kind == "code" and variable.codes:
+        out["constraints"] = {"enum": sorted(variable.codes)}
+        out["categories"] = [{"value": c, "label": f"{zh} / {en}"} for c, (zh, en) in sorted(variable.codes.items())]
+    return out
+
+
+def _write_datapackage(work: Path, variables: list[Variable], spec: Spec, with_text: bool) -> None:
+    missing = ["", *[str(code) for code in sorted(MISSING)]]
+    resources = [
+        {
+            "name": DATA,
+            "path": FILE_NAMES["csv"],
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": {"fields": [_field(v) for v in variables], "missingValues": missing},
+        }
+    ]
+    if with_text:
+        resources.append(
+            {
+                "name": "text_answers",
+                "path": TEXT_FILE,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": {
+                    "fields": [
+                        {"name": "resp", "type": "string", "title": "Response (pseudonym)"},
+                        {"name": "question", "type": "string", "title": "Question"},
+                        {"name": "text", "type": "string", "title": "Answer, scrubbed of personal data"},
+                    ]
+                },
+            }
+        )
+    package = {
+        "profile": "tabular-data-package",
+        "name": f"participation-{spec.dataset}",
+        "title": f"Participation platform export: {spec.dataset}",
+        "description": spec.provenance.get("purpose", ""),
+        "created": spec.provenance.get("created", datetime.now(UTC).isoformat(timespec="seconds")),
+        "resources": resources,
+    }
+    (work / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _md(text: Any) -> str:
+    """Text for a Markdown table cell (labels may hold | or line breaks)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _write_codebook(work: Path, variables: list[Variable], stats: _Stats, spec: Spec, summary: dict) -> None:
+    lines = [
+        "# Codebook / 编码手册",
+        "",
+        f"Dataset / 数据集: `{spec.dataset}` · rows / 行数: {stats.rows}",
+        "",
+        "Missing codes / 缺失值代码: "
+        + "; ".join(f"{code} = {zh} / {en}" for code, (zh, en) in sorted(MISSING.items(), reverse=True)),
+        "",
+    ]
+    for i, v in enumerate(variables):
+        kind = {"code": "categorical (integer codes)", "integer": "integer", "number": "number", "string": "text"}
+        lines += [f"## {v.name}", "", f"- 标签: {_md(v.label_zh)}", f"- Label: {_md(v.label_en)}"]
+        lines.append(f"- Type / 类型: {kind[v.kind]}" + (f", width {v.width}" if v.kind == "string" else ""))
+        if v.kind == "string":
+            lines += [f"- Non-blank values / 非空值: {stats.n[i]}", ""]
+            continue
+        if v.kind != "code":
+            mean = stats.sum[i] / stats.n[i] if stats.n[i] else None
+            lines.append(
+                f"- Valid / 有效值: {stats.n[i]}"
+                + (f"; min {stats.min[i]}, max {stats.max[i]}, mean {mean:.3f}" if mean is not None else "")
+            )
+        counts = stats.counts(i)
+        codes = dict(v.codes) if v.kind == "code" else {}
+        rows = [(c, *codes[c], counts.get(c, 0)) for c in sorted(codes)]
+        rows += [(c, zh, en, counts.get(c, 0)) for c, (zh, en) in sorted(MISSING.items(), reverse=True)]
+        unlabelled = sorted(c for c in counts if c not in codes and c not in MISSING) if v.kind == "code" else []
+        rows += [(c, "", "", counts[c]) for c in unlabelled]
+        lines += ["", "| code | 标签 | label | count |", "|---:|---|---|---:|"]
+        lines += [f"| {c} | {_md(zh)} | {_md(en)} | {n} |" for c, zh, en, n in rows]
+        lines.append("")
+    (work / "codebook.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_readme(work: Path, spec: Spec, summary: dict) -> None:
+    p = spec.provenance
+    anonymity = summary.get("anonymity") or {}
+    text = summary.get("text")
+    lines = [
+        "# Research export / 研究数据导出",
+        "",
+        "## Provenance / 来源",
+        "",
+        f"- Dataset / 数据集: {spec.dataset}" + (f" (survey {p['survey']})" if p.get("survey") else ""),
+        f"- Research project / 研究项目: {p.get('project', '')}",
+        f"- Purpose / 用途: {_md(p.get('purpose', ''))}",
+        f"- Filters / 筛选: {json.dumps(p.get('filters', {}), ensure_ascii=False, sort_keys=True)}",
+        f"- Requested / 申请时间 (UTC): {p.get('requested', '')}",
+        f"- Created / 生成时间 (UTC): {p.get('created', datetime.now(UTC).isoformat(timespec='seconds'))}",
+        f"- Export job / 导出任务: {p.get('job', '')}",
+        f"- Platform / 平台: participation {p.get('version', '')}",
+        f"- Rows / 行数: {summary['rows']}",
+        "",
+        "## De-identification / 去标识化",
+        "",
+        "- Record identifiers are keyed pseudonyms (HMAC-SHA256 with this project's key): stable within the "
+        "project, unlinkable to other projects' exports. / 记录标识为按研究项目加密的假名。",
+        "- No names, telephone numbers, e-mail or postal addresses, coordinates, accounts or staff are exported. "
+        "/ 不含姓名、电话、邮箱、地址、坐标、账号或工作人员信息。",
+    ]
+    if summary.get("k"):
+        lines += [
+            f"- Dates coarsened to / 日期粗化为: {summary['date_level']}"
+            + (f" (requested {p.get('date_level')})" if p.get("date_level") != summary["date_level"] else ""),
+            f"- k-anonymity with k = {summary['k']} over / k-匿名（k = {summary['k']}）: "
+            + ", ".join(summary["quasi_identifiers"]),
+            f"- Rows whose quasi-identifiers were suppressed (-6) / 准标识符被抑制的行: "
+            f"{anonymity.get('rows_suppressed', 0)} in {anonymity.get('groups_suppressed', 0)} groups",
+        ]
+        if anonymity.get("withheld"):
+            lines.append(
+                f"- Fewer than {summary['k']} rows matched: none are released. / 匹配行少于 {summary['k']}：不予发布。"
+            )
+    else:
+        lines.append("- Department-level data: no person behind a row. / 部门层面数据，不涉及个人。")
+    if text is not None:
+        lines.append(
+            "- Free text (text_answers.csv) scrubbed of ID-card and mobile numbers, e-mail addresses and licence "
+            f"plates / 自由文本已清除证件号、手机号、邮箱与车牌: {json.dumps(text['replaced'], sort_keys=True)}"
+        )
+    else:
+        lines.append("- No free text. / 不含自由文本。")
+    lines += [
+        "",
+        "## Files / 文件",
+        "",
+        "- data.csv: codes, UTF-8 / 代码值 CSV（UTF-8）",
+        "- data_excel.csv: the same with a byte-order mark for Excel / 供 Excel 打开（带 BOM）",
+    ]
+    if "sav" in summary["formats"]:
+        lines.append("- data.sav: SPSS, with variable and value labels; -9..-1 declared missing")
+    if "dta" in summary["formats"]:
+        lines.append("- data.dta: Stata 14+, with labels; -1 .a, -6 .f, -7 .g, -8 .h, -9 .i")
+    if text is not None:
+        lines.append(f"- {TEXT_FILE}: free-text answers, scrubbed / 已清理的自由文本")
+    lines += [
+        "- datapackage.json: Frictionless Data Package (Table Schema)",
+        "- codebook.md: every variable with labels, codes and counts / 编码手册",
+        "- SHA256SUMS: checksums / 校验和",
+        "",
+    ]
+    (work / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _write_checksums(work: Path) -> None:
+    lines = [f"{deid.sha256_file(path)}  {path.name}" for path in sorted(work.iterdir())]
+    (work / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
