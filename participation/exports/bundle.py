@@ -129,7 +129,8 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         for writer in writers:
             writer.close()
         writers = []
-        scrubbed = _write_text(dataset, spec, work) if spec.include_text else None
+        withheld = bool(plan and plan.withheld)
+        scrubbed = _write_text(dataset, spec, work, withheld) if spec.include_text else None
         summary = {
             "rows": done,
             "rows_total": total,
@@ -188,8 +189,9 @@ def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
     return deid.plan(counts, ctx.date_level, spec.k)
 
 
-def _write_text(dataset: Dataset, spec: Spec, work: Path) -> dict | None:
-    """Free-text answers, scrubbed, in a file of their own: (resp, question, text)."""
+def _write_text(dataset: Dataset, spec: Spec, work: Path, withheld: bool) -> dict | None:
+    """Free-text answers, scrubbed, in a file of their own: (resp, question, text); none when the rows
+    are withheld (fewer than k)."""
     import csv
 
     from participation.extensions import db
@@ -200,14 +202,14 @@ def _write_text(dataset: Dataset, spec: Spec, work: Path) -> dict | None:
     with open(work / TEXT_FILE, "w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["resp", "question", "text"])
-        if stmt is not None:
+        if stmt is not None and not withheld:
             from participation.surveys.models import Answer
 
             last = db.session.execute(select(func.max(Answer.id))).scalar() or 0
             for chunk in pages(dataset, stmt, last, spec.batch, key=Answer.id):
                 rows = []
                 for row in chunk:
-                    text, kinds = deid.scrub(row.value_text)
+                    text, kinds = deid.scrub(row.value_text, names=(row.contact_name,))
                     found.update(kinds)
                     rows.append((deid.pseudonym(spec.ctx.key, "resp", row.response_id), row.question, text))
                 answers += len(rows)

@@ -382,14 +382,25 @@ class SurveyResponses(Dataset):
         return transform
 
     def text_select(self, ctx: Context) -> Select | None:
+        """Free-text answers with the name the linked ticket's sender gave (scrubbed from the text too)."""
+        from participation.intake.models import Submission
+        from participation.routing.models import Ticket
         from participation.surveys.models import Answer, Response, ResponseStatus
 
         text_questions = [q.name for q in self.questions(ctx) if q.type == "text"]
         if not text_questions:
             return None
         stmt = (
-            select(Answer.id, Response.id.label("response_id"), Answer.question, Answer.value_text)
+            select(
+                Answer.id,
+                Response.id.label("response_id"),
+                Answer.question,
+                Answer.value_text,
+                Submission.contact_name,
+            )
             .join(Answer, Answer.response_id == Response.id)
+            .outerjoin(Ticket, Ticket.id == Response.ticket_id)
+            .outerjoin(Submission, Submission.id == Ticket.submission_id)
             .where(
                 Response.survey_id == ctx.survey.id,
                 Response.status == ResponseStatus.COMPLETE,

@@ -44,17 +44,22 @@ _PLATE = re.compile(
     r"(?:[A-HJ-NP-Z0-9]{5,6}|[A-HJ-NP-Z0-9]{4}[挂学警港澳])(?![A-Za-z0-9])"
 )
 
-REPLACEMENTS = {"id": "[ID]", "mobile": "[MOBILE]", "email": "[EMAIL]", "plate": "[PLATE]"}
+REPLACEMENTS = {"id": "[ID]", "mobile": "[MOBILE]", "email": "[EMAIL]", "plate": "[PLATE]", "name": "[NAME]"}
 
 
 def _id_card(match: re.Match) -> str:
     return REPLACEMENTS["id"] if ric.is_valid(match.group(0)) else match.group(0)
 
 
-def scrub(text: str) -> tuple[str, Counter]:
-    """The text without ID-card numbers (valid check digit), mobile numbers, e-mail addresses and
-    licence plates, and how many of each were replaced."""
+def scrub(text: str, names: tuple[str | None, ...] = ()) -> tuple[str, Counter]:
+    """The text without ID-card numbers (valid check digit), mobile numbers, e-mail addresses, licence
+    plates and the given names (those a linked ticket's sender left), and how many of each were replaced."""
     found: Counter = Counter()
+    for name in names:
+        name = (name or "").strip()
+        if len(name) >= 2 and name in text:
+            found["name"] += text.count(name)
+            text = text.replace(name, REPLACEMENTS["name"])
 
     def counted(kind: str, replace):
         def sub(match: re.Match) -> str:

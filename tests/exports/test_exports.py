@@ -24,6 +24,7 @@ from participation.core.uow import transaction
 from participation.exports import deid, services
 from participation.exports.models import ExportJob, ExportStatus, ResearchProject
 from participation.extensions import db
+from participation.routing.models import Ticket
 from participation.surveys import services as survey_services
 from participation.surveys.models import Answer, Response, ResponseStatus
 from tests.surveys.test_files_api import definition
@@ -206,14 +207,40 @@ def test_free_text_only_when_asked_and_scrubbed(researcher, project, survey, tmp
             assert secret.encode() not in content, (path.name, secret)
 
 
-def test_no_contact_data_in_any_file(researcher, project, survey, tmp_path, make_user):
-    """Responses linked to tickets of people with contact data: nothing of it leaves."""
-    respondent = make_user("citizen", email="li.hua@example.org")
-    add_responses(survey, [{"at": AT, "answers": {"visited": 1, "nps": 8}}] * 6)
-    folder = bundle(request(researcher, include_text=True), tmp_path)
-    blob = b"".join(p.read_bytes() for p in folder.iterdir())
-    assert respondent.email.encode() not in blob and researcher.email.encode() not in blob
-    assert b"session" not in blob.lower() or b"session_hash" not in blob
+def test_no_contact_data_in_any_file(researcher, project, people, submit, tmp_path):
+    """Callbacks of tickets whose senders left a name, phone and e-mail, answered with free text that
+    repeats them: no file of the callbacks or the callback survey's responses holds any of it."""
+    from participation.routing import services as routing
+    from participation.surveys import callbacks
+    from tests.routing.conftest import resolve_joint
+
+    contact = {"name": "王小明", "phone": PHONE, "email": MAIL}
+    for _ in range(5):
+        ticket = submit(contact=contact, address="幸福路18号")
+        with transaction():
+            routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", ["URBAN"])
+        resolve_joint(ticket, people)
+        answers = {"solved": 1, "satisfaction": 1, "rating": 5}
+        text_question = next(
+            (q["name"] for q in callbacks.callback_definition()["questions"] if q["type"] == "text"), None
+        )
+        if text_question:
+            answers[text_question] = f"我是王小明，电话{PHONE}，邮箱{MAIL}"
+        with transaction():
+            callbacks.answer_by_tracking_code(people.citizen, ticket.submission.tracking_code, answers)
+    callback_survey = callbacks.ensure_callback_survey()
+    folders = [
+        bundle(request(researcher, dataset="callbacks", survey=None, columns=["lead_department"]), tmp_path),
+        bundle(request(researcher, survey=callback_survey.code, include_text=True, columns=[]), tmp_path),
+    ]
+    assert len(read_csv(folders[0] / "data.csv")) == 5 and len(read_csv(folders[1] / "data.csv")) == 5
+    secrets = [PHONE, MAIL, "王小明", "幸福路", people.citizen.email, researcher.email]
+    secrets += [str(t.submission.tracking_code) for t in db.session.scalars(select(Ticket))]
+    for folder in folders:
+        for path in folder.iterdir():
+            content = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in content, (path.name, secret)
 
 
 def test_k_anonymity_suppresses_small_groups(researcher, project, survey, tmp_path):
