@@ -29,7 +29,7 @@ def test_pseudonyms_keyed_by_project():
         ("电话：138-1234-5678。", "电话：[MOBILE]。", "mobile"),
         ("tel +86 139 1234 5678", "tel [MOBILE]", "mobile"),
         ("身份证11010519491231002X号", "身份证[ID]号", "id"),
-        ("身份证 440301199003071239 号", "身份证 [ID] 号", "id"),
+        ("身份证 440301199003071230 号", "身份证 [ID] 号", "id"),
         ("mail li.hua+parks@mail.example.com.cn!", "mail [EMAIL]!", "email"),
         ("车牌粤B12345停在门口", "车牌[PLATE]停在门口", "plate"),
         ("新能源车沪AD12345", "新能源车[PLATE]", "plate"),
