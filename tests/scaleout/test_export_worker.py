@@ -7,7 +7,6 @@ import threading
 import zipfile
 
 import pytest
-import redis as redis_lib
 import requests
 import socketio
 
@@ -16,17 +15,10 @@ from participation.core.uow import transaction
 from participation.exports import services
 from participation.surveys import services as survey_services
 from tests.exports.test_exports import AT, PURPOSE, add_responses, definition
-from tests.live import process_env, require_redis, web_process, worker_process
+from tests.live import process_env, web_process, worker_process
 from tests.scaleout.test_scaleout import logged_in_session, wait_for
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_url():
-    url = require_redis()
-    redis_lib.Redis.from_url(url).flushdb()
-    return url
 
 
 def test_worker_writes_the_bundle_and_the_page_hears_its_progress(

@@ -6,22 +6,14 @@ import re
 import threading
 
 import pytest
-import redis as redis_lib
 import requests
 import socketio
 
 from participation.routing.models import Ticket
 from tests.conftest import PASSWORD
-from tests.live import process_env, require_redis, web_process, worker_process
+from tests.live import process_env, web_process, worker_process
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_url():
-    url = require_redis()
-    redis_lib.Redis.from_url(url).flushdb()
-    return url
 
 
 def logged_in_session(base: str, user) -> requests.Session:
