@@ -108,6 +108,12 @@ def load_demo() -> list[tuple[str, str]]:
 
     with transaction():
         load_demo_setup(SYSTEM)
+    from participation.exports.models import ResearchProject
+
+    with transaction():  # the demo researcher's project, so the export builder can be tried at once
+        researcher = db.session.scalar(select(User).where(User.email == "researcher@demo.city"))
+        if researcher and not db.session.scalar(select(ResearchProject.id).where(ResearchProject.code == "DEMO-STUDY")):
+            db.session.add(ResearchProject(code="DEMO-STUDY", title="示例研究 Demo study", owner_id=researcher.id))
     return [(login, DEMO_PASSWORD) for login, *_ in DEMO_ACCOUNTS]
 
 
