@@ -330,17 +330,21 @@ class SurveyResponses(Dataset):
         )
 
     def transformer(self, ctx: Context, level: str, suppressed: set[tuple]) -> Callable[[Any], tuple]:
-        key, zone, quasi = ctx.key, ctx.zone, ctx.quasi
+        key, zone = ctx.key, ctx.zone
         numbers = self._version_numbers(ctx)
         columns = self._columns(ctx)
+        at = {name: i for i, name in enumerate(self.select(ctx).selected_columns.keys())}  # rows read by position
         by_name = {q.name: q for q, _c, _n in columns}
         blank = " " * deid.pseudonym_width()
-        n_quasi = len(quasi) + 1
-        hidden_all = (SUPPRESSED,) * n_quasi
+        hidden_all = (SUPPRESSED,) * (len(ctx.quasi) + 1)
         coarsen, pseudonym = deid.coarsen, deid.pseudonym
+        i_id, i_ticket, i_version, i_channel, i_moment = (
+            at[name] for name in ("id", "ticket_id", "version_id", "channel", "completed_at")
+        )
+        quasi = [(at[name], name == "language") for name in ctx.quasi]
 
-        # One small function per column: (row mapping) -> code, honouring versions and show-if.
-        def shown(q: _Question, row: dict) -> bool:
+        def condition(q: _Question) -> tuple | bool:
+            """When q is shown: always, never, ("any", dummy positions) or ("in", position, codes)."""
             if q.show_if is None:
                 return True
             controlling, codes = q.show_if
@@ -348,34 +352,56 @@ class SurveyResponses(Dataset):
             if source is None:
                 return False
             if source.type == "multiple":
-                return any(row.get(f"a_{n}") == 1 for s, c, n in columns if s is source and c in codes)
-            return row.get(f"a_{source.name}") in codes
+                return ("any", [at[f"a_{n}"] for s, c, n in columns if s is source and c in codes])
+            return ("in", at[f"a_{source.name}"], codes)
 
-        plan = [(q, code, f"a_{name}", f"n_{q.name}") for q, code, name in columns]
+        conditions = {name: condition(q) for name, q in by_name.items()}
 
-        def transform(raw: Any) -> tuple:
-            row = raw._mapping
-            version = row["version_id"]
-            qi = (coarsen(row["completed_at"], level, zone), *self.quasi_values(ctx, raw))
+        def steps(version: int) -> list[tuple]:
+            """Each column's step for a version: (fixed code or None, value position, answered position, condition)."""
+            out = []
+            for q, code, name in columns:
+                if version not in q.versions:
+                    out.append((NOT_ASKED, 0, None, True))
+                elif conditions[q.name] is False:
+                    out.append((NOT_APPLICABLE, 0, None, True))
+                else:
+                    answered = None if code is None else at[f"n_{q.name}"]
+                    out.append((None, at[f"a_{name}"], answered, conditions[q.name]))
+            return out
+
+        by_version: dict[int, list[tuple]] = {}
+
+        def transform(row: Any) -> tuple:
+            version = row[i_version]
+            plan = by_version.get(version)
+            if plan is None:
+                plan = by_version[version] = steps(version)
+            qi = (
+                coarsen(row[i_moment], level, zone),
+                *[LANGUAGE_CODES.get(row[i], NOT_APPLICABLE) if language else _code(row[i]) for i, language in quasi],
+            )
             if qi in suppressed:
                 qi = hidden_all
-            ticket = row["ticket_id"]
+            ticket = row[i_ticket]
             out = [
-                pseudonym(key, "resp", row["id"]),
+                pseudonym(key, "resp", row[i_id]),
                 pseudonym(key, "ticket", ticket) if ticket is not None else blank,
                 numbers.get(version, NOT_APPLICABLE),
-                CHANNEL_CODES.get(str(row["channel"]), NOT_APPLICABLE),
+                CHANNEL_CODES.get(str(row[i_channel]), NOT_APPLICABLE),
                 *qi,
             ]
-            for q, code, column, answered in plan:
-                if version not in q.versions:
-                    out.append(NOT_ASKED)
-                elif not shown(q, row):
+            for fixed, i, answered, shown in plan:
+                if fixed is not None:
+                    out.append(fixed)
+                elif shown is not True and not (
+                    any(row[j] == 1 for j in shown[1]) if shown[0] == "any" else row[shown[1]] in shown[2]
+                ):
                     out.append(NOT_APPLICABLE)
-                elif code is not None:
-                    out.append(row[column] if row[answered] else REFUSED)
+                elif answered is not None:
+                    out.append(row[i] if row[answered] else REFUSED)
                 else:
-                    value = row[column]
+                    value = row[i]
                     out.append(REFUSED if value is None else value)
             return tuple(out)
 
