@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -17,30 +16,18 @@ from participation.accounts.models import User
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
 from participation.core.i18n import current_language
+from participation.core.limits import account_limit
 from participation.core.uow import transaction
 from participation.exports import services
 from participation.exports.datasets import DATASETS
-from participation.extensions import db, limiter
+from participation.extensions import db
 from participation.surveys.models import Survey
 
 bp = Blueprint("exports", __name__)
 
 
-def account_key() -> str:
-    """Export requests are limited per account (by address only for requests refused anyway)."""
-    if current_user.is_authenticated and current_user.id is not None:
-        return f"user:{current_user.id}"
-    return get_remote_address()
-
-
-# One budget for the page and the JSON API; refused requests (4xx) do not use it up.
-export_rate_limit = limiter.shared_limit(
-    lambda: current_app.config["EXPORT_RATE_LIMIT"],
-    scope="research-export",
-    key_func=account_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code < 400,
-)
+# One budget for the page and the JSON API, per account; refused requests (4xx) do not use it up.
+export_rate_limit = account_limit("EXPORT_RATE_LIMIT", "research-export")
 
 DATASET_LABELS = {
     "survey-responses": _l("Survey responses"),

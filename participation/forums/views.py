@@ -2,60 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
+from participation.core.limits import account_limit
 from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
-from participation.extensions import limiter
 from participation.forums import discussion, insight, moderation, services
 from participation.forums.models import PUBLIC_STATES, Comment, ProposalState, Stance, Verdict
 
 bp = Blueprint("forums", __name__)
 
 
-def comment_limit() -> str:
-    return current_app.config["FORUM_COMMENT_RATE_LIMIT"]
-
-
-def account_key() -> str:
-    """Comments are limited per account (by address only for requests that are refused anyway)."""
-    if current_user.is_authenticated and current_user.id is not None:
-        return f"user:{current_user.id}"
-    return get_remote_address()
-
-
-# One budget for the HTML forms and the JSON API; refused posts (4xx) do not use it up.
-comment_rate_limit = limiter.shared_limit(
-    comment_limit,
-    scope="forum-comment",
-    key_func=account_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code < 400,
-)
-
-
-# Flood limits on proposing and on supporting (or withdrawing support), per account, forms and API together.
-proposal_rate_limit = limiter.shared_limit(
-    lambda: current_app.config["FORUM_PROPOSAL_RATE_LIMIT"],
-    scope="forum-proposal",
-    key_func=account_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code < 400,
-)
-support_rate_limit = limiter.shared_limit(
-    lambda: current_app.config["FORUM_SUPPORT_RATE_LIMIT"],
-    scope="forum-support",
-    key_func=account_key,
-    methods=["POST", "DELETE"],
-    deduct_when=lambda response: response.status_code < 400,
-)
+# One budget each for the HTML forms and the JSON API (per account; refused posts do not use it up):
+# comments, and the flood limits on proposing and on supporting (or withdrawing support).
+comment_rate_limit = account_limit("FORUM_COMMENT_RATE_LIMIT", "forum-comment")
+proposal_rate_limit = account_limit("FORUM_PROPOSAL_RATE_LIMIT", "forum-proposal")
+support_rate_limit = account_limit("FORUM_SUPPORT_RATE_LIMIT", "forum-support", ("POST", "DELETE"))
 
 
 def list_filters(args) -> dict:

@@ -98,7 +98,7 @@ def test_cli_writes_the_bundle(runner, survey, responses, tmp_path):
     ("args", "message"),
     [
         (["survey-responses", "--survey", "NOPE"], "survey"),
-        (["callbacks", "--k", "2"], "personal data"),
+        (["callbacks", "--k", "2"], "  k: "),
         (["scorecards", "--district", "EAST"], "filters.district"),
         (["survey-responses", "--survey", "PARKS", "--dates", "day"], "date_level"),
     ],

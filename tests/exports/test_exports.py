@@ -29,6 +29,8 @@ from participation.surveys import services as survey_services
 from participation.surveys.models import Answer, Response, ResponseStatus
 from tests.surveys.test_files_api import definition
 
+pytestmark = pytest.mark.usefixtures("english")  # tests read the messages' wording
+
 PURPOSE = "Study of park satisfaction across districts (approved protocol 2026-17)."
 PHONE, IDCARD, MAIL, PLATE = "13812345678", "11010519491231002X", "wang.li@example.cn", "粤B12345"
 
