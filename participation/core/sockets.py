@@ -20,8 +20,9 @@ def tracking_room(code: str) -> str:
     return f"track:{code}"
 
 
-def emit_now(event: str, data: Any, room: str, namespace: str) -> None:
-    """Emit to a room, from a web process or a worker (through the message queue)."""
+def emit_now(event: str, data: Any, room: str | list[str], namespace: str) -> None:
+    """Emit to a room (or to several, each client once), from a web process or a worker (through the
+    message queue)."""
     socketio.emit(event, data, to=room, namespace=namespace)
 
 

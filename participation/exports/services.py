@@ -20,7 +20,7 @@ from participation.core.audit import audit
 from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.permissions import authorize, can
-from participation.core.sockets import publish, user_room
+from participation.core.sockets import emit_now, user_room
 from participation.core.uow import after_commit
 from participation.core.validation import validate
 from participation.exports import deid
@@ -330,10 +330,9 @@ def job_json(job: ExportJob) -> dict:
 
 
 def _announce(job: ExportJob) -> None:
-    """Tell the job's room and its researcher's room how far it is (after the commit)."""
-    payload = job_json(job)
+    """Tell the job's room and its researcher's room how far it is, once each listener (after the commit)."""
     rooms = [job_room(job.id)] + ([user_room(job.user_id)] if job.user_id else [])
-    publish("export.progress", payload, rooms, NAMESPACE)
+    after_commit(emit_now, "export.progress", job_json(job), rooms, NAMESPACE)  # a list of rooms: no repeats
 
 
 def run_job(job_id: int) -> ExportJob | None:
