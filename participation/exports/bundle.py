@@ -184,8 +184,9 @@ def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
     levels = deid.LEVELS[deid.LEVELS.index(ctx.date_level) :]
     counts: dict[str, Counter] = {level: Counter() for level in deid.LEVELS}
     for chunk in pages(dataset, dataset.qi_select(ctx), last_id, spec.batch * 5):
-        for level in levels:
-            counts[level].update(dataset.qi_key(ctx, row, level) for row in chunk)
+        for row in chunk:
+            for level, key in zip(levels, dataset.qi_keys(ctx, row, levels), strict=True):
+                counts[level][key] += 1
     return deid.plan(counts, ctx.date_level, spec.k)
 
 

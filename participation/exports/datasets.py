@@ -3,7 +3,7 @@ row becomes a de-identified row of codes.
 
 A dataset reads rows with one SELECT (`select`), so the benchmark can hand the very same query to
 PostgreSQL's COPY. Quasi-identifiers (the coarsened date and the chosen columns among `QUASI`) are
-what k-anonymity protects; `qi_key` gives a raw row's combination at a date level.
+what k-anonymity protects; `qi_keys` gives a raw row's combination at each date level.
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ class Dataset:
         """The chosen quasi-identifier columns' codes of a raw row (without the date)."""
         return tuple(_code(getattr(row, name)) for name in ctx.quasi)
 
-    def qi_key(self, ctx: Context, row: Any, level: str) -> tuple:
-        return (deid.coarsen(self.moment(row), level, ctx.zone), *self.quasi_values(ctx, row))
+    def qi_keys(self, ctx: Context, row: Any, levels: tuple[str, ...]) -> list[tuple]:
+        """A raw row's quasi-identifier combination at each date level (the columns read once)."""
+        moment, quasi = self.moment(row), self.quasi_values(ctx, row)
+        return [(deid.coarsen(moment, level, ctx.zone), *quasi) for level in levels]
 
     def transformer(self, ctx: Context, level: str, suppressed: set[tuple]) -> Callable[[Any], tuple]:
         raise NotImplementedError
