@@ -118,7 +118,8 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         done = 0
         if not (plan and plan.withheld):
             transform = dataset.transformer(ctx, level, plan.suppressed if plan else set())
-            for chunk in pages(dataset, dataset.select(ctx), last_id or 0, spec.batch):
+            by_page = lambda ids: dataset.select(ctx, ids=ids)  # noqa: E731 - the select bounds its join by the page
+            for chunk in pages(dataset, by_page, last_id or 0, spec.batch):
                 batch = [transform(row) for row in chunk]
                 for writer in writers:
                     writer.write(batch)
@@ -163,13 +164,15 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
 
 def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
     """The statement's rows in pages by id (keyset), up to last_id: each page is its own short query, so
-    progress can be committed between pages and memory holds one page."""
+    progress can be committed between pages and memory holds one page. `stmt` may be a function of the page's
+    range (`ids=(after, last_id)`) giving the statement, for a select that bounds a join by it."""
     from participation.extensions import db
 
     key = dataset.key() if key is None else key
     after = 0
     while True:
-        chunk = db.session.execute(stmt.where(key > after, key <= last_id).limit(size)).all()
+        page = stmt(ids=(after, last_id)) if callable(stmt) else stmt
+        chunk = db.session.execute(page.where(key > after, key <= last_id).limit(size)).all()
         if not chunk:
             return
         yield chunk

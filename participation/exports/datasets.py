@@ -96,7 +96,9 @@ class Dataset:
     def variables(self, ctx: Context) -> list[Variable]:
         raise NotImplementedError
 
-    def select(self, ctx: Context) -> Select:
+    def select(self, ctx: Context, ids: tuple[int, int] | None = None) -> Select:
+        """The rows, in key order; `ids` (after, last): one page's key range, for a join that must be bounded by it
+        too (PostgreSQL does not carry the range across a join)."""
         raise NotImplementedError
 
     def moment(self, row: Any) -> datetime | None:
@@ -121,6 +123,11 @@ class Dataset:
     def text_select(self, ctx: Context) -> Select | None:
         """Free-text answers (response id, question, text) of the exported rows, if the dataset has any."""
         return None
+
+
+def _within(column, ids: tuple[int, int] | None) -> list:
+    """Conditions keeping column in the page's range (after, last]; none without a range."""
+    return [] if ids is None else [column > ids[0], column <= ids[1]]
 
 
 def _quasi_variables(ctx: Context, builders: dict[str, Callable[[], Variable]]) -> list[Variable]:
@@ -242,7 +249,7 @@ class SurveyResponses(Dataset):
                 )
         return out
 
-    def select(self, ctx: Context) -> Select:
+    def select(self, ctx: Context, ids: tuple[int, int] | None = None) -> Select:
         from participation.surveys.models import Answer, Response, ResponseStatus
 
         answer_columns = []
@@ -272,7 +279,7 @@ class SurveyResponses(Dataset):
                 *answer_columns,
                 *answered,
             )
-            .outerjoin(Answer, Answer.response_id == Response.id)
+            .outerjoin(Answer, and_(Answer.response_id == Response.id, *_within(Answer.response_id, ids)))
             .where(Response.survey_id == ctx.survey.id, Response.status == ResponseStatus.COMPLETE)
             .group_by(Response.id)
             .order_by(Response.id)
@@ -535,7 +542,7 @@ class Callbacks(Dataset):
             case((Submission.organisation_id.is_not(None), 2), else_=1).label("submitter"),
         )
 
-    def select(self, ctx: Context) -> Select:
+    def select(self, ctx: Context, ids: tuple[int, int] | None = None) -> Select:
         from participation.deadlines.models import ClockKind, ClockState, SlaClock
         from participation.intake.models import Submission
         from participation.routing.models import PartRole, Ticket, TicketPart
@@ -674,7 +681,7 @@ class Scorecards(Dataset):
             stmt = stmt.where(Scorecard.department_id == ctx.department_id)
         return stmt
 
-    def select(self, ctx: Context) -> Select:
+    def select(self, ctx: Context, ids: tuple[int, int] | None = None) -> Select:
         from participation.scoring.models import Scorecard, WeightsVersion
 
         return (
