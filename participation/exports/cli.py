@@ -59,12 +59,9 @@ def export_command(dataset, survey, project, purpose, date_from, date_to, distri
     try:
         with transaction():
             if not db.session.scalar(select(ResearchProject.id).where(ResearchProject.code == project)):
-                created = ResearchProject(code=project, title=project)
-                db.session.add(created)
-                db.session.flush()
-                audit(SYSTEM, "export.project_created", created, code=project, by=f"command line ({getpass.getuser()})")
+                services.create_project(SYSTEM, {"code": project, "title": f"{project} (command line)"})
             job = services.request_export(SYSTEM, data, queue=False)
-            audit(SYSTEM, "export.command_line", job, os_user=getpass.getuser())
+            audit(SYSTEM, "export.command_line", job, os_user=getpass.getuser(), project=project)
     except DomainError as error:
         click.echo(f"error: {error.message}", err=True)
         for field, messages in error.fields.items():

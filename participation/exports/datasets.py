@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql import Select
 
 from participation.exports import deid
 from participation.exports.variables import NOT_APPLICABLE, NOT_ASKED, REFUSED, SUPPRESSED, Variable, bilingual
-from participation.exports.variables import _l as _l
 
 DATE_LEVEL_LABELS = {
     "week": ("年份与ISO周（YYYYWW）", "year and ISO week (YYYYWW)"),

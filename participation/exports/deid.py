@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import re
 from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -154,12 +153,6 @@ def plan(counts: dict[str, Counter], start: str, k: int, max_suppressed_share: f
             if pooled >= k:
                 break
     return Plan(chosen, suppressed, withheld=False, rows=total, rows_suppressed=pooled)
-
-
-def smallest_group(rows: Iterable[tuple]) -> int:
-    """The size of the smallest equivalence class among rows of quasi-identifier values (for checks)."""
-    counter = Counter(rows)
-    return min(counter.values()) if counter else 0
 
 
 def sha256_file(path) -> str:

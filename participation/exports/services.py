@@ -19,7 +19,7 @@ from sqlalchemy import select
 from participation.core.audit import audit
 from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
-from participation.core.permissions import authorize, can
+from participation.core.permissions import SYSTEM, authorize, can
 from participation.core.sockets import emit_now, user_room
 from participation.core.uow import after_commit
 from participation.core.validation import validate
@@ -255,7 +255,7 @@ def spec_for(job: ExportJob):
 
         data["survey"] = db.session.get(Survey, job.survey_id).code
     values = validate(RequestIn, data)
-    ctx, survey, project = _resolve_system(values)
+    ctx, survey, project = _resolve(values, SYSTEM)
     ctx.key = deid.project_key(pseudonym_secret(), project.code)
     ctx.catalog = _catalog_labels()
     import participation
@@ -280,12 +280,6 @@ def spec_for(job: ExportJob):
             "version": participation.__version__,
         },
     )
-
-
-def _resolve_system(values: RequestIn):
-    from participation.core.permissions import SYSTEM
-
-    return _resolve(values, SYSTEM)
 
 
 def pseudonym_secret() -> str:

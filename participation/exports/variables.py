@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flask_babel import lazy_gettext as _l
-
 Kind = Literal["code", "integer", "number", "string"]
 
 # The declared missing codes (ARCHITECTURE.md section 6), with their labels in both languages.
@@ -61,6 +59,3 @@ def bilingual(text) -> tuple[str, str]:
     with force_locale("en"):
         en = str(text)
     return zh, en
-
-
-__all__ = ["MISSING", "MISSING_RANGE", "Variable", "bilingual", "_l"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from participation.core.audit import AuditLog
-from participation.exports.models import ExportJob
+from participation.exports.models import ExportJob, ResearchProject
 from participation.extensions import db
 from tests.exports.test_exports import AT, PURPOSE, add_responses, read_csv
 
@@ -116,3 +116,11 @@ def test_cli_bad_input(runner, survey, tmp_path, args, message):
 def test_cli_unknown_dataset(runner, tmp_path):
     result = runner.invoke(args=["export", "tax", "--project", "P", "--purpose", PURPOSE, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "tax" in result.output
+
+
+def test_cli_refuses_an_invalid_project_code(runner, tmp_path):
+    result = runner.invoke(
+        args=["export", "scorecards", "--project", "bad code!", "--purpose", PURPOSE, "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2 and "code:" in result.output
+    assert db.session.scalar(select(func.count(ResearchProject.id))) == 0
