@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql import Select
 
+from participation.core import labels
 from participation.exports import deid
 from participation.exports.variables import NOT_APPLICABLE, NOT_ASKED, REFUSED, SUPPRESSED, Variable, bilingual
 
@@ -454,8 +455,7 @@ SATISFACTION = {1: ("满意", "satisfied"), 2: ("基本满意", "basically satis
 OUTCOMES = {1: ("办结", "closed"), 2: ("重新办理", "reopened"), 3: ("升级督办", "escalated")}
 OUTCOME_CODES = {"closed": 1, "reopened": 2, "escalated": 3}
 SUBMITTERS = {1: ("市民", "citizen"), 2: ("企业", "enterprise")}
-KINDS = {1: ("建议", "proposal"), 2: ("投诉", "complaint"), 3: ("咨询", "inquiry")}
-KIND_CODES = {"proposal": 1, "complaint": 2, "inquiry": 3}
+KIND_CODES = {"proposal": 1, "complaint": 2, "inquiry": 3, "praise": 4}  # codes stay fixed as kinds are added
 RATINGS = {i: (str(i), str(i)) for i in range(1, 6)}
 
 
@@ -479,7 +479,7 @@ class Callbacks(Dataset):
             _pseudonym_var("ticket", _l("Ticket (pseudonym)")),
             _period_var(ctx.date_level),
             *_quasi_variables(ctx, builders),
-            _code_var("kind", _l("Kind of submission"), KINDS),
+            _code_var("kind", _l("Kind of submission"), {c: bilingual(labels.KIND[k]) for k, c in KIND_CODES.items()}),
             _number("round", _l("Callback round (1 after the first resolution)"), "integer"),
             _code_var("follower", _l("Answered by the sender of a merged duplicate"), YES_NO),
             _code_var("solved", _l("Problem solved"), YES_NO),
@@ -634,7 +634,6 @@ class Callbacks(Dataset):
 # ---- monthly scorecards --------------------------------------------------------------------------------
 
 ROLE_CODES = {"lead": 1, "co": 2}
-ROLES = {1: ("主办", "lead"), 2: ("协办", "co-handler")}
 
 
 class Scorecards(Dataset):
@@ -650,7 +649,7 @@ class Scorecards(Dataset):
         out = [
             Variable("period", "月份（YYYYMM）", "month (YYYYMM)", "integer"),
             _code_var("department", _l("Department"), ctx.catalog["department"]),
-            _code_var("role", _l("Role"), ROLES),
+            _code_var("role", _l("Role"), {c: bilingual(labels.PART_ROLE[r]) for r, c in ROLE_CODES.items()}),
             _number("score", _l("Score (0-100)")),
             _number("penalty_points", _l("Penalty points (capped)")),
             _number("items", _l("Things measured"), "integer"),

@@ -474,3 +474,11 @@ def test_csv_reads_back_as_codes(researcher, project, survey, tmp_path):
     text = (folder / "data_excel.csv").read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["nps"] == "10" and rows[0]["used_2"] == "1" and rows[0]["used_1"] == "0"
+
+
+def test_callbacks_code_every_kind_of_submission():
+    """A kind without a code would be exported as "not applicable"."""
+    from participation.exports.datasets import KIND_CODES
+    from participation.intake.models import Kind
+
+    assert set(KIND_CODES) == {kind.value for kind in Kind}
