@@ -18,6 +18,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 
 from participation.accounts.models import DepartmentMembership, Role, User, UserRole
 from participation.core.audit import audit
@@ -63,7 +64,9 @@ def remembered_recipients() -> Iterator[None]:
 
 
 def _active_users(stmt) -> list[User]:
-    return list(db.session.scalars(stmt.where(User.active).order_by(User.id)).unique())
+    # Recipients need their address and language, not their roles and memberships (loaded on access).
+    stmt = stmt.where(User.active).order_by(User.id).options(lazyload(User.role_rows), lazyload(User.memberships))
+    return list(db.session.scalars(stmt).unique())
 
 
 def _remembered(key: tuple, load) -> list[User]:

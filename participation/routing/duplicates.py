@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
@@ -30,8 +31,11 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 EARTH_RADIUS_M = 6_371_000.0
 
 
-def features(text: str) -> list[str]:
-    """Character n-grams per script (CJK 1-2, Latin 3-4 within words) plus the router's words."""
+@lru_cache(maxsize=4096)
+def features(text: str) -> tuple[str, ...]:
+    """Character n-grams per script (CJK 1-2, Latin 3-4 within words) plus the router's words.
+
+    Remembered per text: the same open tickets are compared with every new item at their place."""
     plain = _chars(text)
     out: list[str] = []
     for run in _CJK_RUN.findall(plain):
@@ -42,7 +46,7 @@ def features(text: str) -> list[str]:
         for n in (3, 4):
             out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     out.extend(words(text))
-    return out
+    return tuple(out)
 
 
 def similarities(text: str, others: list[str]) -> list[float]:

@@ -16,7 +16,7 @@ import time
 
 from flask import current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from participation.catalog.models import Category, Department, District
 from participation.catalog.services import category_out
@@ -140,8 +140,8 @@ def departments_now(categories: list[str], district: str | None) -> tuple[str | 
         for c in db.session.scalars(
             select(Category)
             .where(Category.code.in_(categories), Category.active)
-            .options(selectinload(Category.lead), selectinload(Category.co))
-        )
+            .options(joinedload(Category.lead), joinedload(Category.co))
+        ).unique()
     }
     infos = [
         CategoryInfo(
