@@ -7,6 +7,7 @@ kept per variable (counts of codes, sums) does not grow with the rows.
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import uuid
@@ -111,6 +112,8 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         formats = ("csv", "csv-bom", *[f for f in spec.formats if f in ("sav", "dta")])
         label = f"{spec.dataset} {spec.provenance.get('project', '')}".strip()[:60]
         for fmt in formats:
+            if fmt == "csv-bom":
+                continue  # a byte copy of data.csv, made once it is complete
             writers.append(
                 open_writer(fmt, work / FILE_NAMES[fmt], variables, language=spec.language, file_label=label)
             )
@@ -130,6 +133,7 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         for writer in writers:
             writer.close()
         writers = []
+        _excel_copy(work / FILE_NAMES["csv"], work / FILE_NAMES["csv-bom"])
         withheld = bool(plan and plan.withheld)
         scrubbed = _write_text(dataset, spec, work, withheld) if spec.include_text else None
         summary = {
@@ -162,6 +166,13 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _excel_copy(source: Path, target: Path) -> None:
+    """The CSV with a UTF-8 byte-order mark, so that Excel reads it as UTF-8."""
+    with open(source, "rb") as src, open(target, "wb") as out:
+        out.write(codecs.BOM_UTF8)
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
 def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
     """The statement's rows in pages by id (keyset), up to last_id: each page is its own short query, so
     progress can be committed between pages and memory holds one page. `stmt` may be a function of the page's
@@ -183,14 +194,42 @@ def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
 
 def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
     """First pass: count rows per quasi-identifier combination at every date level, then plan."""
+    from participation.extensions import db
+
     ctx = spec.ctx
     levels = deid.LEVELS[deid.LEVELS.index(ctx.date_level) :]
+    grouped = db.engine.dialect.name == "postgresql"
+    return deid.plan(_qi_counts(dataset, spec, last_id, levels, grouped=grouped), ctx.date_level, spec.k)
+
+
+def _qi_counts(dataset: Dataset, spec: Spec, last_id: int, levels, *, grouped: bool) -> dict[str, Counter]:
+    """Rows per quasi-identifier combination at each date level: counted by PostgreSQL per city-time day
+    (`grouped`), or row by row here."""
+    ctx = spec.ctx
     counts: dict[str, Counter] = {level: Counter() for level in deid.LEVELS}
+    if grouped:
+        for day, quasi, n in _qi_groups(dataset, ctx, last_id):
+            for level in levels:
+                counts[level][(deid.coarsen_day(day, level), *quasi)] += n
+        return counts
     for chunk in pages(dataset, dataset.qi_select(ctx), last_id, spec.batch * 5):
         for row in chunk:
             for level, key in zip(levels, dataset.qi_keys(ctx, row, levels), strict=True):
                 counts[level][key] += 1
-    return deid.plan(counts, ctx.date_level, spec.k)
+    return counts
+
+
+def _qi_groups(dataset: Dataset, ctx, last_id: int):
+    """(city-time day, quasi-identifier codes, rows) per group, counted by PostgreSQL: a few thousand groups
+    come back instead of every row."""
+    from participation.extensions import db
+
+    sub = dataset.qi_select(ctx).where(dataset.key() <= last_id).order_by(None).subquery()
+    columns = [sub.c[name] for name in ctx.quasi]
+    day = func.date(func.timezone(ctx.zone.key, sub.c[dataset.moment_name])).label("day")
+    stmt = select(day, *columns, func.count().label("n")).group_by(day, *columns)
+    for row in db.session.execute(stmt):
+        yield row.day, dataset.quasi_values(ctx, row), row.n
 
 
 def _write_text(dataset: Dataset, spec: Spec, work: Path, withheld: bool) -> dict | None:

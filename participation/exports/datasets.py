@@ -93,6 +93,7 @@ class Dataset:
     label = ("", "")
     QUASI: tuple[str, ...] = ()  # columns that may be chosen as quasi-identifiers
     has_people = True  # False: no person behind a row (k-anonymity does not apply)
+    moment_name = ""  # the qi_select column that holds the row's moment
 
     def variables(self, ctx: Context) -> list[Variable]:
         raise NotImplementedError
@@ -172,6 +173,7 @@ class SurveyResponses(Dataset):
 
     name = "survey-responses"
     QUASI = ("district", "category", "department", "language")
+    moment_name = "completed_at"
 
     def questions(self, ctx: Context) -> list[_Question]:
         """Every question of the survey's versions, in the newest version's order, then older ones'."""
@@ -464,6 +466,7 @@ class Callbacks(Dataset):
 
     name = "callbacks"
     QUASI = ("district", "category", "lead_department", "submitter")
+    moment_name = "at"
 
     def variables(self, ctx: Context) -> list[Variable]:
         catalog = ctx.catalog

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from stdnum.cn import ric
@@ -89,16 +89,22 @@ def coarsen(moment: datetime | None, level: str, zone: ZoneInfo) -> int | None:
         from datetime import UTC
 
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(zone)
+    return coarsen_day(moment.astimezone(zone).date(), level)
+
+
+def coarsen_day(day: date | None, level: str) -> int | None:
+    """A city-time calendar day as a number at a level (what `coarsen` gives for any moment of that day)."""
+    if day is None:
+        return None
     if level == "week":
-        year, week, _day = local.isocalendar()
+        year, week, _weekday = day.isocalendar()
         return year * 100 + week
     if level == "month":
-        return local.year * 100 + local.month
+        return day.year * 100 + day.month
     if level == "quarter":
-        return local.year * 10 + (local.month - 1) // 3 + 1
+        return day.year * 10 + (day.month - 1) // 3 + 1
     if level == "year":
-        return local.year
+        return day.year
     raise ValueError(f"unknown level {level!r}")
 
 

@@ -482,3 +482,40 @@ def test_callbacks_code_every_kind_of_submission():
     from participation.intake.models import Kind
 
     assert set(KIND_CODES) == {kind.value for kind in Kind}
+
+
+def test_grouped_k_anonymity_counts_equal_the_row_by_row_pass(researcher, project, survey):
+    """PostgreSQL counts the quasi-identifier groups per city-time day; the result must be what reading
+    every row gives, at every date level, including moments whose city day, ISO week or year differ from UTC's."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the grouped pass runs on PostgreSQL")
+    from participation.exports import bundle as bundle_module
+    from participation.exports.datasets import DATASETS
+
+    district, department = ids(District), ids(Department)
+    edges = [
+        datetime(2026, 10, 31, 16, 30, tzinfo=UTC),  # 1 November 00:30 in the city: another month
+        datetime(2026, 12, 31, 17, 0, tzinfo=UTC),  # 2027 in the city: another year and quarter
+        datetime(2026, 10, 4, 15, 59, tzinfo=UTC),  # Sunday 23:59 in the city: the ISO week still ends
+        datetime(2026, 10, 4, 16, 1, tzinfo=UTC),  # Monday 00:01 in the city: the next ISO week
+        AT,
+    ]
+    rows = [
+        {
+            "at": edges[i % len(edges)],
+            "district": [district["EAST"], district["EAST-HILL"], None][i % 3],
+            "department": [None, department["ENV"]][i % 2],
+            "language": ["zh", "en"][i % 2],
+        }
+        for i in range(30)
+    ]
+    add_responses(survey, rows)
+    job = request(researcher, date_level="week", columns=["district", "department", "language"])
+    spec = services.spec_for(job)
+    dataset = DATASETS[spec.dataset]
+    last = db.session.execute(select(func.max(Response.id))).scalar()
+    levels = deid.LEVELS
+    grouped = bundle_module._qi_counts(dataset, spec, last, levels, grouped=True)
+    by_rows = bundle_module._qi_counts(dataset, spec, last, levels, grouped=False)
+    assert grouped == by_rows
+    assert sum(grouped["week"].values()) == 30 and len(grouped["year"]) > 1
