@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, literal, select
 
 from participation.exports import deid
 from participation.exports.datasets import DATASETS, Context, Dataset
@@ -203,14 +203,14 @@ def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
 
 
 def _qi_counts(dataset: Dataset, spec: Spec, last_id: int, levels, *, grouped: bool) -> dict[str, Counter]:
-    """Rows per quasi-identifier combination at each date level: counted by PostgreSQL per city-time day
-    (`grouped`), or row by row here."""
+    """Rows per quasi-identifier combination at each date level: counted by PostgreSQL per city-time ISO week
+    and month (`grouped`), or row by row here."""
     ctx = spec.ctx
     counts: dict[str, Counter] = {level: Counter() for level in deid.LEVELS}
     if grouped:
-        for day, quasi, n in _qi_groups(dataset, ctx, last_id):
+        for week, month, quasi, n in _qi_groups(dataset, ctx, last_id, weeks="week" in levels):
             for level in levels:
-                counts[level][(deid.coarsen_day(day, level), *quasi)] += n
+                counts[level][(week if level == "week" else deid.from_month(month, level), *quasi)] += n
         return counts
     for chunk in pages(dataset, dataset.qi_select(ctx), last_id, spec.batch * 5):
         for row in chunk:
@@ -219,17 +219,23 @@ def _qi_counts(dataset: Dataset, spec: Spec, last_id: int, levels, *, grouped: b
     return counts
 
 
-def _qi_groups(dataset: Dataset, ctx, last_id: int):
-    """(city-time day, quasi-identifier codes, rows) per group, counted by PostgreSQL: a few thousand groups
-    come back instead of every row."""
+def _qi_groups(dataset: Dataset, ctx, last_id: int, *, weeks: bool):
+    """(ISO week YYYYWW or None, month YYYYMM, quasi-identifier codes, rows) per group, in city time, counted by
+    PostgreSQL: some thousands of groups come back instead of every row."""
     from participation.extensions import db
 
     sub = dataset.qi_select(ctx).where(dataset.key() <= last_id).order_by(None).subquery()
     columns = [sub.c[name] for name in ctx.quasi]
-    day = func.date(func.timezone(ctx.zone.key, sub.c[dataset.moment_name])).label("day")
-    stmt = select(day, *columns, func.count().label("n")).group_by(day, *columns)
+    local = func.timezone(ctx.zone.key, sub.c[dataset.moment_name])
+
+    def number(high: str, low: str):
+        return cast(func.extract(high, local) * 100 + func.extract(low, local), Integer)
+
+    month = number("year", "month").label("month")
+    week = (number("isoyear", "week") if weeks else literal(None, Integer)).label("week")
+    stmt = select(week, month, *columns, func.count().label("n")).group_by(week, month, *columns)
     for row in db.session.execute(stmt):
-        yield row.day, dataset.quasi_values(ctx, row), row.n
+        yield row.week, row.month, dataset.quasi_values(ctx, row), row.n
 
 
 def _write_text(dataset: Dataset, spec: Spec, work: Path, withheld: bool) -> dict | None:

@@ -99,12 +99,20 @@ def coarsen_day(day: date | None, level: str) -> int | None:
     if level == "week":
         year, week, _weekday = day.isocalendar()
         return year * 100 + week
+    return from_month(day.year * 100 + day.month, level)
+
+
+def from_month(month: int | None, level: str) -> int | None:
+    """A month YYYYMM as a number at the month level or a coarser one."""
+    if month is None:
+        return None
+    year = month // 100
     if level == "month":
-        return day.year * 100 + day.month
+        return month
     if level == "quarter":
-        return day.year * 10 + (day.month - 1) // 3 + 1
+        return year * 10 + (month % 100 - 1) // 3 + 1
     if level == "year":
-        return day.year
+        return year
     raise ValueError(f"unknown level {level!r}")
 
 

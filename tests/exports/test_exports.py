@@ -519,3 +519,7 @@ def test_grouped_k_anonymity_counts_equal_the_row_by_row_pass(researcher, projec
     by_rows = bundle_module._qi_counts(dataset, spec, last, levels, grouped=False)
     assert grouped == by_rows
     assert sum(grouped["week"].values()) == 30 and len(grouped["year"]) > 1
+    monthly = deid.LEVELS[1:]  # no weeks asked for: PostgreSQL groups by month alone
+    assert bundle_module._qi_counts(dataset, spec, last, monthly, grouped=True) == bundle_module._qi_counts(
+        dataset, spec, last, monthly, grouped=False
+    )
