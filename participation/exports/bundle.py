@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import queue
 import shutil
+import threading
 import uuid
 import zipfile
 from collections import Counter
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal, select
+from sqlalchemy import Integer, bindparam, cast, func, literal, select
 
 from participation.exports import deid
 from participation.exports.datasets import DATASETS, Context, Dataset
@@ -175,21 +177,73 @@ def _excel_copy(source: Path, target: Path) -> None:
 
 def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
     """The statement's rows in pages by id (keyset), up to last_id: each page is its own short query, so
-    progress can be committed between pages and memory holds one page. `stmt` may be a function of the page's
-    range (`ids=(after, last_id)`) giving the statement, for a select that bounds a join by it."""
+    progress can be committed between pages and memory holds a page or two. `stmt` may be a function of the
+    page's range (`ids=(after, last_id)`) giving the statement, for a select that bounds a join by it; it is
+    built once, the page's start a bound parameter.
+
+    On PostgreSQL a helper thread reads the pages on a connection of its own, one page ahead: the database
+    works on the next page while this process formats the current one."""
     from participation.extensions import db
 
     key = dataset.key() if key is None else key
-    after = 0
+    after = bindparam("page_after", type_=Integer)
+    built = stmt(ids=(after, last_id)) if callable(stmt) else stmt
+    page = built.where(key > after, key <= last_id).limit(size)
+    if db.engine.dialect.name == "postgresql":
+        yield from _read_ahead(db.engine, page, size)
+        return
+    position = 0
     while True:
-        page = stmt(ids=(after, last_id)) if callable(stmt) else stmt
-        chunk = db.session.execute(page.where(key > after, key <= last_id).limit(size)).all()
+        chunk = db.session.execute(page, {"page_after": position}).all()
         if not chunk:
             return
         yield chunk
         if len(chunk) < size:
             return
-        after = chunk[-1][0]
+        position = chunk[-1][0]
+
+
+def _read_ahead(engine, page, size: int):
+    """Pages read by a helper thread, at most one waiting; the thread stops when the reader stops."""
+    waiting: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item) -> None:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            with engine.connect() as conn:
+                position = 0
+                while not stop.is_set():
+                    chunk = conn.execute(page, {"page_after": position}).all()
+                    if chunk:
+                        hand_over(chunk)
+                    if len(chunk) < size:
+                        break
+                    position = chunk[-1][0]
+            hand_over(None)
+        except BaseException as exc:  # handed to the reader, raised there
+            hand_over(exc)
+
+    thread = threading.Thread(target=read, name="export-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = waiting.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:
