@@ -349,7 +349,8 @@ class SurveyResponses(Dataset):
         by_name = {q.name: q for q, _c, _n in columns}
         blank = " " * deid.pseudonym_width()
         hidden_all = (SUPPRESSED,) * (len(ctx.quasi) + 1)
-        coarsen, pseudonym = deid.coarsen, deid.pseudonym
+        coarsen = deid.quarter_hour_coarsener(level, zone)
+        resp_pseudonym, ticket_pseudonym = deid.pseudonymiser(key, "resp"), deid.pseudonymiser(key, "ticket")
         i_id, i_ticket, i_version, i_channel, i_moment = (
             at[name] for name in ("id", "ticket_id", "version_id", "channel", "completed_at")
         )
@@ -390,15 +391,15 @@ class SurveyResponses(Dataset):
             if plan is None:
                 plan = by_version[version] = steps(version)
             qi = (
-                coarsen(row[i_moment], level, zone),
+                coarsen(row[i_moment]),
                 *[LANGUAGE_CODES.get(row[i], NOT_APPLICABLE) if language else _code(row[i]) for i, language in quasi],
             )
             if qi in suppressed:
                 qi = hidden_all
             ticket = row[i_ticket]
             out = [
-                pseudonym(key, "resp", row[i_id]),
-                pseudonym(key, "ticket", ticket) if ticket is not None else blank,
+                resp_pseudonym(row[i_id]),
+                ticket_pseudonym(ticket) if ticket is not None else blank,
                 numbers.get(version, NOT_APPLICABLE),
                 CHANNEL_CODES.get(str(row[i_channel]), NOT_APPLICABLE),
                 *qi,

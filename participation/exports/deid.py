@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,25 @@ def pseudonym(key: bytes, kind: str, record_id: int) -> str:
     """`kind`'s first letter, _, and 16 hex digits of HMAC-SHA256(key, kind:id)."""
     digest = hmac.digest(key, f"{kind}:{record_id}".encode(), "sha256")
     return f"{kind[0]}_{digest.hex()[:PSEUDONYM_HEX]}"
+
+
+def pseudonymiser(key: bytes, kind: str) -> Callable[[int], str]:
+    """`pseudonym(key, kind, id)` for many ids: the same HMAC-SHA256 (RFC 2104), its padded key hashed once
+    and copied per id, about three times faster than a fresh HMAC each time."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+    prefix, letter = f"{kind}:".encode(), f"{kind[0]}_"
+
+    def one(record_id: int) -> str:
+        h = inner.copy()
+        h.update(prefix + str(record_id).encode())
+        o = outer.copy()
+        o.update(h.digest())
+        return letter + o.hexdigest()[:PSEUDONYM_HEX]
+
+    return one
 
 
 def pseudonym_width() -> int:
@@ -90,6 +110,28 @@ def coarsen(moment: datetime | None, level: str, zone: ZoneInfo) -> int | None:
 
         moment = moment.replace(tzinfo=UTC)
     return coarsen_day(moment.astimezone(zone).date(), level)
+
+
+def quarter_hour_coarsener(level: str, zone: ZoneInfo) -> Callable[[datetime | None], int | None]:
+    """`coarsen(moment, level, zone)` for many moments, remembered per UTC quarter hour: every time zone's
+    offset and every change of it falls on a quarter hour, so all moments of one give the same answer."""
+    seen: dict[int, int | None] = {}
+
+    def one(moment: datetime | None) -> int | None:
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            from datetime import UTC
+
+            moment = moment.replace(tzinfo=UTC)
+        slot = int(moment.timestamp()) // 900
+        if slot not in seen:
+            if len(seen) > 100_000:  # bounded, whatever the span of the export
+                seen.clear()
+            seen[slot] = coarsen(moment, level, zone)
+        return seen[slot]
+
+    return one
 
 
 def coarsen_day(day: date | None, level: str) -> int | None:

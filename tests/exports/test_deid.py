@@ -94,3 +94,28 @@ def test_plan_withholds_everything_below_k():
 def test_plan_on_nothing():
     plan = deid.plan(counts({}), "week", k=5)
     assert not plan.withheld and plan.rows == 0 and plan.level == "week"
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"", b"long key " * 20])
+def test_pseudonymiser_gives_the_hmac_pseudonym(key):
+    for kind in ("resp", "ticket"):
+        many = deid.pseudonymiser(key, kind)
+        for record_id in (1, 42, 10**12):
+            assert many(record_id) == deid.pseudonym(key, kind, record_id)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Asia/Kathmandu", "America/New_York", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("level", deid.LEVELS)
+def test_quarter_hour_coarsener_gives_what_coarsen_gives(zone, level):
+    import random
+    from datetime import timedelta
+
+    tz = ZoneInfo(zone)
+    rng = random.Random(7)
+    start = datetime(2025, 12, 25, tzinfo=UTC)
+    moments = [start + timedelta(seconds=rng.randrange(0, 2 * 365 * 86400)) for _ in range(3000)]
+    # around every local midnight of a stretch that holds New Year and a change of clocks
+    moments += [start + timedelta(minutes=m) for m in range(0, 60 * 24 * 120, 7)]
+    coarsen = deid.quarter_hour_coarsener(level, tz)
+    assert [coarsen(m) for m in moments] == [deid.coarsen(m, level, tz) for m in moments]
+    assert coarsen(None) is None
