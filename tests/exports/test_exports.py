@@ -523,3 +523,40 @@ def test_grouped_k_anonymity_counts_equal_the_row_by_row_pass(researcher, projec
     assert bundle_module._qi_counts(dataset, spec, last, monthly, grouped=True) == bundle_module._qi_counts(
         dataset, spec, last, monthly, grouped=False
     )
+
+
+def test_questions_of_another_version_and_conditions_on_a_multiple_choice(researcher, project, survey, tmp_path):
+    """Version 2 adds a question shown when a multiple-choice answer includes a code: not asked (-9) in
+    version 1, not applicable (-1) when the code was not chosen, the answer or refused (-7) when it was."""
+    first = survey.current_version_id
+    add_responses(survey, [{"at": AT, "answers": {"visited": 1, "used": [2], "nps": 8}}] * 5)
+    second = definition("PARKS")
+    second["questions"].insert(
+        3,
+        {
+            "name": "toilets_ok",
+            "type": "single",
+            "label": {"zh": "厕所干净吗？", "en": "Were the toilets clean?"},
+            "choices": [
+                {"code": 1, "label": {"zh": "干净", "en": "Yes"}},
+                {"code": 2, "label": {"zh": "不", "en": "No"}},
+            ],
+            "required": False,
+            "show_if": {"question": "used", "in": [2, 3]},
+        },
+    )
+    with transaction():
+        survey_services.save_definition(SYSTEM, second, distribution="public", publish=True)
+    survey = survey_services.get_survey("PARKS")
+    assert survey.current_version_id != first
+    add_responses(
+        survey,
+        [{"at": AT, "answers": {"visited": 1, "used": [3], "toilets_ok": 2, "nps": 8}}] * 5
+        + [{"at": AT, "answers": {"visited": 1, "used": [1], "nps": 8}}] * 5
+        + [{"at": AT, "answers": {"visited": 1, "used": [2], "nps": 8}}] * 5
+        + [{"at": AT, "answers": {"visited": 2, "nps": 8}}] * 5,
+    )
+    data = read_csv(bundle(request(researcher, columns=[]), tmp_path) / "data.csv")
+    assert [r["toilets_ok"] for r in data] == ["-9"] * 5 + ["2"] * 5 + ["-1"] * 5 + ["-7"] * 5 + ["-1"] * 5
+    assert [r["version"] for r in data] == ["1"] * 5 + ["2"] * 15 + ["2"] * 5
+    assert [r["used_3"] for r in data] == ["0"] * 5 + ["1"] * 5 + ["0"] * 10 + ["-1"] * 5
