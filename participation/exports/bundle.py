@@ -31,6 +31,7 @@ from participation.exports.variables import MISSING, MISSING_RANGE, Variable
 DATA = "data"
 FILE_NAMES = {"csv": "data.csv", "csv-bom": "data_excel.csv", "sav": "data.sav", "dta": "data.dta"}
 TEXT_FILE = "text_answers.csv"
+LARGE_FILE = 1 << 20  # bytes
 
 Progress = Callable[[int, int | None], None]
 
@@ -155,7 +156,9 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         summary["files"] = sorted(p.name for p in work.iterdir())
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as bundle:
             for path in sorted(work.iterdir()):
-                bundle.write(path, arcname=path.name)
+                # the data files are large and compressed fast (level 1: five times quicker, a fifth larger)
+                level = 1 if path.stat().st_size > LARGE_FILE else 6
+                bundle.write(path, arcname=path.name, compresslevel=level)
         partial.replace(out_path)
         return summary
     except BaseException:
