@@ -125,7 +125,7 @@ def run(spec: Spec, out_path: Path, progress: Progress | None = None) -> dict:
         if not (plan and plan.withheld):
             transform = dataset.transformer(ctx, level, plan.suppressed if plan else set())
             by_page = lambda ids: dataset.select(ctx, ids=ids)  # noqa: E731 - the select bounds its join by the page
-            for chunk in pages(dataset, by_page, last_id or 0, spec.batch):
+            for chunk in pages(dataset, by_page, last_id or 0, spec.batch, raw=dataset.raw_rows):
                 batch = [transform(row) for row in chunk]
                 for writer in writers:
                     writer.write(batch)
@@ -178,14 +178,16 @@ def _excel_copy(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, out, 1 << 20)
 
 
-def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
+def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None, *, raw: bool = False):
     """The statement's rows in pages by id (keyset), up to last_id: each page is its own short query, so
     progress can be committed between pages and memory holds a page or two. `stmt` may be a function of the
     page's range (`ids=(after, last_id)`) giving the statement, for a select that bounds a join by it; it is
     built once, the page's start a bound parameter.
 
     On PostgreSQL a helper thread reads the pages on a connection of its own, one page ahead: the database
-    works on the next page while this process formats the current one."""
+    works on the next page while this process formats the current one. With `raw` the rows come straight
+    from the driver as plain tuples, without SQLAlchemy's result processing (enumerations then come as
+    their stored names): for a transformer that reads positions and expects that."""
     from participation.extensions import db
 
     key = dataset.key() if key is None else key
@@ -193,7 +195,7 @@ def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
     built = stmt(ids=(after, last_id)) if callable(stmt) else stmt
     page = built.where(key > after, key <= last_id).limit(size)
     if db.engine.dialect.name == "postgresql":
-        yield from _read_ahead(db.engine, page, size)
+        yield from _read_ahead(db.engine, page, size, raw=raw)
         return
     position = 0
     while True:
@@ -206,7 +208,7 @@ def pages(dataset: Dataset, stmt, last_id: int, size: int, key=None):
         position = chunk[-1][0]
 
 
-def _read_ahead(engine, page, size: int):
+def _read_ahead(engine, page, size: int, *, raw: bool = False):
     """Pages read by a helper thread, at most one waiting; the thread stops when the reader stops."""
     waiting: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -224,7 +226,10 @@ def _read_ahead(engine, page, size: int):
             with engine.connect() as conn:
                 position = 0
                 while not stop.is_set():
-                    chunk = conn.execute(page, {"page_after": position}).all()
+                    if raw:
+                        chunk = _driver_rows(conn, engine, page, position)
+                    else:
+                        chunk = conn.execute(page, {"page_after": position}).all()
                     if chunk:
                         hand_over(chunk)
                     if len(chunk) < size:
@@ -247,6 +252,15 @@ def _read_ahead(engine, page, size: int):
     finally:
         stop.set()
         thread.join()
+
+
+def _driver_rows(conn, engine, page, position: int) -> list[tuple]:
+    """One page through the driver's own cursor: the statement rendered with its values (ids, dates and
+    codes the request validated, rendered by SQLAlchemy's literal processors)."""
+    sql = page.params(page_after=position).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(str(sql))
+        return cursor.fetchall()
 
 
 def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:

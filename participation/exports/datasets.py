@@ -94,6 +94,7 @@ class Dataset:
     QUASI: tuple[str, ...] = ()  # columns that may be chosen as quasi-identifiers
     has_people = True  # False: no person behind a row (k-anonymity does not apply)
     moment_name = ""  # the qi_select column that holds the row's moment
+    raw_rows = False  # True: the transformer takes the driver's plain tuples too (see bundle.pages)
 
     def variables(self, ctx: Context) -> list[Variable]:
         raise NotImplementedError
@@ -174,6 +175,7 @@ class SurveyResponses(Dataset):
     name = "survey-responses"
     QUASI = ("district", "category", "department", "language")
     moment_name = "completed_at"
+    raw_rows = True
 
     def questions(self, ctx: Context) -> list[_Question]:
         """Every question of the survey's versions, in the newest version's order, then older ones'."""
@@ -370,6 +372,8 @@ class SurveyResponses(Dataset):
 
         conditions = {name: condition(q) for name, q in by_name.items()}
 
+        from participation.surveys.models import Distribution
+
         def compiled(version: int) -> Callable[[Any], tuple]:
             """One version's row transformation as straight-line code (no loop, no branch per column):
             the transformation of a million rows spends its time here. Only positions, codes and names
@@ -381,7 +385,8 @@ class SurveyResponses(Dataset):
                 "resp_pseudonym": resp_pseudonym,
                 "ticket_pseudonym": ticket_pseudonym,
                 "blank": blank,
-                "channels": CHANNEL_CODES,
+                # the channel as SQLAlchemy gives it, and as the driver gives it (the name it is stored by)
+                "channels": {**CHANNEL_CODES, **{d.name: CHANNEL_CODES[d.value] for d in Distribution}},
                 "languages": LANGUAGE_CODES,
             }
             na, refused = NOT_APPLICABLE, REFUSED

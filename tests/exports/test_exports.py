@@ -134,6 +134,7 @@ def test_survey_bundle_files_labels_and_missing_codes(researcher, project, surve
     data = read_csv(folder / "data.csv")
     assert len(data) == 6
     visited, not_visited = data[0], data[1]
+    assert visited["channel"] == "1"  # public
     assert visited["used_1"] == "1" and visited["used_2"] == "0" and visited["used_3"] == "1"
     assert not_visited["used_1"] == "-1"  # shown only to visitors: not applicable
     assert visited["rating"] == "-7"  # shown, optional, not answered
@@ -560,3 +561,43 @@ def test_questions_of_another_version_and_conditions_on_a_multiple_choice(resear
     assert [r["toilets_ok"] for r in data] == ["-9"] * 5 + ["2"] * 5 + ["-1"] * 5 + ["-7"] * 5 + ["-1"] * 5
     assert [r["version"] for r in data] == ["1"] * 5 + ["2"] * 15 + ["2"] * 5
     assert [r["used_3"] for r in data] == ["0"] * 5 + ["1"] * 5 + ["0"] * 10 + ["-1"] * 5
+
+
+def test_driver_rows_give_the_same_files_as_sqlalchemy_rows(researcher, project, survey):
+    """On PostgreSQL survey responses are read as the driver's plain tuples; transformed, they must equal
+    what SQLAlchemy's rows give (enumerations, moments, blanks and all)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver's rows are read on PostgreSQL")
+    from participation.exports import bundle as bundle_module
+    from participation.exports.datasets import DATASETS
+
+    district = ids(District)
+    add_responses(
+        survey,
+        [
+            {
+                "at": AT + timedelta(hours=i),
+                "district": [district["EAST"], None][i % 2],
+                "language": ["zh", "en"][i % 2],
+                "answers": {"visited": 1 + i % 2, "used": [1, 2][: i % 3], "clean": i % 5 + 1, "nps": i % 11},
+            }
+            for i in range(25)
+        ],
+    )
+    with transaction():
+        db.session.execute(
+            Response.__table__.update().where(Response.id % 3 == 0).values(channel="INVITATION")
+        )  # stored by name, as SQLAlchemy stores the enumeration
+    job = request(researcher, columns=["district", "language"])
+    spec = services.spec_for(job)
+    dataset = DATASETS[spec.dataset]
+    last = db.session.execute(select(func.max(Response.id))).scalar()
+    transform = dataset.transformer(spec.ctx, "month", set())
+
+    def rows(raw: bool) -> list[tuple]:
+        by_page = lambda ids: dataset.select(spec.ctx, ids=ids)  # noqa: E731
+        return [transform(r) for chunk in bundle_module.pages(dataset, by_page, last, 7, raw=raw) for r in chunk]
+
+    plain, driver = rows(False), rows(True)
+    assert len(plain) == 25 and plain == driver
+    assert {r[3] for r in plain} == {1, 2}  # public and invitation channels both coded
