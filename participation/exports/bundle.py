@@ -223,11 +223,13 @@ def _read_ahead(engine, page, size: int, *, raw: bool = False):
 
     def read() -> None:
         try:
+            # autocommit: each page its own short statement, no transaction held open through the export
             with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
                 position = 0
                 while not stop.is_set():
                     if raw:
-                        chunk = _driver_rows(conn, engine, page, position)
+                        chunk = _driver_rows(conn, page, position)
                     else:
                         chunk = conn.execute(page, {"page_after": position}).all()
                     if chunk:
@@ -254,13 +256,13 @@ def _read_ahead(engine, page, size: int, *, raw: bool = False):
         thread.join()
 
 
-def _driver_rows(conn, engine, page, position: int) -> list[tuple]:
-    """One page through the driver's own cursor: the statement rendered with its values (ids, dates and
-    codes the request validated, rendered by SQLAlchemy's literal processors)."""
-    sql = page.params(page_after=position).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-    with conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute(str(sql))
-        return cursor.fetchall()
+def _driver_rows(conn, page, position: int) -> list[tuple]:
+    """One page, its values bound as for any statement, its rows taken from the driver's cursor."""
+    result = conn.execute(page, {"page_after": position})
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _plan(dataset: Dataset, spec: Spec, last_id: int) -> deid.Plan:

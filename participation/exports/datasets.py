@@ -386,7 +386,10 @@ class SurveyResponses(Dataset):
                 "ticket_pseudonym": ticket_pseudonym,
                 "blank": blank,
                 # the channel as SQLAlchemy gives it, and as the driver gives it (the name it is stored by)
-                "channels": {**CHANNEL_CODES, **{d.name: CHANNEL_CODES[d.value] for d in Distribution}},
+                "channels": {
+                    **CHANNEL_CODES,
+                    **{d.name: CHANNEL_CODES.get(d.value, NOT_APPLICABLE) for d in Distribution},
+                },
                 "languages": LANGUAGE_CODES,
             }
             na, refused = NOT_APPLICABLE, REFUSED

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -32,12 +31,12 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 EARTH_RADIUS_M = 6_371_000.0
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=512)
 def features(text: str) -> tuple[str, ...]:
     """Character n-grams per script (CJK 1-2, Latin 3-4 within words) plus the router's words.
 
-    Remembered for the last 1,024 texts: the same open tickets are compared with every new item at their
-    place. The features are interned, so a remembered text costs a pointer per feature."""
+    Remembered for the last 512 texts (more than one check compares): the same open tickets are compared
+    with every new item at their place."""
     plain = _chars(text)
     out: list[str] = []
     for run in _CJK_RUN.findall(plain):
@@ -48,7 +47,7 @@ def features(text: str) -> tuple[str, ...]:
         for n in (3, 4):
             out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     out.extend(words(text))
-    return tuple(map(sys.intern, out))
+    return tuple(out)
 
 
 def similarities(text: str, others: list[str]) -> list[float]:

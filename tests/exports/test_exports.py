@@ -485,6 +485,14 @@ def test_callbacks_code_every_kind_of_submission():
     assert set(KIND_CODES) == {kind.value for kind in Kind}
 
 
+def test_survey_responses_code_every_channel():
+    """A channel without a code would be exported as "not applicable"."""
+    from participation.exports.datasets import CHANNEL_CODES
+    from participation.surveys.models import Distribution
+
+    assert set(CHANNEL_CODES) == {channel.value for channel in Distribution}
+
+
 def test_grouped_k_anonymity_counts_equal_the_row_by_row_pass(researcher, project, survey):
     """PostgreSQL counts the quasi-identifier groups per city-time day; the result must be what reading
     every row gives, at every date level, including moments whose city day, ISO week or year differ from UTC's."""
