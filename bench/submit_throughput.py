@@ -1,35 +1,122 @@
 """Submit-to-ticket throughput on PostgreSQL beside a trivial endpoint on the same server.
 
-A submission request here does the whole pipeline before it answers (embedded mode: the
-analysis task runs in-process after commit): store the submission, ticket and event, analyse
-the text, route it, create the parts, write the events and publish the live events.
+Embedded mode (the default, as `make run` starts the platform): a submission request does the whole
+pipeline before it answers, the analysis task running in-process after commit: store the submission,
+ticket and event, analyse the text, route it, create the parts, write the events and publish the
+live events.
 
-    .venv/bin/python bench/submit_throughput.py [--seconds 15] [--workers 8]
+With `--worker` the same is measured as a city deploys it: REDIS_URL set, a real Celery worker
+process (on this same machine) doing analysis and routing, the web request only storing and
+queueing. Then the request's own rate and latency are measured, and, separately, the end-to-end
+rate: tickets that got their parts per second, from the first request until the queue is drained,
+and the time from submission to dispatch of each ticket.
+
+    .venv/bin/python bench/submit_throughput.py [--seconds 15] [--workers 8] [--worker]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
 
-from common import fresh_postgres, prepare, server, server_env, texts
+from common import ROOT, fresh_postgres, prepare, server, server_env, texts
 from loadgen import json_request, run
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], concurrency: int):
+    log = open(tempfile.mktemp(prefix="bench-worker-", suffix=".log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "participation.worker:celery", "worker", "--loglevel", "warning",
+         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield log.name
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def counts(url: str) -> tuple[int, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        tickets = conn.execute(text("SELECT count(*) FROM ticket")).scalar()
+        routed = conn.execute(text("SELECT count(DISTINCT ticket_id) FROM ticket_part")).scalar()
+    engine.dispose()
+    return tickets, routed
+
+
+def drained(url: str, timeout: float) -> float:
+    """Wait until every stored ticket has its parts; return the moment it was so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tickets, routed = counts(url)
+        if routed >= tickets or time.monotonic() > deadline:
+            return time.perf_counter()
+        time.sleep(0.05)
+
+
+def dispatch_delays(url: str, since_id: int) -> dict:
+    """Seconds from a submission to its ticket's dispatch, for the tickets after since_id."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT extract(epoch FROM t.dispatched_at - s.created_at) FROM ticket t "
+                    "JOIN submission s ON s.id = t.submission_id WHERE t.id > :since AND t.dispatched_at IS NOT NULL "
+                    "ORDER BY 1"
+                ),
+                {"since": since_id},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    if not rows:
+        return {"tickets": 0}
+    pick = lambda q: round(float(rows[min(len(rows) - 1, int(q * len(rows)))]) * 1000, 1)  # noqa: E731
+    return {"tickets": len(rows), "p50_ms": pick(0.5), "p99_ms": pick(0.99)}
+
+
+def last_ticket(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT coalesce(max(id), 0) FROM ticket")).scalar()
+    engine.dispose()
+    return value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--worker", action="store_true", help="a real Celery worker on Redis does the routing")
+    parser.add_argument("--concurrency", type=int, default=2, help="the Celery worker's processes (--worker)")
     args = parser.parse_args()
 
     url = fresh_postgres("participation_bench")
     # The corpus repeats its texts: without this, repeats would be merged as duplicates (no parts of their own).
-    env = server_env(
-        url,
+    settings = dict(
         PARTICIPATION_ROUTING_AUTO_DISPATCH="true",
         PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD="0.0",
         PARTICIPATION_DUPLICATE_AUTO_MERGE="false",
     )
+    env = server_env(url, **settings)
     prepare(env)
     corpus = texts()
 
@@ -37,6 +124,10 @@ def main() -> None:
         return json_request(
             "POST", "/api/v1/submissions", {"kind": "complaint", "anonymous": True, "text": corpus[n % len(corpus)]}
         )
+
+    if args.worker:
+        measure_with_worker(args, url, env, submission)
+        return
 
     with server(env) as base:
         run(base, submission, seconds=3, workers=2)  # warm up: models load on first use
@@ -47,21 +138,61 @@ def main() -> None:
         half = submit["per_second"] / 2
         paced = run(base, submission, seconds=args.seconds, workers=args.workers, rate=half)
 
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        tickets = conn.execute(text("SELECT count(*) FROM ticket")).scalar()
-        routed = conn.execute(text("SELECT count(DISTINCT ticket_id) FROM ticket_part")).scalar()
-    engine.dispose()
+    tickets, routed = counts(url)
     ratio = submit["per_second"] / baseline["per_second"] if baseline["per_second"] else 0
     print(
         json.dumps(
             {
+                "mode": "embedded",
                 "baseline_health": baseline,
                 "submit_to_ticket": submit,
                 "ratio_to_baseline": round(ratio, 3),
                 "paced_at_half_rate": {**paced, "target_rate": round(half, 1)},
+                "tickets_stored": tickets,
+                "tickets_with_parts": routed,
+                "targets": {"ratio_at_least": 0.4, "p99_ms_at_half_rate_below": 100},
+            },
+            indent=2,
+        )
+    )
+
+
+def measure_with_worker(args, url: str, env: dict[str, str], submission) -> None:
+    import redis
+
+    redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**env, "REDIS_URL": redis_url}
+    with celery_worker(env, args.concurrency) as worker_log, server(env) as base:
+        run(base, submission, seconds=3, workers=2)  # warm up both processes
+        drained(url, 120)
+        baseline = run(
+            base, lambda n: json_request("GET", "/api/v1/health"), seconds=args.seconds, workers=args.workers
+        )
+        since, (_tickets, routed_before) = last_ticket(url), counts(url)
+        began = time.perf_counter()
+        submit = run(base, submission, seconds=args.seconds, workers=args.workers)
+        done = drained(url, 300)
+        tickets, routed = counts(url)
+        end_to_end = (routed - routed_before) / (done - began)
+        closed_loop_delays = dispatch_delays(url, since)
+        half = end_to_end / 2
+        since = last_ticket(url)
+        paced = run(base, submission, seconds=args.seconds, workers=args.workers, rate=half)
+        drained(url, 300)
+        paced_delays = dispatch_delays(url, since)
+    tickets, routed = counts(url)
+    print(
+        json.dumps(
+            {
+                "mode": f"Celery worker on Redis, concurrency {args.concurrency} (log {worker_log})",
+                "baseline_health": baseline,
+                "submit_requests": submit,
+                "end_to_end_tickets_per_second": round(end_to_end, 1),
+                "ratio_to_baseline": round(end_to_end / baseline["per_second"], 3) if baseline["per_second"] else 0,
+                "submission_to_dispatch": closed_loop_delays,
+                "paced_at_half_the_end_to_end_rate": {**paced, "target_rate": round(half, 1)},
+                "paced_submission_to_dispatch": paced_delays,
                 "tickets_stored": tickets,
                 "tickets_with_parts": routed,
                 "targets": {"ratio_at_least": 0.4, "p99_ms_at_half_rate_below": 100},
