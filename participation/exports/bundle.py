@@ -228,10 +228,7 @@ def _read_ahead(engine, page, size: int, *, raw: bool = False):
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 position = 0
                 while not stop.is_set():
-                    if raw:
-                        chunk = _driver_rows(conn, page, position)
-                    else:
-                        chunk = conn.execute(page, {"page_after": position}).all()
+                    chunk = _page_rows(conn, page, position, raw)
                     if chunk:
                         hand_over(chunk)
                     if len(chunk) < size:
@@ -256,9 +253,11 @@ def _read_ahead(engine, page, size: int, *, raw: bool = False):
         thread.join()
 
 
-def _driver_rows(conn, page, position: int) -> list[tuple]:
-    """One page, its values bound as for any statement, its rows taken from the driver's cursor."""
+def _page_rows(conn, page, position: int, raw: bool) -> list:
+    """One page, its values bound as for any statement; with `raw` the rows are taken from the driver's cursor."""
     result = conn.execute(page, {"page_after": position})
+    if not raw:
+        return result.all()
     try:
         return result.cursor.fetchall()
     finally:
@@ -328,12 +327,13 @@ def _write_text(dataset: Dataset, spec: Spec, work: Path, withheld: bool) -> dic
             from participation.surveys.models import Answer
 
             last = db.session.execute(select(func.max(Answer.id))).scalar() or 0
+            resp_pseudonym = deid.pseudonymiser(spec.ctx.key, "resp")
             for chunk in pages(dataset, stmt, last, spec.batch, key=Answer.id):
                 rows = []
                 for row in chunk:
                     text, kinds = deid.scrub(row.value_text, names=(row.contact_name,))
                     found.update(kinds)
-                    rows.append((deid.pseudonym(spec.ctx.key, "resp", row.response_id), row.question, text))
+                    rows.append((resp_pseudonym(row.response_id), row.question, text))
                 answers += len(rows)
                 out.writerows(rows)
     return {"answers": answers, "replaced": dict(found)}

@@ -93,7 +93,7 @@ class Dataset:
     label = ("", "")
     QUASI: tuple[str, ...] = ()  # columns that may be chosen as quasi-identifiers
     has_people = True  # False: no person behind a row (k-anonymity does not apply)
-    moment_name = ""  # the qi_select column that holds the row's moment
+    moment_name = ""  # the column of qi_select holding the row's moment ("": rows have none)
     raw_rows = False  # True: the transformer takes the driver's plain tuples too (see bundle.pages)
 
     def variables(self, ctx: Context) -> list[Variable]:
@@ -105,7 +105,7 @@ class Dataset:
         raise NotImplementedError
 
     def moment(self, row: Any) -> datetime | None:
-        raise NotImplementedError
+        return getattr(row, self.moment_name) if self.moment_name else None
 
     def key(self):
         """The id column the rows are ordered and paged by (every select starts with it)."""
@@ -333,9 +333,6 @@ class SurveyResponses(Dataset):
         from participation.surveys.models import Response
 
         return Response.id
-
-    def moment(self, row: Any) -> datetime | None:
-        return row.completed_at
 
     def quasi_values(self, ctx: Context, row: Any) -> tuple:
         return tuple(
@@ -631,12 +628,10 @@ class Callbacks(Dataset):
 
         return CallbackResult.id
 
-    def moment(self, row: Any) -> datetime | None:
-        return row.at
-
     def transformer(self, ctx: Context, level: str, suppressed: set[tuple]) -> Callable[[Any], tuple]:
-        key, zone = ctx.key, ctx.zone
         hidden_all = (SUPPRESSED,) * (len(ctx.quasi) + 1)
+        coarsen = deid.quarter_hour_coarsener(level, ctx.zone)
+        ticket_pseudonym = deid.pseudonymiser(ctx.key, "ticket")
 
         def hours(start: datetime | None, end: datetime | None) -> float:
             if start is None or end is None:
@@ -644,11 +639,11 @@ class Callbacks(Dataset):
             return round((end - start).total_seconds() / 3600, 1)
 
         def transform(raw: Any) -> tuple:
-            qi = (deid.coarsen(raw.at, level, zone), *self.quasi_values(ctx, raw))
+            qi = (coarsen(raw.at), *self.quasi_values(ctx, raw))
             if qi in suppressed:
                 qi = hidden_all
             return (
-                deid.pseudonym(key, "ticket", raw.ticket_id),
+                ticket_pseudonym(raw.ticket_id),
                 *qi,
                 KIND_CODES.get(str(raw.kind), NOT_APPLICABLE),
                 raw.round,
@@ -750,9 +745,6 @@ class Scorecards(Dataset):
 
     def qi_select(self, ctx: Context) -> Select:
         raise NotImplementedError("scorecards have no person behind them")
-
-    def moment(self, row: Any) -> datetime | None:
-        return None
 
     def transformer(self, ctx: Context, level: str, suppressed: set[tuple]) -> Callable[[Any], tuple]:
         from participation.scoring.compute import COMPONENTS, DEFAULT_PENALTIES

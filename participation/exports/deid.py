@@ -10,7 +10,7 @@ import hmac
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from stdnum.cn import ric
@@ -101,15 +101,20 @@ def scrub(text: str, names: tuple[str | None, ...] = ()) -> tuple[str, Counter]:
 LEVELS = ("week", "month", "quarter", "year")  # from finest to coarsest
 
 
+def _aware(moment: datetime) -> datetime:
+    """Stored moments are UTC; one read back without its zone (SQLite) is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def coarsen(moment: datetime | None, level: str, zone: ZoneInfo) -> int | None:
     """A moment as a number at a level, in city time: YYYYWW (ISO week), YYYYMM, YYYYQ or YYYY."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        from datetime import UTC
-
-        moment = moment.replace(tzinfo=UTC)
-    return coarsen_day(moment.astimezone(zone).date(), level)
+    day = _aware(moment).astimezone(zone).date()
+    if level == "week":
+        year, week, _weekday = day.isocalendar()
+        return year * 100 + week
+    return from_month(day.year * 100 + day.month, level)
 
 
 def quarter_hour_coarsener(level: str, zone: ZoneInfo) -> Callable[[datetime | None], int | None]:
@@ -120,11 +125,7 @@ def quarter_hour_coarsener(level: str, zone: ZoneInfo) -> Callable[[datetime | N
     def one(moment: datetime | None) -> int | None:
         if moment is None:
             return None
-        if moment.tzinfo is None:
-            from datetime import UTC
-
-            moment = moment.replace(tzinfo=UTC)
-        slot = int(moment.timestamp()) // 900
+        slot = int(_aware(moment).timestamp()) // 900
         if slot not in seen:
             if len(seen) > 100_000:  # bounded, whatever the span of the export
                 seen.clear()
@@ -132,16 +133,6 @@ def quarter_hour_coarsener(level: str, zone: ZoneInfo) -> Callable[[datetime | N
         return seen[slot]
 
     return one
-
-
-def coarsen_day(day: date | None, level: str) -> int | None:
-    """A city-time calendar day as a number at a level (what `coarsen` gives for any moment of that day)."""
-    if day is None:
-        return None
-    if level == "week":
-        year, week, _weekday = day.isocalendar()
-        return year * 100 + week
-    return from_month(day.year * 100 + day.month, level)
 
 
 def from_month(month: int | None, level: str) -> int | None:
