@@ -75,14 +75,21 @@
       };
       socket.on("connect", function () {
         var id = parseInt(region.dataset.watchId, 10);
-        var watch = region.dataset.watch;
-        if (watch === "inbox") socket.emit("watch_inbox", { department_id: id });
-        if (watch === "ticket") socket.emit("watch_ticket", { ticket_id: id });
-        if (watch === "queue") socket.emit("watch_queue", {});
-        if (watch === "code") socket.emit("follow_code", { code: region.dataset.watchId });
-        if (watch === "survey") socket.emit("watch_survey", { code: region.dataset.watchId });
-        region.dataset.connected = "1";
-        document.body.dataset.live = "connected";
+        var joins = {
+          inbox: ["watch_inbox", { department_id: id }],
+          ticket: ["watch_ticket", { ticket_id: id }],
+          queue: ["watch_queue", {}],
+          code: ["follow_code", { code: region.dataset.watchId }],
+          survey: ["watch_survey", { code: region.dataset.watchId }],
+        };
+        var ready = function () {
+          region.dataset.connected = "1";
+          document.body.dataset.live = "connected";
+        };
+        var join = joins[region.dataset.watch];
+        // Connected only once the server has answered the join: events sent before it would be missed.
+        if (join) socket.emit(join[0], join[1], ready);
+        else ready();
       });
       socket.on("ticket.updated", refresh);
       socket.on("submission.status", refresh);
