@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -16,8 +16,7 @@ from participation.extensions import db as _db
 from participation.intake.models import Submission
 from participation.routing.models import Ticket, TicketEvent
 from participation.scoring import services as scoring
-from participation.scoring.facts import departments_of
-from participation.scoring.models import Scorecard
+from participation.scoring.models import Scorecard, ScoreContribution
 from participation.surveys.models import CallbackResult
 from tests.test_demo_generate import UNTIL, _empty_tables
 
@@ -104,22 +103,77 @@ def test_one_pass_over_all_months_equals_each_month_on_its_own(bulk):
     assert measured > TOTAL  # every ticket is measured several times over
 
 
+def _kept_sums(period) -> dict:
+    """The per-ticket shares of a month summed per department, role and item."""
+    rows = _db.session.execute(
+        select(
+            ScoreContribution.department_id,
+            ScoreContribution.role,
+            ScoreContribution.item,
+            func.sum(ScoreContribution.num20),
+            func.sum(ScoreContribution.den2),
+            func.sum(ScoreContribution.count),
+        )
+        .where(ScoreContribution.period == period)
+        .group_by(ScoreContribution.department_id, ScoreContribution.role, ScoreContribution.item)
+    )
+    return {(d, r, i): (int(n), int(w), int(c)) for d, r, i, n, w, c in rows if c}
+
+
+def _card_sums(period) -> dict:
+    out = {}
+    for card in _db.session.scalars(select(Scorecard).where(Scorecard.period == period)):
+        for item, entry in card.components.items():
+            if entry["count"]:
+                out[(card.department_id, card.role, item)] = (
+                    round(entry["num"] * 20),
+                    round(entry["den"] * 2),
+                    entry["count"],
+                )
+        for term, entry in card.penalties.items():
+            if entry["count"]:
+                out[(card.department_id, card.role, term)] = (0, 0, entry["count"])
+    return out
+
+
 def test_an_incremental_update_of_one_ticket_equals_a_full_recompute(bulk):
-    at = scoring.now()
+    at = datetime(2026, 5, 16, tzinfo=UTC)  # the data's last month is still open
+    period = scoring.period_of(at)
+    start, _end = scoring.period_bounds(period)
     clock = _db.session.scalar(
         select(SlaClock)
-        .where(SlaClock.kind == ClockKind.RESOLVE, SlaClock.state == ClockState.MET)
+        .where(SlaClock.kind == ClockKind.RESOLVE, SlaClock.state == ClockState.MET, SlaClock.stopped_at >= start)
         .order_by(SlaClock.id.desc())
         .limit(1)
     )
-    period = scoring.period_of(clock.stopped_at)
+    assert clock is not None and not scoring.is_closed(period, at)
     with transaction():
+        _db.session.execute(Scorecard.__table__.delete())
         scoring.recompute(period, at)
-    with transaction():  # the ticket's resolution turns late; only its departments are read again
+    before = _snapshot([period])
+    assert _kept_sums(period) == _card_sums(period) != {}  # the shares add up to the scorecards
+    with transaction():  # the ticket's resolution turns late; only its facts are read again
         _db.session.execute(update(SlaClock).where(SlaClock.id == clock.id).values(state=ClockState.MISSED))
-        scoring.recompute(period, at, departments=departments_of({clock.ticket_id}))
+        scoring.update_tickets({clock.ticket_id}, [period], at)
     incremental = _snapshot([period])
+    assert incremental != before
     with transaction():
         scoring.recompute(period, at)
     assert _snapshot([period]) == incremental
-    assert incremental != []
+    # the clock's stop moves back to the closed month before: it no longer counts in this one
+    with transaction():
+        _db.session.execute(
+            update(SlaClock).where(SlaClock.id == clock.id).values(stopped_at=start - timedelta(days=3))
+        )
+        scoring.update_tickets({clock.ticket_id}, [period], at)
+    moved = _snapshot([period])
+    assert moved != incremental
+    assert _kept_sums(period) == _card_sums(period)
+    with transaction():
+        scoring.recompute(period, at)
+    assert _snapshot([period]) == moved
+    # once the month closes, computing it freezes it and its shares are dropped
+    with transaction():
+        scoring.update_tickets({clock.ticket_id}, [period], at + timedelta(days=40))
+    assert all(c.frozen for c in _db.session.scalars(select(Scorecard).where(Scorecard.period == period)))
+    assert _kept_sums(period) == {}

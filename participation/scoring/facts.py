@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -156,7 +157,9 @@ def _met(state: ColumnElement) -> ColumnElement:
 # -- the measured things -------------------------------------------------------------------------
 
 
-def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = None) -> list[Select]:
+def _clocks(
+    buckets: list[Bucket], at: datetime, departments: set[int] | None = None, tickets: list[int] | None = None
+) -> list[Select]:
     due = func.coalesce(SlaClock.interim_due_at, SlaClock.due_at)
     stopped = SlaClock.state.in_([ClockState.MET, ClockState.MISSED])
     moment = case((stopped, SlaClock.stopped_at), else_=due)
@@ -182,9 +185,10 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         .distinct()
         .cte("reopened")
     )
-    if departments is None:
+    narrow = departments is not None or tickets is not None
+    if not narrow:
         reopened = reopened_ids.c.id.is_not(None)
-    else:  # a few departments' clocks: a look-up for each is cheaper than finding every reopening
+    else:  # a few departments' or tickets' clocks: a look-up for each is cheaper than finding every reopening
         reopen_of = aliased(TicketEvent)
         reopened = exists().where(
             reopen_of.ticket_id == SlaClock.ticket_id,
@@ -214,7 +218,7 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
         .where(counted)
     )  # fmt: skip
-    if departments is None:
+    if not narrow:
         clocks = clocks.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == SlaClock.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
@@ -223,13 +227,18 @@ def _clocks(buckets: list[Bucket], at: datetime, departments: set[int] | None = 
         *_row(moment, co.department_id, "co", "resolution", success, FULL, SlaClock.ticket_id)
     ).select_from(SlaClock)
     if departments is not None:
-        # a few departments (an incremental update): their own clocks, and the resolve clocks of
-        # tickets they co-handle, each found through an index
+        # a few departments (the drill-down): their own clocks, and the resolve clocks of tickets they
+        # co-handle, each found through an index
         chosen = sorted(departments)
         co_resolve = co_resolve.join(co, and_(on_co, co.department_id.in_(chosen)))
         clocks = clocks.where(SlaClock.department_id.in_(chosen))
     else:
-        co_resolve = co_resolve.join(co, on_co).outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
+        co_resolve = co_resolve.join(co, on_co)
+        if not narrow:
+            co_resolve = co_resolve.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
+    if tickets is not None:
+        clocks = clocks.where(SlaClock.ticket_id.in_(tickets))
+        co_resolve = co_resolve.where(SlaClock.ticket_id.in_(tickets))
     return [clocks, co_resolve.where(counted, kind == ClockKind.RESOLVE)]
 
 
@@ -237,11 +246,13 @@ def _satisfaction10() -> ColumnElement:
     return case((CallbackResult.satisfaction == 1, 10), (CallbackResult.satisfaction == 2, 6), else_=0)
 
 
-def _callbacks(buckets: list[Bucket]) -> list[Select]:
+def _callbacks(buckets: list[Bucket], tickets: list[int] | None = None) -> list[Select]:
     """Each callback twice, as satisfaction and as resolution ("solved"): for the lead in full, for each
     co-handler at half weight (one scan of the callbacks for each role)."""
     moment, ticket = CallbackResult.at, CallbackResult.ticket_id
     window = _in(CallbackResult.at, buckets)
+    if tickets is not None:
+        window = and_(window, CallbackResult.ticket_id.in_(tickets))
     items = union_all(
         select(literal("satisfaction").label("item")), select(literal("resolution").label("item"))
     ).subquery("callback_items")
@@ -262,17 +273,18 @@ def _callbacks(buckets: list[Bucket]) -> list[Select]:
     ]
 
 
-def _ruled_disputes(buckets: list[Bucket]):
+def _ruled_disputes(buckets: list[Bucket], tickets: list[int] | None = None):
     moment = Dispute.ruled_at
     where = (
         _in(Dispute.ruled_at, buckets),
         Dispute.status.in_([DisputeStatus.UPHELD, DisputeStatus.OVERRULED]),
+        *([Dispute.ticket_id.in_(tickets)] if tickets is not None else []),
     )
     return moment, where
 
 
-def _disputes(buckets: list[Bucket]) -> list[Select]:
-    moment, where = _ruled_disputes(buckets)
+def _disputes(buckets: list[Bucket], tickets: list[int] | None = None) -> list[Select]:
+    moment, where = _ruled_disputes(buckets, tickets)
     upheld10 = case((Dispute.status == DisputeStatus.OVERRULED, 0), else_=10)
     return [
         select(
@@ -284,23 +296,30 @@ def _disputes(buckets: list[Bucket]) -> list[Select]:
     ]  # fmt: skip
 
 
-def _ratings(buckets: list[Bucket]) -> list[Select]:
+def _ratings(buckets: list[Bucket], tickets: list[int] | None = None) -> list[Select]:
     moment = TicketPart.done_at
-    return [
-        select(
-            *_row(moment, TicketPart.department_id, "co", "collaboration", TicketPart.rating * 2, FULL,
-                  TicketPart.ticket_id)
-        ).where(TicketPart.role == PartRole.CO, TicketPart.rating.is_not(None), _in(TicketPart.done_at, buckets))
-    ]  # fmt: skip
+    value = TicketPart.rating * 2
+    rated = select(
+        *_row(moment, TicketPart.department_id, "co", "collaboration", value, FULL, TicketPart.ticket_id)
+    ).where(TicketPart.role == PartRole.CO, TicketPart.rating.is_not(None), _in(TicketPart.done_at, buckets))
+    return [rated.where(TicketPart.ticket_id.in_(tickets)) if tickets is not None else rated]
 
 
-def measured(buckets: list[Bucket], at: datetime, departments: set[int] | None = None) -> list[Select]:
+def measured(
+    buckets: list[Bucket], at: datetime, departments: set[int] | None = None, tickets: list[int] | None = None
+) -> list[Select]:
     """Every measured thing; with `departments`, the clocks are looked up by department (the other
-    branches are narrowed by the filter on the union, which the database applies inside each branch)."""
-    return [*_clocks(buckets, at, departments), *_callbacks(buckets), *_disputes(buckets), *_ratings(buckets)]
+    branches are narrowed by the filter on the union, which the database applies inside each branch);
+    with `tickets`, only those tickets' things, each branch looked up by ticket."""
+    return [
+        *_clocks(buckets, at, departments, tickets),
+        *_callbacks(buckets, tickets),
+        *_disputes(buckets, tickets),
+        *_ratings(buckets, tickets),
+    ]
 
 
-def incidents(buckets: list[Bucket]) -> list[Select]:
+def incidents(buckets: list[Bucket], tickets: list[int] | None = None) -> list[Select]:
     """Penalty incidents; all but wrongful disputes count against the ticket's (current) lead."""
     event_moment = TicketEvent.at
     lead = Ticket.lead_department_id
@@ -318,7 +337,10 @@ def incidents(buckets: list[Bucket]) -> list[Select]:
         select(*_incident(event_moment, lead, "lead", term, TicketEvent.ticket_id))
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
-            TicketEvent.type.in_(["status.reopened", "clock.paused"]), _in(TicketEvent.at, buckets), lead.is_not(None)
+            TicketEvent.type.in_(["status.reopened", "clock.paused"]),
+            _in(TicketEvent.at, buckets),
+            lead.is_not(None),
+            *([TicketEvent.ticket_id.in_(tickets)] if tickets is not None else []),
         )
         .subquery("event_incidents")
     )
@@ -331,8 +353,13 @@ def incidents(buckets: list[Bucket]) -> list[Select]:
             "contradicted_closure",
             CallbackResult.ticket_id,
         )
-    ).where(_in(CallbackResult.at, buckets), CallbackResult.lead_department_id.is_not(None), ~CallbackResult.solved)
-    moment, where = _ruled_disputes(buckets)
+    ).where(
+        _in(CallbackResult.at, buckets),
+        CallbackResult.lead_department_id.is_not(None),
+        ~CallbackResult.solved,
+        *([CallbackResult.ticket_id.in_(tickets)] if tickets is not None else []),
+    )
+    moment, where = _ruled_disputes(buckets, tickets)
     wrongful = (
         select(*_incident(moment, Dispute.department_id, _role(TicketPart.role), "wrongful_dispute", Dispute.ticket_id))
         .join(TicketPart, TicketPart.id == Dispute.part_id)
@@ -352,11 +379,9 @@ def _union(selects: list[Select], department_ids: set[int] | None):
     return rows, known
 
 
-def aggregate(
-    buckets: list[Bucket], at: datetime, department_ids: set[int] | None = None, rolling: Bucket | None = None
-) -> dict[str, Aggregate]:
-    """Every bucket's tallies and incidents (only of the given departments, when given), and those of
-    the `rolling` window from the same pass over the tables."""
+def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None) -> dict[str, Aggregate]:
+    """Every bucket's tallies and incidents, and those of the `rolling` window from the same pass over
+    the tables."""
     out: dict[str, Aggregate] = defaultdict(Aggregate)
     windows = [*buckets, *([rolling] if rolling else [])]
     if not windows:
@@ -370,8 +395,8 @@ def aggregate(
         db.session.execute(text("SET LOCAL enable_sort = off"))
     span = [Bucket("", min(w.start for w in windows), max(w.end for w in windows))]
     wanted = {b.key for b in buckets}
-    for selects, measure in ((measured(span, at, department_ids), True), (incidents(span), False)):
-        rows, condition = _union(selects, department_ids)
+    for selects, measure in ((measured(span, at), True), (incidents(span), False)):
+        rows, condition = _union(selects, None)
         bucket = _bucket_of(rows.c.moment, buckets) if buckets else literal(None, String)
         in_rolling = (
             case((and_(rows.c.moment >= rolling.start, rows.c.moment < rolling.end), 1), else_=0)
@@ -403,6 +428,31 @@ def aggregate(
     return out
 
 
+def contributions(buckets: list[Bucket], at: datetime, tickets: list[int] | None = None) -> list[Select]:
+    """Each ticket's share of each bucket (a few months, in order): rows of (period, ticket_id,
+    department_id, role, item, num20, den2, count), one select for the measured things and one for the
+    penalty incidents (their num20 and den2 are 0). Summed over the tickets they give `aggregate`'s
+    figures; an incremental update replaces a changed ticket's rows and adds the difference."""
+    span = [Bucket("", buckets[0].start, buckets[-1].end)]
+    out = []
+    for selects, measure in ((measured(span, at, tickets=tickets), True), (incidents(span, tickets), False)):
+        rows, known = _union(selects, None)
+        period = case(
+            *[(and_(rows.c.moment >= b.start, rows.c.moment < b.end), literal(b.key, String)) for b in buckets]
+        )
+        sums = (
+            [cast(func.sum(rows.c.value10 * rows.c.weight), BigInteger), cast(func.sum(rows.c.weight), Integer)]
+            if measure
+            else [cast(literal(0), BigInteger), literal(0, Integer)]
+        )
+        keys = (period.label("period"), rows.c.ticket_id, rows.c.department_id, rows.c.role, rows.c.item)
+        out.append(
+            select(*keys, *sums, func.count()).where(known, period.is_not(None), rows.c.ticket_id.is_not(None))
+            .group_by(*keys)
+        )  # fmt: skip
+    return out
+
+
 def tickets_behind(
     bucket: Bucket, at: datetime, department_id: int, role: str, item: str, limit: int | None = None
 ) -> tuple[list[int], int]:
@@ -425,19 +475,6 @@ def tickets_behind(
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt)), int(total or 0)
-
-
-def departments_of(ticket_ids: set[int]) -> set[int]:
-    """Every department a ticket's facts can be counted for: its parts (ended too), its lead, its disputes."""
-    if not ticket_ids:
-        return set()
-    ids = set(db.session.scalars(select(TicketPart.department_id).where(TicketPart.ticket_id.in_(ticket_ids))))
-    ids |= set(db.session.scalars(select(Ticket.lead_department_id).where(Ticket.id.in_(ticket_ids))))
-    ids |= set(db.session.scalars(select(SlaClock.department_id).where(SlaClock.ticket_id.in_(ticket_ids))))
-    ids |= set(
-        db.session.scalars(select(CallbackResult.lead_department_id).where(CallbackResult.ticket_id.in_(ticket_ids)))
-    )
-    return {i for i in ids if i is not None}
 
 
 PENALTY_ITEMS = ("reopen", "wrongful_dispute", "contradicted_closure", "pause_without_contact")

@@ -7,7 +7,20 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.errors import Conflict
@@ -52,6 +65,26 @@ class Scorecard(db.Model):
 
     department = relationship("Department")
     weights_version = relationship("WeightsVersion")
+
+
+class ScoreContribution(db.Model):
+    """One ticket's share of an open month's tallies (a component's sums) or incidents (a penalty term's
+    count) for one department and role, kept so that an incremental update can replace what a changed
+    ticket counted for with what it counts for now. Written by every computation of a month that is not
+    yet frozen, dropped when it freezes; the sums of a month's rows are its scorecards' figures."""
+
+    __tablename__ = "score_contribution"
+    __table_args__ = (Index("ix_score_contribution_period", "period"),)
+
+    # no foreign keys: written in bulk by the recompute; a deleted ticket's rows go with the next one
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)
+    item: Mapped[str] = mapped_column(String(32), primary_key=True)  # a component or a penalty term
+    num20: Mapped[int] = mapped_column(BigInteger, default=0)  # Σ value·weight (tenths × halves)
+    den2: Mapped[int] = mapped_column(Integer, default=0)  # Σ weight (halves)
+    count: Mapped[int] = mapped_column(Integer, default=0)  # things measured, or incidents
 
 
 class AgendaStatus(enum.StrEnum):

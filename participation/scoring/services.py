@@ -2,8 +2,9 @@
 
 A month is frozen once it has been computed after its end plus SCORING_FREEZE_DAYS (late callbacks
 still count until then); a frozen month is never computed again. The rolling 30 days ("R30") are
-computed on demand. Incremental updates recompute the affected period after each relevant commit,
-through Celery; a full recompute gives the same rows (the same function does both).
+computed on demand. An open month keeps each ticket's share of its sums (ScoreContribution); after
+each relevant commit an incremental update (through Celery) replaces the changed tickets' shares and
+computes the month's scorecards again from the new sums, which gives the same rows as a full recompute.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, text
 
 from participation.catalog.models import Department
 from participation.core.audit import audit
@@ -25,14 +26,17 @@ from participation.extensions import db
 from participation.routing.models import TicketEvent
 from participation.scoring import compute as scoring
 from participation.scoring import facts
-from participation.scoring.models import Scorecard, WeightsVersion
+from participation.scoring.models import Scorecard, ScoreContribution, WeightsVersion
 
 ROLLING = "R30"
-RELEVANT = {
-    "part.accepted", "part.contributed", "part.rated", "reply", "contact.recorded", "status.resolved",
-    "status.reopened", "status.closed", "dispute.upheld", "dispute.overruled", "clock.paused",
-    "callback.recorded", "deadline.checkpoint",
-}  # fmt: skip
+WRITER_LOCK = 5_200_417  # the advisory lock of scorecard writers (PostgreSQL)
+CONTRIBUTION_COLUMNS = ("period", "ticket_id", "department_id", "role", "item", "num20", "den2", "count")
+# events after which a ticket's facts cannot have changed (every other one updates its scorecards: a new
+# event type counts until it is listed here)
+NOT_RELEVANT = frozenset({
+    "submitted", "routed", "status.dispatched", "note", "duplicate.suggested", "follower.added",
+    "master.changed", "part.return_requested", "callback.escalated",
+})  # fmt: skip
 
 
 def now() -> datetime:
@@ -201,46 +205,128 @@ def _frozen(periods: list[str]) -> set[str]:
     )
 
 
-def recompute(period: str, at: datetime | None = None, departments: set[int] | None = None) -> int:
-    """Compute and store every department's scorecards of the period; a frozen month is left alone.
+def _lock() -> None:
+    """One scorecard writer at a time: an incremental update adds differences to the stored sums, which a
+    recompute writing beside it would lose (on SQLite writers are one at a time anyway)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
 
-    With `departments`, only their tallies are read again and the others' are taken from the stored
-    scorecards of the period (an incremental update; the city rates and every score are still
-    computed anew, so the result is the same as a full recompute of the same moment).
-    """
+
+def _keep_contributions(months: list[str], open_buckets: list[facts.Bucket], at: datetime) -> None:
+    """Replace the per-ticket rows of these months: kept for the open ones, dropped for those that froze."""
+    if months:
+        db.session.execute(delete(ScoreContribution).where(ScoreContribution.period.in_(months)))
+    if open_buckets:
+        for stmt in facts.contributions(sorted(open_buckets, key=lambda b: b.start), at):
+            db.session.execute(insert(ScoreContribution).from_select(CONTRIBUTION_COLUMNS, stmt))
+
+
+def recompute(period: str, at: datetime | None = None) -> int:
+    """Compute and store every department's scorecards of the period from the tickets' history; a frozen
+    month is left alone. An open month also keeps each ticket's share, for the incremental updates."""
     at = at or now()
+    _lock()
     if _frozen([period]):
         return 0
     version = current_weights()
     freeze = is_closed(period, at)
     bucket = _bucket(period, at)
-    stored = list(db.session.scalars(select(Scorecard).where(Scorecard.period == period)))
-    if departments is not None and stored and not freeze:
-        aggregate = _stored_aggregate(stored, skip=departments)
-        fresh = _read(bucket, at, departments)
-        aggregate.tallies.update(fresh.tallies)
-        aggregate.incidents.update(fresh.incidents)
-    else:
-        aggregate = _read(bucket, at)
+    aggregate = _read(bucket, at)
+    if period != ROLLING:
+        _keep_contributions([period], [] if freeze else [bucket], at)
     return _store(period, aggregate, version, at, freeze)
 
 
-def _read(bucket: facts.Bucket, at: datetime, departments: set[int] | None = None) -> facts.Aggregate:
-    if bucket.key == ROLLING:
-        found = facts.aggregate([], at, departments, rolling=bucket)
+def update_tickets(ticket_ids: set[int], periods: list[str], at: datetime | None = None) -> int:
+    """The incremental update after these tickets changed: in each open month, what they counted for
+    (their kept shares) is replaced by what they count for now, and every scorecard of the month is
+    computed again from the sums (the city rates change with them). The same rows as a full recompute
+    at the same moment (tested). A month never computed, or closing now, is recomputed in full; a
+    frozen month stays as it is. `periods` are the months of the changes; the months the tickets
+    counted for before and every open month are looked at too (a fact's moment can lie in another
+    month than the change, a rating's for instance at the part's completion)."""
+    at = at or now()
+    _lock()
+    tickets = sorted(ticket_ids)
+    old = db.session.execute(
+        select(*[getattr(ScoreContribution, c) for c in CONTRIBUTION_COLUMNS]).where(
+            ScoreContribution.ticket_id.in_(tickets)
+        )
+    ).all()
+    computed = set(
+        db.session.scalars(
+            select(Scorecard.period).where(Scorecard.period != ROLLING, Scorecard.frozen.is_(False)).distinct()
+        )
+    )
+    candidates = ({p for p in periods if p != ROLLING} | {row[0] for row in old} | computed) - _frozen(
+        [*periods, *computed, *{row[0] for row in old}]
+    )
+    done, deltas = 0, []
+    for period in sorted(candidates):
+        if period in computed and not is_closed(period, at):
+            deltas.append(period)
+        else:
+            done += recompute(period, at)
+    if not deltas or not tickets:
+        return done
+    buckets = [_bucket(p, at) for p in deltas]
+    new = [row for stmt in facts.contributions(buckets, at, tickets) for row in db.session.execute(stmt)]
+    cards: dict[str, list[Scorecard]] = {p: [] for p in deltas}
+    for card in db.session.scalars(select(Scorecard).where(Scorecard.period.in_(deltas))):
+        cards[card.period].append(card)
+    version = current_weights()
+    for period in deltas:
+        aggregate = _stored_aggregate(cards[period], skip=set())
+        for rows, sign in ((old, -1), (new, 1)):
+            for row_period, _ticket, department_id, role, item, num20, den2, count in rows:
+                if row_period == period:
+                    _add(aggregate, (department_id, role, item), sign * num20, sign * den2, sign * count)
+        done += _store(period, aggregate, version, at, False)
+    db.session.execute(
+        delete(ScoreContribution).where(ScoreContribution.ticket_id.in_(tickets), ScoreContribution.period.in_(deltas))
+    )
+    if new:
+        db.session.execute(
+            insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, row, strict=True)) for row in new]
+        )
+    return done
+
+
+def _add(aggregate: facts.Aggregate, key: tuple[int, str, str], num20: int, den2: int, count: int) -> None:
+    if key[2] in facts.PENALTY_ITEMS:
+        left = aggregate.incidents.get(key, 0) + count
+        if left:
+            aggregate.incidents[key] = left
+        else:
+            aggregate.incidents.pop(key, None)
+        return
+    tally = aggregate.tallies.get(key) or facts.Tally()
+    tally = facts.Tally(tally.num20 + num20, tally.den2 + den2, tally.count + count)
+    if tally.count:
+        aggregate.tallies[key] = tally
     else:
-        found = facts.aggregate([bucket], at, departments)
+        aggregate.tallies.pop(key, None)
+
+
+def _read(bucket: facts.Bucket, at: datetime) -> facts.Aggregate:
+    if bucket.key == ROLLING:
+        found = facts.aggregate([], at, rolling=bucket)
+    else:
+        found = facts.aggregate([bucket], at)
     return found.get(bucket.key, facts.Aggregate())
 
 
 def recompute_all(periods: list[str], at: datetime | None = None) -> int:
     """A full recompute of many months (and the rolling 30 days) at once: each table is read once for all."""
     at = at or now()
+    _lock()
     months = sorted(p for p in set(periods) - _frozen(periods) if p != ROLLING)
     rolling = _bucket(ROLLING, at) if ROLLING in periods else None
     version = current_weights()
-    aggregates = facts.aggregate([_bucket(p, at) for p in months], at, rolling=rolling)
+    buckets = {p: _bucket(p, at) for p in months}
+    aggregates = facts.aggregate(list(buckets.values()), at, rolling=rolling)
     done = sum(_store(p, aggregates.get(p, facts.Aggregate()), version, at, is_closed(p, at)) for p in months)
+    _keep_contributions(months, [b for p, b in buckets.items() if not is_closed(p, at)], at)
     if rolling is not None:
         done += _store(ROLLING, aggregates.get(ROLLING, facts.Aggregate()), version, at, False)
     return done

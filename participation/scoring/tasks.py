@@ -1,5 +1,5 @@
-"""Incremental scorecards: after a relevant ticket change commits, update its month for the departments of
-its ticket; the rolling 30 days are computed anew by the beat (`scoring.refresh_rolling`) and, when older
+"""Incremental scorecards: after a relevant ticket change commits, replace its tickets' shares of the open
+months; the rolling 30 days are computed anew by the beat (`scoring.refresh_rolling`) and, when older
 than SCORING_ROLLING_MAX_AGE, by the first page that reads them."""
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ _QUEUED = "participation.scoring.queued"
 def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
     """Recompute the given periods (frozen months stay as they are).
 
-    With `ticket_ids`, only the departments those tickets can count for are read again; the
-    others' tallies come from the stored scorecards (see services.recompute).
+    With `ticket_ids`, an incremental update: only those tickets' facts are read again and their shares
+    of the open months replaced (see services.update_tickets).
     """
-    from participation.scoring.facts import departments_of
-    from participation.scoring.services import recompute
+    from participation.scoring.services import recompute, update_tickets
 
-    done = 0
     with transaction():
-        departments = departments_of(set(ticket_ids)) if ticket_ids is not None else None
-        for period in periods:
-            done += recompute(period, departments=departments)
-    return done
+        if ticket_ids is not None:
+            return update_tickets(set(ticket_ids), periods)
+        return sum(recompute(period) for period in periods)
 
 
 @shared_task(name="scoring.refresh_rolling", ignore_result=True)
@@ -44,11 +41,11 @@ def refresh_rolling() -> int:
 @subscribe(order=50)
 def _after_relevant_events(events: list[TicketEvent]) -> None:
     from participation.extensions import db
-    from participation.scoring.services import RELEVANT, period_of
+    from participation.scoring.services import NOT_RELEVANT, period_of
 
     if not current_app.config["SCORING_LIVE"]:
         return
-    relevant = [e for e in events if e.type in RELEVANT and e.at is not None]
+    relevant = [e for e in events if e.type not in NOT_RELEVANT and e.at is not None]
     if not relevant:
         return
     queued = db.session.info.get(_QUEUED)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from participation.catalog.models import Department
 from participation.core.errors import PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.uow import transaction
@@ -112,7 +113,6 @@ def test_penalties_are_counted_and_capped(joint_ticket, people, submit):
 def test_incremental_updates_equal_a_full_recompute(app, joint_ticket, people, monkeypatch):
     monkeypatch.setitem(app.config, "SCORING_LIVE", True)
     work_and_resolve(joint_ticket, people)
-    callback(joint_ticket, solved=1, satisfaction=2)
     period = scoring.period_of(utcnow())
 
     def snapshot():
@@ -129,11 +129,40 @@ def test_incremental_updates_equal_a_full_recompute(app, joint_ticket, people, m
             for c in rows
         )
 
-    live = snapshot()
-    assert live, "the incremental update stored the month's scorecards"
+    def live_equals_full():
+        assert not full_reads, "the month was updated from the changed ticket alone"
+        live = snapshot()
+        assert live, "the incremental update stored the month's scorecards"
+        with transaction():
+            scoring.recompute(period)
+        full_reads.clear()
+        assert snapshot() == live
+        return live
+
+    full_reads: list = []
+    first = live_equals_full()
+    real_aggregate = scoring.facts.aggregate
+    monkeypatch.setattr(scoring.facts, "aggregate", lambda *a, **k: full_reads.append(a) or real_aggregate(*a, **k))
+    # a "not solved" callback reopens the ticket (the resolution, met, now fails: reopened within 30
+    # days); the coordinator then gives the lead to TRANSPORT (the reopening now counts against the new
+    # lead) and invites DRC (a co-handler's share of the resolution and the callback): each change
+    # reaches the scorecards through the incremental update alone
+    callback(joint_ticket, solved=2, satisfaction=3)
+    reopened = live_equals_full()
+    assert reopened != first
     with transaction():
-        scoring.recompute(period)
-    assert snapshot() == live
+        routing.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "they run the site")
+    swapped = live_equals_full()
+    by_card = {(d, role): json.loads(penalties) for d, role, _s, _c, penalties in swapped}
+    transport = db.session.scalar(select(Department.id).where(Department.code == "TRANSPORT"))
+    assert by_card[(transport, "lead")]["reopen"]["count"] == 1
+    with transaction():
+        routing.invite(people.coordinator, joint_ticket.id, "DRC", "planning permission")
+    invited = live_equals_full()
+    assert invited != swapped
+    drc = db.session.scalar(select(Department.id).where(Department.code == "DRC"))
+    drc_co = next(json.loads(c) for d, role, _s, c, _p in invited if (d, role) == (drc, "co"))
+    assert drc_co["satisfaction"]["count"] == 1  # the callback, at half weight
 
 
 def test_closed_months_are_frozen(joint_ticket, people, monkeypatch):
