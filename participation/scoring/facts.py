@@ -12,9 +12,9 @@ which the database adds them: a value is in tenths (satisfied 10, basically 6, d
 rating of 4 is 8) and a weight in halves (a co-handler's callback counts 1, everything else 2).
 A tally's numerator is Σ value·weight / 20 and its denominator Σ weight / 2.
 
-A bucket is a period: rows are put in the bucket whose [start, end) holds their moment (on
-PostgreSQL the city-time month of the moment, elsewhere a CASE over the bounds computed in Python
-in the city's time zone), and the rolling 30 days are summed in the same pass.
+A bucket is a period: rows are put in the bucket whose [start, end) holds their moment, the bounds
+computed in Python in the city's time zone (on PostgreSQL found by `width_bucket` over the sorted
+bounds, elsewhere by a CASE), and the rolling 30 days are summed in the same pass.
 
 The moments: a clock counts when it stopped (met or missed), or, still running, when it fell due
 if that is already past; a callback when it was recorded; a return or transfer when it was ruled;
@@ -23,22 +23,24 @@ a co-handler's rating when its part was done; reopenings and pauses when they ha
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
+    DateTime,
     Integer,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
+    column,
     exists,
     func,
     literal,
@@ -46,8 +48,8 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     union_all,
+    values,
 )
 from sqlalchemy.orm import aliased
 
@@ -57,7 +59,6 @@ from participation.routing.models import Dispute, DisputeStatus, PartRole, PartS
 from participation.surveys.models import CallbackResult
 
 REOPEN_WINDOW = timedelta(days=30)
-MONTH = re.compile(r"\d{4}-\d{2}")
 FULL, HALF = 2, 1  # weights in halves
 CONTACT_EVENTS = ("reply", "contact.recorded")
 
@@ -97,21 +98,37 @@ class Aggregate:
 # -- building blocks -----------------------------------------------------------------------------
 
 
-def _bucket_of(moment: ColumnElement, buckets: list[Bucket]) -> ColumnElement:
-    """The key of the bucket holding `moment` (NULL, or a key nobody asked for, between buckets that are
-    not adjacent). On PostgreSQL, months are the start of the moment's city-time month (a timestamp;
-    `_key` names it), computed once per row."""
-    if db.session.get_bind().dialect.name == "postgresql" and all(MONTH.fullmatch(b.key) for b in buckets):
-        return func.date_trunc("month", moment, current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai"))
-    return case(*[(and_(moment >= b.start, moment < b.end), literal(b.key, String)) for b in buckets])
+def _slots(buckets: list[Bucket], rolling: Bucket | None) -> tuple[list[datetime], dict[int, tuple[str | None, bool]]]:
+    """The bounds of every bucket and of the rolling window, sorted, and what each interval between two
+    of them means: (the month it lies in or None, whether it lies in the rolling window); the
+    intervals in neither are left out. Interval i is [bounds[i - 1], bounds[i])."""
+    bounds = sorted(
+        {b.start for b in buckets} | {b.end for b in buckets} | ({rolling.start, rolling.end} if rolling else set())
+    )
+    meaning = {}
+    for i in range(1, len(bounds)):
+        low, high = bounds[i - 1], bounds[i]
+        month = next((b.key for b in buckets if b.start <= low and high <= b.end), None)
+        rolled = rolling is not None and rolling.start <= low and high <= rolling.end
+        if month is not None or rolled:
+            meaning[i] = (month, rolled)
+    return bounds, meaning
 
 
-def _key(bucket: str | datetime | None) -> str | None:
-    """A bucket's key: as it is, or the "YYYY-MM" of a month's first moment (city time)."""
-    if not isinstance(bucket, datetime):
-        return bucket
-    local = bucket.astimezone(ZoneInfo(current_app.config.get("CITY_TIMEZONE", "Asia/Shanghai")))
-    return f"{local.year:04d}-{local.month:02d}"
+def _slot_of(moment: ColumnElement, bounds: list[datetime], meaning: dict) -> tuple[ColumnElement, Any, Any]:
+    """The interval holding `moment` as a column to group by, what to join for it and the condition.
+
+    On PostgreSQL the interval is found by `width_bucket` (a binary search over the bounds) and
+    joined to a VALUES list of the intervals wanted: grouping by that list's column lets the planner
+    see how few groups there are and spread the sums over its workers (grouping by an expression of
+    the moment, it expects one group per moment and sums in one process). Elsewhere a CASE."""
+    wanted = sorted(meaning)
+    if db.session.get_bind().dialect.name == "postgresql":
+        position = func.width_bucket(moment, bindparam("slot_bounds", bounds, type_=ARRAY(DateTime(timezone=True))))
+        slots = values(column("n", Integer), name="slots").data([(i,) for i in wanted])
+        return slots.c.n, slots, slots.c.n == position
+    position = case(*[(moment < bound, i) for i, bound in enumerate(bounds)], else_=len(bounds))
+    return position, None, position.in_(wanted)
 
 
 def _in(moment: ColumnElement, buckets: list[Bucket]) -> ColumnElement:
@@ -128,14 +145,18 @@ def _role(column: ColumnElement) -> ColumnElement:
     return case((column == PartRole.CO, literal("co")), else_=literal("lead"))
 
 
-def _row(moment, department, role, component, value10, weight, ticket) -> list[ColumnElement]:
+def _row(moment, department, role, component, value10, weight, ticket, correction=False) -> list[ColumnElement]:
+    """A measured thing: its numerator share value·weight (twentieths), its weight (halves) and 1 for
+    the count; a correction only moves the numerator (weight 0, count 0)."""
+    value = value10 if isinstance(value10, ColumnElement) else literal(value10)
     return [
         moment.label("moment"),
         department.label("department_id"),
         (role if isinstance(role, ColumnElement) else literal(role)).label("role"),
         (component if isinstance(component, ColumnElement) else literal(component)).label("item"),
-        (value10 if isinstance(value10, ColumnElement) else literal(value10)).label("value10"),
-        literal(weight).label("weight"),
+        (value * weight).label("num20"),
+        literal(0 if correction else weight).label("den2"),
+        literal(0 if correction else 1).label("n"),
         ticket.label("ticket_id"),
     ]
 
@@ -167,40 +188,11 @@ def _clocks(
         and_(stopped, _in(SlaClock.stopped_at, buckets)),
         and_(SlaClock.state == ClockState.RUNNING, _in(due, buckets), due < at),
     )
-    # resolve clocks whose ticket was reopened within 30 days after they stopped: found from the few
-    # reopenings (by type and time) rather than by a look-up for every clock
-    reopen, resolved = aliased(TicketEvent), aliased(SlaClock)
-    reopened_ids = (
-        select(resolved.id)
-        .join(
-            reopen,
-            and_(
-                reopen.ticket_id == resolved.ticket_id,
-                reopen.type == "status.reopened",
-                reopen.at > resolved.stopped_at,
-                reopen.at <= _plus_window(resolved.stopped_at),
-            ),
-        )
-        .where(resolved.kind == ClockKind.RESOLVE, resolved.state == ClockState.MET, _in(resolved.stopped_at, buckets))
-        .distinct()
-        .cte("reopened")
-    )
-    narrow = departments is not None or tickets is not None
-    if not narrow:
-        reopened = reopened_ids.c.id.is_not(None)
-    else:  # a few departments' or tickets' clocks: a look-up for each is cheaper than finding every reopening
-        reopen_of = aliased(TicketEvent)
-        reopened = exists().where(
-            reopen_of.ticket_id == SlaClock.ticket_id,
-            reopen_of.type == "status.reopened",
-            reopen_of.at > SlaClock.stopped_at,
-            reopen_of.at <= _plus_window(SlaClock.stopped_at),
-        )
     kind = SlaClock.kind
     met = SlaClock.state == ClockState.MET
-    success = case((and_(met, kind == ClockKind.RESOLVE), case((reopened, 0), else_=10)), (met, 10), else_=0)
+    success = case((met, 10), else_=0)  # a resolve clock reopened within 30 days is corrected below
     # one pass over the clocks: sign-for (the part's role), first contact and resolve (the lead),
-    # contribution (a co part); a resolve clock succeeds when met and not reopened within 30 days
+    # contribution (a co part)
     clocks = (
         select(
             *_row(
@@ -218,8 +210,6 @@ def _clocks(
         .outerjoin(TicketPart, TicketPart.id == SlaClock.part_id)
         .where(counted)
     )  # fmt: skip
-    if not narrow:
-        clocks = clocks.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == SlaClock.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
     # the co-handlers' share of each resolve clock
@@ -234,12 +224,47 @@ def _clocks(
         clocks = clocks.where(SlaClock.department_id.in_(chosen))
     else:
         co_resolve = co_resolve.join(co, on_co)
-        if not narrow:
-            co_resolve = co_resolve.outerjoin(reopened_ids, reopened_ids.c.id == SlaClock.id)
     if tickets is not None:
         clocks = clocks.where(SlaClock.ticket_id.in_(tickets))
         co_resolve = co_resolve.where(SlaClock.ticket_id.in_(tickets))
-    return [clocks, co_resolve.where(counted, kind == ClockKind.RESOLVE)]
+    return [clocks, co_resolve.where(counted, kind == ClockKind.RESOLVE), *_reopened(buckets, departments, tickets)]
+
+
+def _reopened(buckets: list[Bucket], departments: set[int] | None, tickets: list[int] | None) -> list[Select]:
+    """A resolve clock met but whose ticket was reopened within 30 days after it stopped is not a success:
+    its rows above counted it as one, so each gets a correction taking its 10 back (the lead's, and each
+    co-handler's). Sums are linear, so the clocks are read without looking up reopenings, and these few
+    are found from the reopenings (by type and time), each once."""
+    reopen, resolved = aliased(TicketEvent), aliased(SlaClock)
+    found = (
+        select(resolved.id, resolved.ticket_id, resolved.department_id, resolved.stopped_at)
+        .join(
+            reopen,
+            and_(
+                reopen.ticket_id == resolved.ticket_id,
+                reopen.type == "status.reopened",
+                reopen.at > resolved.stopped_at,
+                reopen.at <= _plus_window(resolved.stopped_at),
+            ),
+        )
+        .where(resolved.kind == ClockKind.RESOLVE, resolved.state == ClockState.MET, _in(resolved.stopped_at, buckets))
+    )
+    if tickets is not None:
+        found = found.where(resolved.ticket_id.in_(tickets))
+    clocks = found.distinct().cte("reopened_clocks")  # found once for both
+    co = aliased(TicketPart)
+    lead = select(
+        *_row(clocks.c.stopped_at, clocks.c.department_id, "lead", "resolution", -10, FULL, clocks.c.ticket_id, True)
+    )
+    on_co = and_(co.ticket_id == clocks.c.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
+    if departments is not None:
+        lead = lead.where(clocks.c.department_id.in_(sorted(departments)))
+        on_co = and_(on_co, co.department_id.in_(sorted(departments)))
+    shared = select(
+        *_row(clocks.c.stopped_at, co.department_id, "co", "resolution", -10, FULL, clocks.c.ticket_id, True)
+    ).join(co, on_co)
+    both = union_all(lead, shared).subquery("corrections")
+    return [select(*both.c)]
 
 
 def _satisfaction10() -> ColumnElement:
@@ -248,29 +273,21 @@ def _satisfaction10() -> ColumnElement:
 
 def _callbacks(buckets: list[Bucket], tickets: list[int] | None = None) -> list[Select]:
     """Each callback twice, as satisfaction and as resolution ("solved"): for the lead in full, for each
-    co-handler at half weight (one scan of the callbacks for each role)."""
+    co-handler at half weight."""
     moment, ticket = CallbackResult.at, CallbackResult.ticket_id
     window = _in(CallbackResult.at, buckets)
     if tickets is not None:
         window = and_(window, CallbackResult.ticket_id.in_(tickets))
-    items = union_all(
-        select(literal("satisfaction").label("item")), select(literal("resolution").label("item"))
-    ).subquery("callback_items")
-    value = case((items.c.item == "satisfaction", _satisfaction10()), (CallbackResult.solved, 10), else_=0)
+    solved = case((CallbackResult.solved, 10), else_=0)
     lead = CallbackResult.lead_department_id
     co = aliased(TicketPart)
     on_co = and_(co.ticket_id == CallbackResult.ticket_id, co.role == PartRole.CO, co.status != PartStatus.ENDED)
-    return [
-        select(*_row(moment, lead, "lead", items.c.item, value, FULL, ticket))
-        .select_from(CallbackResult)
-        .join(items, true())
-        .where(window, lead.is_not(None)),
-        select(*_row(moment, co.department_id, "co", items.c.item, value, HALF, ticket))
-        .select_from(CallbackResult)
-        .join(co, on_co)
-        .join(items, true())
-        .where(window),
-    ]
+    out = []
+    for item, value in (("satisfaction", _satisfaction10()), ("resolution", solved)):
+        out.append(select(*_row(moment, lead, "lead", item, value, FULL, ticket)).where(window, lead.is_not(None)))
+        shared = select(*_row(moment, co.department_id, "co", item, value, HALF, ticket)).join(co, on_co)
+        out.append(shared.where(window))
+    return out
 
 
 def _ruled_disputes(buckets: list[Bucket], tickets: list[int] | None = None):
@@ -328,23 +345,21 @@ def incidents(buckets: list[Bucket], tickets: list[int] | None = None) -> list[S
         contact.ticket_id == TicketEvent.ticket_id, contact.type.in_(CONTACT_EVENTS), contact.at <= TicketEvent.at
     )
     waiting = func.coalesce(TicketEvent.payload["kind"].as_string(), "waiting_citizen") == "waiting_citizen"
-    # one pass over the events: every reopening, and every pause for the citizen without contact before it
-    term = case(
-        (TicketEvent.type == "status.reopened", "reopen"),
-        (and_(waiting, ~contacted), "pause_without_contact"),
-    )
-    events = (
+    # one pass over the events: every reopening, and every pause for the citizen without contact before
+    # it (the look-up for a contact made once, for the pauses alone)
+    reopened = TicketEvent.type == "status.reopened"
+    term = case((reopened, "reopen"), else_="pause_without_contact")
+    reopen_or_pause = (
         select(*_incident(event_moment, lead, "lead", term, TicketEvent.ticket_id))
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             TicketEvent.type.in_(["status.reopened", "clock.paused"]),
             _in(TicketEvent.at, buckets),
             lead.is_not(None),
+            or_(reopened, and_(TicketEvent.type == "clock.paused", waiting, ~contacted)),
             *([TicketEvent.ticket_id.in_(tickets)] if tickets is not None else []),
         )
-        .subquery("event_incidents")
     )
-    reopen_or_pause = select(events).where(events.c.item.is_not(None))
     contradicted = select(
         *_incident(
             CallbackResult.at,
@@ -379,13 +394,15 @@ def _union(selects: list[Select], department_ids: set[int] | None):
     return rows, known
 
 
-def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None) -> dict[str, Aggregate]:
-    """Every bucket's tallies and incidents, and those of the `rolling` window from the same pass over
-    the tables."""
-    out: dict[str, Aggregate] = defaultdict(Aggregate)
-    windows = [*buckets, *([rolling] if rolling else [])]
-    if not windows:
-        return out
+def _sums(rows, measure: bool) -> list[ColumnElement]:
+    """Σ value·weight and Σ weight of measured things (none for incidents), and how many rows."""
+    if not measure:
+        return [func.count()]
+    return [cast(func.sum(rows.c.num20), BigInteger), cast(func.sum(rows.c.den2), Integer),
+            cast(func.sum(rows.c.n), Integer)]  # fmt: skip
+
+
+def _tuned() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         # a big plan is not worth compiling to machine code; the sums group in memory
         db.session.execute(text("SET LOCAL jit = off"))
@@ -393,63 +410,81 @@ def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None
         # the planner cannot estimate how few groups the computed keys make (periods × departments ×
         # roles × items, a few thousand): without this it sorts millions of rows to group them
         db.session.execute(text("SET LOCAL enable_sort = off"))
+        # every statement here reads a large share of its tables: a nested loop of index look-ups,
+        # chosen when the planner underestimates the rows joined to the periods, is the slow plan
+        db.session.execute(text("SET LOCAL enable_nestloop = off"))
+
+
+def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None) -> dict[str, Aggregate]:
+    """Every bucket's tallies and incidents, and those of the `rolling` window from the same pass over
+    the tables. Each kind of fact is grouped by itself (one statement a table or join, which the
+    database can spread over its workers) and the few thousand sums are added up here."""
+    out: dict[str, Aggregate] = defaultdict(Aggregate)
+    windows = [*buckets, *([rolling] if rolling else [])]
+    if not windows:
+        return out
+    _tuned()
     span = [Bucket("", min(w.start for w in windows), max(w.end for w in windows))]
-    wanted = {b.key for b in buckets}
-    for selects, measure in ((measured(span, at), True), (incidents(span), False)):
-        rows, condition = _union(selects, None)
-        bucket = _bucket_of(rows.c.moment, buckets) if buckets else literal(None, String)
-        in_rolling = (
-            case((and_(rows.c.moment >= rolling.start, rows.c.moment < rolling.end), 1), else_=0)
-            if rolling
-            else literal(0)
-        )
-        sums = (
-            [cast(func.sum(rows.c.value10 * rows.c.weight), Integer), cast(func.sum(rows.c.weight), Integer)]
-            if measure
-            else []
-        )
-        keys = (bucket.label("bucket"), in_rolling.label("in_rolling"), rows.c.department_id, rows.c.role, rows.c.item)
-        stmt = select(*keys, *sums, func.count()).where(condition).group_by(*keys)
-        for found, rolled, department_id, role, item, *figures in db.session.execute(stmt):
-            key = _key(found)
-            targets = [out[key]] if key in wanted else []
+    bounds, meaning = _slots(buckets, rolling)
+    branches = [(s, True) for s in measured(span, at)] + [(s, False) for s in incidents(span)]
+    for branch, measure in branches:
+        rows = branch.subquery("facts")
+        slot, joined, condition = _slot_of(rows.c.moment, bounds, meaning)
+        keys = (slot.label("slot"), rows.c.department_id, rows.c.role, rows.c.item)
+        stmt = select(*keys, *_sums(rows, measure)).select_from(rows)
+        if joined is not None:
+            stmt = stmt.join(joined, condition)
+        else:
+            stmt = stmt.where(condition)
+        stmt = stmt.where(rows.c.department_id.is_not(None)).group_by(*keys)
+        for found, department_id, role, item, *figures in db.session.execute(stmt):
+            month, rolled = meaning[found]
+            targets = [out[month]] if month is not None else []
             if rolled:
                 targets.append(out[rolling.key])
+            slot = (department_id, role, item)
             for target in targets:
                 if measure:
                     num20, den2, count = (int(x) for x in figures)
-                    tally = target.tallies.setdefault((department_id, role, item), Tally())
+                    tally = target.tallies.setdefault(slot, Tally())
                     tally.num20 += num20
                     tally.den2 += den2
                     tally.count += count
                 else:
-                    slot = (department_id, role, item)
                     target.incidents[slot] = target.incidents.get(slot, 0) + int(figures[0])
     return out
 
 
-def contributions(buckets: list[Bucket], at: datetime, tickets: list[int] | None = None) -> list[Select]:
-    """Each ticket's share of each bucket (a few months, in order): rows of (period, ticket_id,
-    department_id, role, item, num20, den2, count), one select for the measured things and one for the
-    penalty incidents (their num20 and den2 are 0). Summed over the tickets they give `aggregate`'s
-    figures; an incremental update replaces a changed ticket's rows and adds the difference."""
+def contributions(
+    buckets: list[Bucket], at: datetime, tickets: list[int] | None = None
+) -> dict[tuple[str, int, int, str, str], list[int]]:
+    """Each ticket's share of each bucket (a few months, in order): (period, ticket, department, role,
+    item) → [Σ value·weight, Σ weight, count], incidents with 0 and 0. Summed over the tickets they give
+    `aggregate`'s figures; an incremental update replaces a changed ticket's shares and adds the
+    difference to the month's sums."""
+    out: dict[tuple[str, int, int, str, str], list[int]] = {}
+    if not buckets:
+        return out
+    if tickets is None:
+        _tuned()
     span = [Bucket("", buckets[0].start, buckets[-1].end)]
-    out = []
-    for selects, measure in ((measured(span, at, tickets=tickets), True), (incidents(span, tickets), False)):
-        rows, known = _union(selects, None)
+    branches = [(s, True) for s in measured(span, at, tickets=tickets)] + [(s, False) for s in incidents(span, tickets)]
+    for branch, measure in branches:
+        rows = branch.subquery("facts")
         period = case(
             *[(and_(rows.c.moment >= b.start, rows.c.moment < b.end), literal(b.key, String)) for b in buckets]
         )
-        sums = (
-            [cast(func.sum(rows.c.value10 * rows.c.weight), BigInteger), cast(func.sum(rows.c.weight), Integer)]
-            if measure
-            else [cast(literal(0), BigInteger), literal(0, Integer)]
-        )
         keys = (period.label("period"), rows.c.ticket_id, rows.c.department_id, rows.c.role, rows.c.item)
-        out.append(
-            select(*keys, *sums, func.count()).where(known, period.is_not(None), rows.c.ticket_id.is_not(None))
+        stmt = (
+            select(*keys, *_sums(rows, measure))
+            .where(rows.c.department_id.is_not(None), rows.c.ticket_id.is_not(None), period.is_not(None))
             .group_by(*keys)
-        )  # fmt: skip
+        )
+        for key_period, ticket_id, department_id, role, item, *figures in db.session.execute(stmt):
+            figures = [int(x) for x in figures] if measure else [0, 0, int(figures[0])]
+            slot = out.setdefault((key_period, ticket_id, department_id, role, item), [0, 0, 0])
+            for i, value in enumerate(figures):
+                slot[i] += value
     return out
 
 

@@ -213,12 +213,26 @@ def _lock() -> None:
 
 
 def _keep_contributions(months: list[str], open_buckets: list[facts.Bucket], at: datetime) -> None:
-    """Replace the per-ticket rows of these months: kept for the open ones, dropped for those that froze."""
+    """Replace the per-ticket shares of these months: kept for the open ones, dropped for those that froze."""
     if months:
         db.session.execute(delete(ScoreContribution).where(ScoreContribution.period.in_(months)))
     if open_buckets:
-        for stmt in facts.contributions(sorted(open_buckets, key=lambda b: b.start), at):
-            db.session.execute(insert(ScoreContribution).from_select(CONTRIBUTION_COLUMNS, stmt))
+        _write_contributions(facts.contributions(sorted(open_buckets, key=lambda b: b.start), at))
+
+
+def _write_contributions(shares: dict) -> None:
+    rows = [(*key, *figures) for key, figures in shares.items()]
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":  # tens of thousands of rows: COPY
+        columns = ", ".join(f'"{c}"' for c in CONTRIBUTION_COLUMNS)
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY score_contribution ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    db.session.execute(insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, row, strict=True)) for row in rows])
 
 
 def recompute(period: str, at: datetime | None = None) -> int:
@@ -270,24 +284,28 @@ def update_tickets(ticket_ids: set[int], periods: list[str], at: datetime | None
     if not deltas or not tickets:
         return done
     buckets = [_bucket(p, at) for p in deltas]
-    new = [row for stmt in facts.contributions(buckets, at, tickets) for row in db.session.execute(stmt)]
+    new = facts.contributions(buckets, at, tickets)
     cards: dict[str, list[Scorecard]] = {p: [] for p in deltas}
     for card in db.session.scalars(select(Scorecard).where(Scorecard.period.in_(deltas))):
         cards[card.period].append(card)
     version = current_weights()
+    changes: dict[str, list[tuple]] = {p: [] for p in deltas}
+    for row_period, _ticket, department_id, role, item, num20, den2, count in old:
+        if row_period in changes:
+            changes[row_period].append(((department_id, role, item), -num20, -den2, -count))
+    for (row_period, _ticket, department_id, role, item), (num20, den2, count) in new.items():
+        changes[row_period].append(((department_id, role, item), num20, den2, count))
     for period in deltas:
         aggregate = _stored_aggregate(cards[period], skip=set())
-        for rows, sign in ((old, -1), (new, 1)):
-            for row_period, _ticket, department_id, role, item, num20, den2, count in rows:
-                if row_period == period:
-                    _add(aggregate, (department_id, role, item), sign * num20, sign * den2, sign * count)
+        for key, num20, den2, count in changes[period]:
+            _add(aggregate, key, num20, den2, count)
         done += _store(period, aggregate, version, at, False)
     db.session.execute(
         delete(ScoreContribution).where(ScoreContribution.ticket_id.in_(tickets), ScoreContribution.period.in_(deltas))
     )
     if new:
         db.session.execute(
-            insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, row, strict=True)) for row in new]
+            insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, (*k, *v), strict=True)) for k, v in new.items()]
         )
     return done
 
@@ -344,7 +362,8 @@ def tickets_behind(card: Scorecard, item: str, page: int = 1, per_page: int = 10
 
 def periods_with_activity() -> list[str]:
     """Every month that has ticket events (for a full recompute)."""
-    first = db.session.scalar(select(func.min(TicketEvent.at)))
+    # every ticket's history starts with its submission: the earliest one, through the (type, time) index
+    first = db.session.scalar(select(func.min(TicketEvent.at)).where(TicketEvent.type == "submitted"))
     if first is None:
         return []
     out, cursor, last = [], first, now()
