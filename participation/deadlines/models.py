@@ -128,6 +128,7 @@ class SlaClock(db.Model):
         UniqueConstraint("key"),
         CheckConstraint("target_minutes > 0", name="target_positive"),
         Index("ix_sla_clock_department_stopped", "department_id", "stopped_at"),  # a department's month (scoring)
+        Index("ix_sla_clock_stopped_at", "stopped_at"),  # the open month's clocks (scoring's per-ticket shares)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,6 +24,8 @@ a co-handler's rating when its part was done; reopenings and pauses when they ha
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +37,6 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Select,
-    String,
     and_,
     bindparam,
     case,
@@ -402,17 +403,26 @@ def _sums(rows, measure: bool) -> list[ColumnElement]:
             cast(func.sum(rows.c.n), Integer)]  # fmt: skip
 
 
-def _tuned() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        # a big plan is not worth compiling to machine code; the sums group in memory
-        db.session.execute(text("SET LOCAL jit = off"))
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-        # the planner cannot estimate how few groups the computed keys make (periods × departments ×
-        # roles × items, a few thousand): without this it sorts millions of rows to group them
-        db.session.execute(text("SET LOCAL enable_sort = off"))
-        # every statement here reads a large share of its tables: a nested loop of index look-ups,
-        # chosen when the planner underestimates the rows joined to the periods, is the slow plan
-        db.session.execute(text("SET LOCAL enable_nestloop = off"))
+_PLANNER = {"jit": "off", "work_mem": "'64MB'", "enable_sort": "off", "enable_nestloop": "off"}
+
+
+@contextmanager
+def _tuned() -> Iterator[None]:
+    """The planner settings for reading large shares of the tables, for these statements only.
+
+    No machine-code compiling (not worth it for these plans); the sums group in memory (with grouping
+    by the periods' list the planner knows how few groups there are, a few thousand, and would not
+    sort millions of rows anyway); no nested loops of index look-ups, chosen when it underestimates
+    the rows joined to the periods. The settings go back when the statements are done, so the rest
+    of the transaction (a page's own queries, a look-up by ticket) plans as usual."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    for name, value in _PLANNER.items():
+        db.session.execute(text(f"SET LOCAL {name} = {value}"))
+    yield  # on an error the transaction rolls back, and SET LOCAL with it
+    for name in _PLANNER:
+        db.session.execute(text(f"RESET {name}"))
 
 
 def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None) -> dict[str, Aggregate]:
@@ -423,36 +433,45 @@ def aggregate(buckets: list[Bucket], at: datetime, rolling: Bucket | None = None
     windows = [*buckets, *([rolling] if rolling else [])]
     if not windows:
         return out
-    _tuned()
     span = [Bucket("", min(w.start for w in windows), max(w.end for w in windows))]
     bounds, meaning = _slots(buckets, rolling)
     branches = [(s, True) for s in measured(span, at)] + [(s, False) for s in incidents(span)]
-    for branch, measure in branches:
-        rows = branch.subquery("facts")
-        slot, joined, condition = _slot_of(rows.c.moment, bounds, meaning)
-        keys = (slot.label("slot"), rows.c.department_id, rows.c.role, rows.c.item)
-        stmt = select(*keys, *_sums(rows, measure)).select_from(rows)
-        if joined is not None:
-            stmt = stmt.join(joined, condition)
-        else:
-            stmt = stmt.where(condition)
-        stmt = stmt.where(rows.c.department_id.is_not(None)).group_by(*keys)
-        for found, department_id, role, item, *figures in db.session.execute(stmt):
-            month, rolled = meaning[found]
-            targets = [out[month]] if month is not None else []
-            if rolled:
-                targets.append(out[rolling.key])
-            slot = (department_id, role, item)
-            for target in targets:
-                if measure:
-                    num20, den2, count = (int(x) for x in figures)
-                    tally = target.tallies.setdefault(slot, Tally())
-                    tally.num20 += num20
-                    tally.den2 += den2
-                    tally.count += count
-                else:
-                    target.incidents[slot] = target.incidents.get(slot, 0) + int(figures[0])
+    with _tuned():
+        for branch, measure in branches:
+            _add_sums(out, branch, measure, bounds, meaning, rolling)
     return out
+
+
+def _add_sums(
+    out: dict[str, Aggregate],
+    branch: Select,
+    measure: bool,
+    bounds: list[datetime],
+    meaning: dict[int, tuple[str | None, bool]],
+    rolling: Bucket | None,
+) -> None:
+    """One kind of fact summed per interval, department, role and item, added to its buckets."""
+    rows = branch.subquery("facts")
+    slot, joined, condition = _slot_of(rows.c.moment, bounds, meaning)
+    keys = (slot.label("slot"), rows.c.department_id, rows.c.role, rows.c.item)
+    stmt = select(*keys, *_sums(rows, measure)).select_from(rows)
+    stmt = stmt.join(joined, condition) if joined is not None else stmt.where(condition)
+    stmt = stmt.where(rows.c.department_id.is_not(None)).group_by(*keys)
+    for found, department_id, role, item, *figures in db.session.execute(stmt):
+        month, rolled = meaning[found]
+        targets = [out[month]] if month is not None else []
+        if rolled and rolling is not None:
+            targets.append(out[rolling.key])
+        key = (department_id, role, item)
+        for target in targets:
+            if measure:
+                num20, den2, count = (int(x) for x in figures)
+                tally = target.tallies.setdefault(key, Tally())
+                tally.num20 += num20
+                tally.den2 += den2
+                tally.count += count
+            else:
+                target.incidents[key] = target.incidents.get(key, 0) + int(figures[0])
 
 
 def contributions(
@@ -465,27 +484,52 @@ def contributions(
     out: dict[tuple[str, int, int, str, str], list[int]] = {}
     if not buckets:
         return out
-    if tickets is None:
-        _tuned()
-    span = [Bucket("", buckets[0].start, buckets[-1].end)]
-    branches = [(s, True) for s in measured(span, at, tickets=tickets)] + [(s, False) for s in incidents(span, tickets)]
-    for branch, measure in branches:
-        rows = branch.subquery("facts")
-        period = case(
-            *[(and_(rows.c.moment >= b.start, rows.c.moment < b.end), literal(b.key, String)) for b in buckets]
-        )
-        keys = (period.label("period"), rows.c.ticket_id, rows.c.department_id, rows.c.role, rows.c.item)
-        stmt = (
-            select(*keys, *_sums(rows, measure))
-            .where(rows.c.department_id.is_not(None), rows.c.ticket_id.is_not(None), period.is_not(None))
-            .group_by(*keys)
-        )
-        for key_period, ticket_id, department_id, role, item, *figures in db.session.execute(stmt):
-            figures = [int(x) for x in figures] if measure else [0, 0, int(figures[0])]
-            slot = out.setdefault((key_period, ticket_id, department_id, role, item), [0, 0, 0])
-            for i, value in enumerate(figures):
-                slot[i] += value
+    params: dict = {"at": at, "tickets": tickets}
+    for i, bucket in enumerate(buckets):
+        params[f"start{i}"], params[f"end{i}"] = bucket.start, bucket.end
+    with _tuned() if tickets is None else nullcontext():
+        for stmt, measure in _share_statements(len(buckets), tickets is not None):
+            for slot, ticket_id, department_id, role, item, *figures in db.session.execute(stmt, params):
+                figures = [int(x) for x in figures] if measure else [0, 0, int(figures[0])]
+                share = out.setdefault((buckets[slot].key, ticket_id, department_id, role, item), [0, 0, 0])
+                for i, value in enumerate(figures):
+                    share[i] += value
     return out
+
+
+_SHARE_STATEMENTS: dict[tuple[str, int, bool], list[tuple[Select, bool]]] = {}
+
+
+def _share_statements(count: int, by_ticket: bool) -> list[tuple[Select, bool]]:
+    """The statements of `contributions` for `count` months (and the given tickets), built once per
+    process: the months' bounds, the moment and the tickets are bound parameters (an incremental update
+    runs them after every change; building them each time cost more than running them)."""
+    key = (db.session.get_bind().dialect.name, count, by_ticket)
+    if key not in _SHARE_STATEMENTS:
+        moment_type = DateTime(timezone=True)
+        bounds = [
+            (bindparam(f"start{i}", type_=moment_type), bindparam(f"end{i}", type_=moment_type)) for i in range(count)
+        ]
+        at = bindparam("at", type_=moment_type)
+        tickets = bindparam("tickets", expanding=True) if by_ticket else None
+        span = [Bucket("", bounds[0][0], bounds[-1][1])]  # bounds as parameters, not values
+        branches = [(s, True) for s in measured(span, at, tickets=tickets)]
+        branches += [(s, False) for s in incidents(span, tickets)]
+        statements = []
+        for branch, measure in branches:
+            rows = branch.subquery("facts")
+            slot = case(
+                *[(and_(rows.c.moment >= low, rows.c.moment < high), i) for i, (low, high) in enumerate(bounds)]
+            )
+            keys = (slot.label("slot"), rows.c.ticket_id, rows.c.department_id, rows.c.role, rows.c.item)
+            stmt = (
+                select(*keys, *_sums(rows, measure))
+                .where(rows.c.department_id.is_not(None), rows.c.ticket_id.is_not(None), slot.is_not(None))
+                .group_by(*keys)
+            )
+            statements.append((stmt, measure))
+        _SHARE_STATEMENTS[key] = statements
+    return _SHARE_STATEMENTS[key]
 
 
 def tickets_behind(

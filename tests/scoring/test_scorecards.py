@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from participation.catalog.models import Department
 from participation.core.errors import PermissionDenied, ValidationFailed
@@ -217,3 +217,14 @@ def test_api_and_cli(client, bearer, runner, joint_ticket, people, make_user):
     shown = json.loads(result.output)
     assert {(c["department"], c["role"]) for c in shown["scorecards"]} >= {("ENV", "lead"), ("URBAN", "co")}
     assert runner.invoke(args=["scoring", "recompute", "--period", period]).exit_code == 0
+
+
+def test_the_recompute_leaves_the_planner_settings_as_they_were(joint_ticket, people):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    work_and_resolve(joint_ticket, people)
+    with transaction():
+        scoring.recompute_all([scoring.period_of(utcnow()), scoring.ROLLING])
+        # the rest of the transaction plans as usual
+        assert db.session.execute(text("SHOW enable_nestloop")).scalar() == "on"
+        assert db.session.execute(text("SHOW enable_sort")).scalar() == "on"
