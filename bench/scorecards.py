@@ -14,9 +14,10 @@ Printed, each beside its baseline from the same run:
 - the dashboard's first page (`GET /scorecards`, a coordinator, in-process test client): the mean
   and p95 of 20 requests, and the first request after the stored rolling 30 days went stale (it
   computes them);
-- the incremental update after one event (`scoring.refresh` for its month, limited to the
-  departments of its ticket), the mean and p95 over 20 tickets, beside the full recompute of that
-  month and the beat's recompute of the rolling 30 days.
+- the incremental update after one event (`scoring.refresh` for its month with its ticket: the
+  ticket's shares of the open months replaced, see services.update_tickets), the mean and p95 over
+  20 tickets (the first includes building the statements), beside the full recompute of that month
+  and the beat's recompute of the rolling 30 days.
 """
 
 from __future__ import annotations
