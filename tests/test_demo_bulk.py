@@ -15,6 +15,7 @@ from participation.deadlines.models import ClockKind, ClockState, SlaClock
 from participation.extensions import db as _db
 from participation.intake.models import Submission
 from participation.routing.models import Ticket, TicketEvent
+from participation.scoring import facts
 from participation.scoring import services as scoring
 from participation.scoring.models import Scorecard, ScoreContribution
 from participation.surveys.models import CallbackResult
@@ -152,6 +153,11 @@ def test_an_incremental_update_of_one_ticket_equals_a_full_recompute(bulk):
         scoring.recompute(period, at)
     before = _snapshot([period])
     assert _kept_sums(period) == _card_sums(period) != {}  # the shares add up to the scorecards
+    # and to what the full read of the month (the one pass over all months) sums
+    read = facts.aggregate([scoring._bucket(period, at)], at)[period]
+    summed = {key: (t.num20, t.den2, t.count) for key, t in read.tallies.items()}
+    summed |= {key: (0, 0, n) for key, n in read.incidents.items()}
+    assert summed == _kept_sums(period)
     with transaction():  # the ticket's resolution turns late; only its facts are read again
         _db.session.execute(update(SlaClock).where(SlaClock.id == clock.id).values(state=ClockState.MISSED))
         scoring.update_tickets({clock.ticket_id}, [period], at)

@@ -30,6 +30,10 @@ def upgrade():
         sa.PrimaryKeyConstraint('ticket_id', 'period', 'department_id', 'role', 'item'),
     )
     op.create_index('ix_score_contribution_period', 'score_contribution', ['period'], unique=False)
+    # the open months' scorecards were stored without their tickets' shares: an incremental update
+    # would add a changed ticket's share on top of sums that already hold it. Dropped, they are
+    # computed anew (with the shares) by the next update or page that reads them.
+    op.execute("DELETE FROM scorecard WHERE NOT frozen AND period <> 'R30'")
 
 
 def downgrade():

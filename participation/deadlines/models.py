@@ -129,6 +129,8 @@ class SlaClock(db.Model):
         CheckConstraint("target_minutes > 0", name="target_positive"),
         Index("ix_sla_clock_department_stopped", "department_id", "stopped_at"),  # a department's month (scoring)
         Index("ix_sla_clock_stopped_at", "stopped_at"),  # the open month's clocks (scoring's per-ticket shares)
+        Index("ix_sla_clock_due_at", "due_at"),  # clocks falling due since the scorecards' last update
+        Index("ix_sla_clock_interim_due_at", "interim_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

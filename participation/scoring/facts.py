@@ -54,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from participation.core.models import UTCDateTime
 from participation.deadlines.models import ClockKind, ClockState, SlaClock
 from participation.extensions import db
 from participation.routing.models import Dispute, DisputeStatus, PartRole, PartStatus, Ticket, TicketEvent, TicketPart
@@ -506,7 +507,7 @@ def _share_statements(count: int, by_ticket: bool) -> list[tuple[Select, bool]]:
     runs them after every change; building them each time cost more than running them)."""
     key = (db.session.get_bind().dialect.name, count, by_ticket)
     if key not in _SHARE_STATEMENTS:
-        moment_type = DateTime(timezone=True)
+        moment_type = UTCDateTime()  # as the columns compared with: UTC on SQLite too
         bounds = [
             (bindparam(f"start{i}", type_=moment_type), bindparam(f"end{i}", type_=moment_type)) for i in range(count)
         ]

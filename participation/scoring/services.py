@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 
 from participation.catalog.models import Department
 from participation.core.audit import audit
 from participation.core.errors import NotFound, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.permissions import authorize
+from participation.deadlines.models import ClockState, SlaClock
 from participation.extensions import db
 from participation.routing.models import TicketEvent
 from participation.scoring import compute as scoring
@@ -206,18 +207,32 @@ def _frozen(periods: list[str]) -> set[str]:
 
 
 def _lock() -> None:
-    """One scorecard writer at a time: an incremental update adds differences to the stored sums, which a
-    recompute writing beside it would lose (on SQLite writers are one at a time anyway)."""
+    """One scorecard writer at a time, from before it reads: an incremental update adds differences to
+    the stored sums, which another writer reading the same sums beside it would lose. PostgreSQL: an
+    advisory lock for the transaction; SQLite: a write that changes nothing takes the database's write
+    lock now (its reads would otherwise run outside any transaction until the first write)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
+    else:
+        db.session.execute(text("UPDATE scorecard SET id = id WHERE 0 = 1"))
 
 
-def _keep_contributions(months: list[str], open_buckets: list[facts.Bucket], at: datetime) -> None:
-    """Replace the per-ticket shares of these months: kept for the open ones, dropped for those that froze."""
+def _keep_contributions(
+    months: list[str], open_buckets: list[facts.Bucket], at: datetime
+) -> dict[str, facts.Aggregate]:
+    """Replace the per-ticket shares of these months: kept for the open ones (returned summed, the
+    figures their scorecards are stored with, so the cards and the shares agree whatever commits
+    between two reads), dropped for those that froze."""
     if months:
         db.session.execute(delete(ScoreContribution).where(ScoreContribution.period.in_(months)))
-    if open_buckets:
-        _write_contributions(facts.contributions(sorted(open_buckets, key=lambda b: b.start), at))
+    if not open_buckets:
+        return {}
+    shares = facts.contributions(sorted(open_buckets, key=lambda b: b.start), at)
+    _write_contributions(shares)
+    sums = {b.key: facts.Aggregate() for b in open_buckets}
+    for (period, _ticket, department_id, role, item), (num20, den2, count) in shares.items():
+        _add(sums[period], (department_id, role, item), num20, den2, count)
+    return sums
 
 
 def _write_contributions(shares: dict) -> None:
@@ -245,9 +260,12 @@ def recompute(period: str, at: datetime | None = None) -> int:
     version = current_weights()
     freeze = is_closed(period, at)
     bucket = _bucket(period, at)
-    aggregate = _read(bucket, at)
-    if period != ROLLING:
-        _keep_contributions([period], [] if freeze else [bucket], at)
+    if period == ROLLING or freeze:
+        aggregate = _read(bucket, at)
+        if period != ROLLING:
+            _keep_contributions([period], [], at)
+    else:  # an open month: its sums are those of the tickets' shares
+        aggregate = _keep_contributions([period], [bucket], at)[period]
     return _store(period, aggregate, version, at, freeze)
 
 
@@ -262,27 +280,33 @@ def update_tickets(ticket_ids: set[int], periods: list[str], at: datetime | None
     at = at or now()
     _lock()
     tickets = sorted(ticket_ids)
-    old = db.session.execute(
-        select(*[getattr(ScoreContribution, c) for c in CONTRIBUTION_COLUMNS]).where(
-            ScoreContribution.ticket_id.in_(tickets)
-        )
-    ).all()
+    before = set(
+        db.session.scalars(select(ScoreContribution.period).where(ScoreContribution.ticket_id.in_(tickets)).distinct())
+    )
     computed = set(
         db.session.scalars(
             select(Scorecard.period).where(Scorecard.period != ROLLING, Scorecard.frozen.is_(False)).distinct()
         )
     )
-    candidates = ({p for p in periods if p != ROLLING} | {row[0] for row in old} | computed) - _frozen(
-        [*periods, *computed, *{row[0] for row in old}]
-    )
+    given = {p for p in periods if p != ROLLING}
+    candidates = (given | before | computed) - _frozen([*given, *before, *computed])
     done, deltas = 0, []
     for period in sorted(candidates):
         if period in computed and not is_closed(period, at):
             deltas.append(period)
         else:
             done += recompute(period, at)
-    if not deltas or not tickets:
+    if not deltas:
         return done
+    since = db.session.scalar(select(func.min(Scorecard.computed_at)).where(Scorecard.period.in_(deltas)))
+    tickets = sorted(set(tickets) | _newly_late(since, at))
+    if not tickets:
+        return done
+    old = db.session.execute(
+        select(*[getattr(ScoreContribution, c) for c in CONTRIBUTION_COLUMNS]).where(
+            ScoreContribution.ticket_id.in_(tickets), ScoreContribution.period.in_(deltas)
+        )
+    ).all()
     buckets = [_bucket(p, at) for p in deltas]
     new = facts.contributions(buckets, at, tickets)
     cards: dict[str, list[Scorecard]] = {p: [] for p in deltas}
@@ -308,6 +332,22 @@ def update_tickets(ticket_ids: set[int], periods: list[str], at: datetime | None
             insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, (*k, *v), strict=True)) for k, v in new.items()]
         )
     return done
+
+
+def _newly_late(since: datetime | None, at: datetime) -> set[int]:
+    """Tickets with a clock still running whose due time passed since the months were last computed: a
+    clock counts as late from its due time, a change no event of the ticket may announce (the sweep's
+    checkpoint at 100 % has fired before when the due time moved after it)."""
+    if since is None:
+        return set()
+    stmt = select(SlaClock.ticket_id).where(
+        SlaClock.state == ClockState.RUNNING,
+        or_(
+            and_(SlaClock.interim_due_at.is_(None), SlaClock.due_at >= since, SlaClock.due_at < at),
+            and_(SlaClock.interim_due_at >= since, SlaClock.interim_due_at < at),
+        ),
+    )
+    return set(db.session.scalars(stmt.distinct()))
 
 
 def _add(aggregate: facts.Aggregate, key: tuple[int, str, str], num20: int, den2: int, count: int) -> None:
@@ -343,8 +383,9 @@ def recompute_all(periods: list[str], at: datetime | None = None) -> int:
     version = current_weights()
     buckets = {p: _bucket(p, at) for p in months}
     aggregates = facts.aggregate(list(buckets.values()), at, rolling=rolling)
+    # the open months' sums are those of the tickets' shares, read beside (see _keep_contributions)
+    aggregates.update(_keep_contributions(months, [b for p, b in buckets.items() if not is_closed(p, at)], at))
     done = sum(_store(p, aggregates.get(p, facts.Aggregate()), version, at, is_closed(p, at)) for p in months)
-    _keep_contributions(months, [b for p, b in buckets.items() if not is_closed(p, at)], at)
     if rolling is not None:
         done += _store(ROLLING, aggregates.get(ROLLING, facts.Aggregate()), version, at, False)
     return done

@@ -4,10 +4,14 @@ than SCORING_ROLLING_MAX_AGE, by the first page that reads them."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from celery import shared_task
 from flask import current_app
+from sqlalchemy import event, inspect
 
 from participation.core.uow import after_commit, on_rollback, transaction
+from participation.deadlines.models import ClockState, SlaClock
 from participation.routing.hooks import subscribe
 from participation.routing.models import TicketEvent
 
@@ -40,21 +44,55 @@ def refresh_rolling() -> int:
 
 @subscribe(order=50)
 def _after_relevant_events(events: list[TicketEvent]) -> None:
-    from participation.extensions import db
     from participation.scoring.services import NOT_RELEVANT, period_of
 
-    if not current_app.config["SCORING_LIVE"]:
-        return
     relevant = [e for e in events if e.type not in NOT_RELEVANT and e.at is not None]
-    if not relevant:
+    if relevant:
+        _queue({e.ticket_id for e in relevant}, {period_of(e.at) for e in relevant})
+
+
+# a clock's columns that its facts read: a change to one, whatever event brought it (the deadline
+# recomputation runs on every event, and a pause past its cap ends there), updates the scorecards
+_CLOCK_FACTS = ("state", "stopped_at", "due_at", "interim_due_at", "department_id", "part_id", "kind")
+
+
+@event.listens_for(SlaClock, "after_insert")
+def _clock_added(_mapper, _connection, clock: SlaClock) -> None:
+    from participation.scoring.services import now
+
+    # a new clock counts once stopped or late; one running toward a later due time (every clock a
+    # dispatch starts) has nothing to count yet
+    due = clock.effective_due
+    if clock.state != ClockState.RUNNING or due is None or due.replace(tzinfo=due.tzinfo or UTC) <= now():
+        _clock_changed(clock)
+
+
+@event.listens_for(SlaClock, "after_update")
+def _clock_updated(_mapper, _connection, clock: SlaClock) -> None:
+    state = inspect(clock)
+    if any(state.attrs[name].history.has_changes() for name in _CLOCK_FACTS):
+        _clock_changed(clock)
+
+
+def _clock_changed(clock: SlaClock) -> None:
+    from participation.scoring.services import now, period_of
+
+    _queue({clock.ticket_id}, {period_of(now())})
+
+
+def _queue(tickets: set[int], periods: set[str]) -> None:
+    """Update these tickets' scorecards once the transaction commits (one task for all its changes)."""
+    from participation.extensions import db
+
+    if not current_app.config["SCORING_LIVE"]:
         return
     queued = db.session.info.get(_QUEUED)
     if queued is None:
         queued = db.session.info[_QUEUED] = {"periods": set(), "tickets": set()}
         after_commit(lambda: _send(db.session.info.pop(_QUEUED, None)))
         on_rollback(db.session.info.pop, _QUEUED, None)
-    queued["periods"].update(period_of(e.at) for e in relevant)
-    queued["tickets"].update(e.ticket_id for e in relevant)
+    queued["periods"].update(periods)
+    queued["tickets"].update(tickets)
 
 
 def _send(queued: dict | None) -> None:

@@ -6,13 +6,14 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from participation.catalog.models import Department
 from participation.core.errors import PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.deadlines import services as deadlines
+from participation.deadlines.models import ClockKind, ClockState, SlaClock
 from participation.extensions import db
 from participation.routing import services as routing
 from participation.scoring import services as scoring
@@ -228,3 +229,62 @@ def test_the_recompute_leaves_the_planner_settings_as_they_were(joint_ticket, pe
         # the rest of the transaction plans as usual
         assert db.session.execute(text("SHOW enable_nestloop")).scalar() == "on"
         assert db.session.execute(text("SHOW enable_sort")).scalar() == "on"
+
+
+def _month_cards(period):
+    db.session.expire_all()
+    return sorted(
+        (c.department_id, c.role, c.score, json.dumps(c.components, sort_keys=True), json.dumps(c.penalties))
+        for c in db.session.scalars(select(Scorecard).where(Scorecard.period == period))
+    )
+
+
+def test_a_clock_falling_due_is_counted_by_the_next_update(joint_ticket, people, submit):
+    """A running clock counts as late from its due time, with no change to its ticket: the next
+    incremental update, for any ticket, counts it as a full recompute at that moment does."""
+    other = submit("路灯坏了，晚上很黑")
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+    t0 = utcnow()
+    period = scoring.period_of(t0)
+    with transaction():
+        scoring.recompute(period, at=t0)
+    resolve = db.session.scalar(
+        select(SlaClock).where(SlaClock.ticket_id == joint_ticket.id, SlaClock.kind == ClockKind.RESOLVE)
+    )
+    assert resolve.state == ClockState.RUNNING
+    with transaction():  # its due time passes a minute after the scorecards were computed
+        db.session.execute(
+            update(SlaClock)
+            .where(SlaClock.id == resolve.id)
+            .values(due_at=t0 + timedelta(minutes=1), interim_due_at=None)
+        )
+    t1 = t0 + timedelta(minutes=2)
+    with transaction():
+        scoring.update_tickets({other.id}, [period], at=t1)
+    incremental = _month_cards(period)
+    with transaction():
+        scoring.recompute(period, at=t1)
+    assert _month_cards(period) == incremental
+    env = next(c for c in db.session.scalars(select(Scorecard).where(Scorecard.period == period))
+               if c.department.code == "ENV" and c.role == "lead")  # fmt: skip
+    assert env.components["resolution"]["count"] == 1  # the late resolution
+
+
+def test_a_clock_changed_without_a_counted_event_updates_the_scorecards(app, joint_ticket, people, monkeypatch):
+    """A clock's state can change with an event that counts for nothing (the deadline recomputation runs
+    on every event, and a pause past its cap ends there): the change itself updates the month."""
+    monkeypatch.setitem(app.config, "SCORING_LIVE", True)
+    work_and_resolve(joint_ticket, people)
+    period = scoring.period_of(utcnow())
+    live = _month_cards(period)
+    sign_for = db.session.scalar(
+        select(SlaClock).where(SlaClock.ticket_id == joint_ticket.id, SlaClock.kind == ClockKind.SIGN_FOR)
+    )
+    with transaction():  # through the ORM, as the deadline recomputation writes it; no ticket event
+        sign_for.state = ClockState.MISSED
+    changed = _month_cards(period)
+    assert changed != live
+    with transaction():
+        scoring.recompute(period)
+    assert _month_cards(period) == changed
