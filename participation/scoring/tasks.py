@@ -35,11 +35,13 @@ def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
 
 @shared_task(name="scoring.refresh_rolling", ignore_result=True)
 def refresh_rolling() -> int:
-    """The rolling 30 days of every department, computed anew (a window that moves with the clock)."""
-    from participation.scoring.services import ROLLING, recompute
+    """The rolling 30 days of every department, computed anew (a window that moves with the clock), and
+    the open months brought up to the moment (clocks that fell due since, with no change to any ticket)."""
+    from participation.scoring.services import ROLLING, now, period_of, recompute, update_tickets
 
     with transaction():
-        return recompute(ROLLING)
+        done = recompute(ROLLING)
+        return done + update_tickets(set(), [period_of(now())])
 
 
 @subscribe(order=50)

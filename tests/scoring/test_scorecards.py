@@ -288,3 +288,28 @@ def test_a_clock_changed_without_a_counted_event_updates_the_scorecards(app, joi
     with transaction():
         scoring.recompute(period)
     assert _month_cards(period) == changed
+
+
+def test_the_beat_brings_the_open_month_up_to_the_moment(joint_ticket, people):
+    """With no change to any ticket, the beat's refresh counts a clock that fell due since the month was
+    computed (besides computing the rolling 30 days)."""
+    from participation.scoring import tasks
+
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+    t0 = utcnow() - timedelta(minutes=2)
+    period = scoring.period_of(utcnow())
+    with transaction():
+        scoring.recompute(period, at=t0)
+    with transaction():
+        db.session.execute(
+            update(SlaClock)
+            .where(SlaClock.ticket_id == joint_ticket.id, SlaClock.kind == ClockKind.RESOLVE)
+            .values(due_at=utcnow() - timedelta(minutes=1), interim_due_at=None)
+        )
+    tasks.refresh_rolling.run()
+    refreshed = _month_cards(period)
+    with transaction():
+        scoring.recompute(period)
+    assert _month_cards(period) == refreshed
+    assert db.session.scalar(select(Scorecard).where(Scorecard.period == scoring.ROLLING)) is not None
