@@ -294,7 +294,12 @@ def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketP
         existing.assigned_at = utcnow()
         return existing
     part = TicketPart(
-        ticket=ticket, department=department, department_id=department.id, role=role, assigned_at=utcnow()
+        ticket=ticket,
+        department=department,
+        department_id=department.id,
+        role=role,
+        status=PartStatus.PENDING,  # set now, not at the flush: the caller may look at it before (swap_lead)
+        assigned_at=utcnow(),
     )
     db.session.add(part)
     return part

@@ -35,8 +35,8 @@ CONTRIBUTION_COLUMNS = ("period", "ticket_id", "department_id", "role", "item", 
 # events after which a ticket's facts cannot have changed (every other one updates its scorecards: a new
 # event type counts until it is listed here)
 NOT_RELEVANT = frozenset({
-    "submitted", "routed", "status.dispatched", "note", "duplicate.suggested", "follower.added",
-    "master.changed", "part.return_requested", "callback.escalated",
+    "submitted", "routed", "status.triage", "dispatched", "status.dispatched", "note", "duplicate.suggested",
+    "follower.added", "master.changed", "part.return_requested", "callback.escalated",
 })  # fmt: skip
 
 

@@ -60,20 +60,36 @@ _CLOCK_FACTS = ("state", "stopped_at", "due_at", "interim_due_at", "department_i
 
 @event.listens_for(SlaClock, "after_insert")
 def _clock_added(_mapper, _connection, clock: SlaClock) -> None:
-    from participation.scoring.services import now
-
-    # a new clock counts once stopped or late; one running toward a later due time (every clock a
-    # dispatch starts) has nothing to count yet
-    due = clock.effective_due
-    if clock.state != ClockState.RUNNING or due is None or due.replace(tzinfo=due.tzinfo or UTC) <= now():
+    # a new clock running toward a later due time (every clock a dispatch starts) counts for nothing yet
+    if current_app.config["SCORING_LIVE"] and _counts(clock.state, clock.interim_due_at or clock.due_at):
         _clock_changed(clock)
 
 
 @event.listens_for(SlaClock, "after_update")
 def _clock_updated(_mapper, _connection, clock: SlaClock) -> None:
-    state = inspect(clock)
-    if any(state.attrs[name].history.has_changes() for name in _CLOCK_FACTS):
+    attrs = inspect(clock).attrs
+    if not current_app.config["SCORING_LIVE"] or not any(attrs[name].history.has_changes() for name in _CLOCK_FACTS):
+        return
+
+    def before(name: str):
+        history = attrs[name].history
+        return history.deleted[0] if history.deleted else getattr(clock, name)
+
+    # a due time moved while the clock is still early, a part set on a running clock: nothing counted
+    # before or after, nothing to update (the deadline recomputation rewrites clocks on every event)
+    counted_before = _counts(before("state"), before("interim_due_at") or before("due_at"))
+    if counted_before or _counts(clock.state, clock.interim_due_at or clock.due_at):
         _clock_changed(clock)
+
+
+def _counts(state, due) -> bool:
+    """Whether a clock in this state with this due time counts now: stopped (met or missed), or running
+    past its due time."""
+    from participation.scoring.services import now
+
+    if state in (ClockState.MET, ClockState.MISSED):
+        return True
+    return state == ClockState.RUNNING and due is not None and due.replace(tzinfo=due.tzinfo or UTC) <= now()
 
 
 def _clock_changed(clock: SlaClock) -> None:

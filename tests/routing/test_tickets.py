@@ -163,6 +163,16 @@ def test_coordinator_swaps_lead_waives_and_removes(db, people, joint_ticket):
         services.swap_lead(people.env, joint_ticket.id, "ENV", "x")
 
 
+def test_a_new_lead_of_a_ticket_in_progress_must_sign_for_it_first(db, people, joint_ticket):
+    """Found by the state-machine test: the new lead's part was pending only once flushed, so the ticket
+    stayed "in progress" with a lead that had not signed for it."""
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通局牵头")
+    assert part_of(joint_ticket, "TRANSPORT").status.value == "pending"
+    assert joint_ticket.status.value == "dispatched"
+
+
 def test_reject_reopen_and_withdraw(db, people, submit, joint_ticket):
     other = submit("广告 广告 spam spam")
     with transaction():

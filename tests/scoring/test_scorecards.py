@@ -313,3 +313,20 @@ def test_the_beat_brings_the_open_month_up_to_the_moment(joint_ticket, people):
         scoring.recompute(period)
     assert _month_cards(period) == refreshed
     assert db.session.scalar(select(Scorecard).where(Scorecard.period == scoring.ROLLING)) is not None
+
+
+def test_a_new_ticket_queues_no_scorecard_update(app, people, submit, monkeypatch):
+    """Submitting and dispatching count for nothing yet (running clocks, new parts): the submit path
+    sends no scorecard task; the first counted change does."""
+    from participation.scoring import tasks
+
+    monkeypatch.setitem(app.config, "SCORING_LIVE", True)
+    sent = []
+    monkeypatch.setattr(tasks.refresh, "delay", lambda *args: sent.append(args))
+    ticket = submit()
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    assert sent == []
+    with transaction():
+        routing.accept(people.env, part_of(ticket, "ENV").id)
+    assert [tickets for _periods, tickets in sent] == [[ticket.id]]
