@@ -96,6 +96,23 @@ class Aggregate:
     tallies: dict[tuple[int, str, str], Tally] = field(default_factory=dict)
     incidents: dict[tuple[int, str, str], int] = field(default_factory=dict)  # how many
 
+    def add(self, key: tuple[int, str, str], num20: int, den2: int, count: int) -> None:
+        """Add sums (or take them away, negative) to the tally or incident count of `key`, a penalty term's
+        by its item; an entry back at nothing is dropped, as if it had never been measured."""
+        if key[2] in PENALTY_ITEMS:
+            left = self.incidents.get(key, 0) + count
+            if left:
+                self.incidents[key] = left
+            else:
+                self.incidents.pop(key, None)
+            return
+        tally = self.tallies.get(key) or Tally()
+        tally = Tally(tally.num20 + num20, tally.den2 + den2, tally.count + count)
+        if tally.num20 or tally.den2 or tally.count:
+            self.tallies[key] = tally
+        else:
+            self.tallies.pop(key, None)
+
 
 # -- building blocks -----------------------------------------------------------------------------
 
@@ -463,16 +480,9 @@ def _add_sums(
         targets = [out[month]] if month is not None else []
         if rolled and rolling is not None:
             targets.append(out[rolling.key])
-        key = (department_id, role, item)
+        num20, den2, count = (int(x) for x in figures) if measure else (0, 0, int(figures[0]))
         for target in targets:
-            if measure:
-                num20, den2, count = (int(x) for x in figures)
-                tally = target.tallies.setdefault(key, Tally())
-                tally.num20 += num20
-                tally.den2 += den2
-                tally.count += count
-            else:
-                target.incidents[key] = target.incidents.get(key, 0) + int(figures[0])
+            target.add((department_id, role, item), num20, den2, count)
 
 
 def contributions(

@@ -146,12 +146,10 @@ def _bucket(period: str, at: datetime) -> facts.Bucket:
     return facts.Bucket(period, start, min(end, at) if period == ROLLING else end)
 
 
-def _stored_aggregate(cards: list[Scorecard], skip: set[int]) -> facts.Aggregate:
+def _stored_aggregate(cards: list[Scorecard]) -> facts.Aggregate:
     """The tallies and incidents kept in stored scorecards (exact: sums of halves and twentieths)."""
     out = facts.Aggregate()
     for card in cards:
-        if card.department_id in skip:
-            continue
         for component, entry in card.components.items():
             if entry.get("den"):
                 out.tallies[(card.department_id, card.role, component)] = facts.Tally(
@@ -231,7 +229,7 @@ def _keep_contributions(
     _write_contributions(shares)
     sums = {b.key: facts.Aggregate() for b in open_buckets}
     for (period, _ticket, department_id, role, item), (num20, den2, count) in shares.items():
-        _add(sums[period], (department_id, role, item), num20, den2, count)
+        sums[period].add((department_id, role, item), num20, den2, count)
     return sums
 
 
@@ -313,24 +311,16 @@ def update_tickets(ticket_ids: set[int], periods: list[str], at: datetime | None
     for card in db.session.scalars(select(Scorecard).where(Scorecard.period.in_(deltas))):
         cards[card.period].append(card)
     version = current_weights()
-    changes: dict[str, list[tuple]] = {p: [] for p in deltas}
+    sums = {p: _stored_aggregate(cards[p]) for p in deltas}
     for row_period, _ticket, department_id, role, item, num20, den2, count in old:
-        if row_period in changes:
-            changes[row_period].append(((department_id, role, item), -num20, -den2, -count))
+        sums[row_period].add((department_id, role, item), -num20, -den2, -count)
     for (row_period, _ticket, department_id, role, item), (num20, den2, count) in new.items():
-        changes[row_period].append(((department_id, role, item), num20, den2, count))
-    for period in deltas:
-        aggregate = _stored_aggregate(cards[period], skip=set())
-        for key, num20, den2, count in changes[period]:
-            _add(aggregate, key, num20, den2, count)
-        done += _store(period, aggregate, version, at, False)
+        sums[row_period].add((department_id, role, item), num20, den2, count)
+    done += sum(_store(p, sums[p], version, at, False) for p in deltas)
     db.session.execute(
         delete(ScoreContribution).where(ScoreContribution.ticket_id.in_(tickets), ScoreContribution.period.in_(deltas))
     )
-    if new:
-        db.session.execute(
-            insert(ScoreContribution), [dict(zip(CONTRIBUTION_COLUMNS, (*k, *v), strict=True)) for k, v in new.items()]
-        )
+    _write_contributions(new)
     return done
 
 
@@ -348,22 +338,6 @@ def _newly_late(since: datetime | None, at: datetime) -> set[int]:
         ),
     )
     return set(db.session.scalars(stmt.distinct()))
-
-
-def _add(aggregate: facts.Aggregate, key: tuple[int, str, str], num20: int, den2: int, count: int) -> None:
-    if key[2] in facts.PENALTY_ITEMS:
-        left = aggregate.incidents.get(key, 0) + count
-        if left:
-            aggregate.incidents[key] = left
-        else:
-            aggregate.incidents.pop(key, None)
-        return
-    tally = aggregate.tallies.get(key) or facts.Tally()
-    tally = facts.Tally(tally.num20 + num20, tally.den2 + den2, tally.count + count)
-    if tally.count:
-        aggregate.tallies[key] = tally
-    else:
-        aggregate.tallies.pop(key, None)
 
 
 def _read(bucket: facts.Bucket, at: datetime) -> facts.Aggregate:

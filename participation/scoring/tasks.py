@@ -4,8 +4,6 @@ than SCORING_ROLLING_MAX_AGE, by the first page that reads them."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import event, inspect
@@ -61,7 +59,7 @@ _CLOCK_FACTS = ("state", "stopped_at", "due_at", "interim_due_at", "department_i
 @event.listens_for(SlaClock, "after_insert")
 def _clock_added(_mapper, _connection, clock: SlaClock) -> None:
     # a new clock running toward a later due time (every clock a dispatch starts) counts for nothing yet
-    if current_app.config["SCORING_LIVE"] and _counts(clock.state, clock.interim_due_at or clock.due_at):
+    if current_app.config["SCORING_LIVE"] and _counts(clock.state, clock.effective_due):
         _clock_changed(clock)
 
 
@@ -78,7 +76,7 @@ def _clock_updated(_mapper, _connection, clock: SlaClock) -> None:
     # a due time moved while the clock is still early, a part set on a running clock: nothing counted
     # before or after, nothing to update (the deadline recomputation rewrites clocks on every event)
     counted_before = _counts(before("state"), before("interim_due_at") or before("due_at"))
-    if counted_before or _counts(clock.state, clock.interim_due_at or clock.due_at):
+    if counted_before or _counts(clock.state, clock.effective_due):
         _clock_changed(clock)
 
 
@@ -89,7 +87,7 @@ def _counts(state, due) -> bool:
 
     if state in (ClockState.MET, ClockState.MISSED):
         return True
-    return state == ClockState.RUNNING and due is not None and due.replace(tzinfo=due.tzinfo or UTC) <= now()
+    return state == ClockState.RUNNING and due is not None and due <= now()  # aware: UTCDateTime refuses naive
 
 
 def _clock_changed(clock: SlaClock) -> None:
