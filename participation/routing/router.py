@@ -36,6 +36,18 @@ _CLAUSE = re.compile(
     r"[。！？；;!?\n，,、]+|(?<=[a-z])\.\s+"
     r"|\b(?:and also|also|plus|besides|but|and)\b|另外|还有|而且|并且|同时|此外|但是"
 )
+# Where a text turns: the pieces a sender may set aside before saying what the item is about.
+_PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|\s+-\s+|\b(?:but|however)\b|但是|可是|不过")
+# A piece that sets a subject aside ("不是工地的事", "路灯是好的", "not a bus complaint", "the trees are
+# fine"): the language's own markers of negation, dismissal and concession, not words of any catalog.
+_DISMISS = re.compile(
+    r"^(?:这|那)?(?:并|也)?不是|不关.{0,8}事|(?:跟|和|与).{1,10}(?:无关|没关系|没有关系)|倒是|不说$|先不说"
+    r"|忍了|算了|修好了|已经修|是好的|没问题|没毛病|挺好的?$|谢谢|不评价|早就停"
+    r"|^(?:it'?s |this is |this isn'?t |i'?m |we'?re )?not (?:a|an|the|about|my|our|that|this|why|because)\b"
+    r"|that'?s not|\bnot why\b|don'?t send|nothing to do with|forget (?:the|about)|never mind"
+    r"|\b(?:is|are|was|were) (?:fine|ok|okay|sorted)\b|\bfixed\b|can live with|\bthank"
+    r"|\baside from\b|\bapart from\b|(?:isn'?t|not) the (?:problem|issue)"
+)
 _jieba_lock = threading.Lock()
 
 
@@ -151,6 +163,21 @@ def clauses(text: str) -> list[str]:
     return [p for p in pieces if len(_CJK.findall(p)) >= 5 or len(_LATIN.findall(p.lower())) >= 4]
 
 
+def set_aside(text: str) -> tuple[str, str | None]:
+    """Split a text into what it is about and what its sender sets aside (None when nothing is).
+
+    "不是自来水管漏了，是雨一大门口这条沟排不走" is about the drain, not the water main: the pieces
+    that negate or dismiss a subject are taken out, as long as something is left."""
+    pieces = [p.strip() for p in _PIECE.split(text) if p and p.strip()]
+    kept: list[str] = []
+    gone: list[str] = []
+    for piece in pieces:
+        (gone if _DISMISS.search(piece.lower()) else kept).append(piece)
+    if gone and kept:
+        return "，".join(kept), "，".join(gone)
+    return text, None
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -169,6 +196,7 @@ class Router:
     history_k = 8.0
     proto_history = False
     secondary_rank = 4
+    set_aside_weight = 3.0  # a set-aside subject's probability p scales its category by 1 - 3p (at least 0)
 
     def __init__(
         self,
@@ -324,12 +352,19 @@ class Router:
         districts = districts or [None] * n
         chosen = chosen or [None] * n
         enterprise = enterprise or [False] * n
-        pieces = [clauses(t) for t in texts]
-        flat = list(texts) + [c for cs in pieces for c in cs]
+        split = [set_aside(t) for t in texts]
+        about = [a for a, _ in split]
+        aside = [i for i, (_, g) in enumerate(split) if g]
+        pieces = [clauses(a) for a in about]
+        flat = about + [split[i][1] for i in aside] + [c for cs in pieces for c in cs]
         scores = self._scores(flat) if flat else np.zeros((0, len(self.codes)))
+        for row, i in enumerate(aside):
+            # What is set aside is pushed down as far as the model is sure of it: a vague aside barely counts.
+            dismissed = scores[n + row]
+            scores[i] *= np.clip(1 - self.set_aside_weight * dismissed, 0.0, 1.0)
         allowed_citizen = np.array([not self.catalog.categories[c].enterprise_only for c in self.codes])
         out: list[Decision] = []
-        offset = n
+        offset = n + len(aside)
         for i in range(n):
             whole = scores[i].copy()
             parts = scores[offset : offset + len(pieces[i])]
