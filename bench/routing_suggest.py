@@ -13,17 +13,21 @@ from common import ROOT, fresh_postgres, prepare, server, server_env, texts
 from loadgen import json_request, run
 
 
-def in_process(corpus: list[str], calls: int) -> dict:
+def in_process(corpus: list[str], calls: int, semantic: bool = True) -> dict:
+    """One text at a time, on one core (numpy's BLAS held to one thread)."""
+    from threadpoolctl import threadpool_limits
+
     from participation.routing.router import CatalogView, Router
 
     catalog = json.loads((ROOT / "participation" / "catalog" / "demo" / "catalog.json").read_text(encoding="utf-8"))
-    router = Router(CatalogView.from_document(catalog))
-    for text in corpus[:20]:
-        router.suggest(text)  # warm caches (jieba dictionary, stems)
-    started = time.perf_counter()
-    for n in range(calls):
-        router.suggest(corpus[n % len(corpus)])
-    elapsed = time.perf_counter() - started
+    router = Router(CatalogView.from_document(catalog), semantic=semantic)
+    with threadpool_limits(limits=1):
+        for text in corpus[:20]:
+            router.suggest(text)  # warm caches (jieba dictionary, stems)
+        started = time.perf_counter()
+        for n in range(calls):
+            router.suggest(corpus[n % len(corpus)])
+        elapsed = time.perf_counter() - started
     return {"calls": calls, "per_second": round(calls / elapsed, 1), "ms_per_call": round(elapsed / calls * 1000, 3)}
 
 
@@ -35,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = texts()
     local = in_process(corpus, args.calls)
+    lexical = in_process(corpus, args.calls, semantic=False)
 
     env = server_env(fresh_postgres("participation_bench_suggest"))
     prepare(env)
@@ -52,6 +57,7 @@ def main() -> None:
         json.dumps(
             {
                 "in_process_one_core": local,
+                "in_process_one_core_without_sentence_model": lexical,
                 "baseline_health_http": baseline,
                 "suggest_http": http,
                 "http_ratio_to_baseline": round(http["per_second"] / baseline["per_second"], 3),

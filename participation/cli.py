@@ -273,6 +273,7 @@ def routing_evaluate(
             history,
             threshold=config["ROUTING_CONFIDENCE_THRESHOLD"],
             secondary_threshold=config["ROUTING_SECONDARY_THRESHOLD"],
+            semantic=config["ROUTING_SEMANTIC"],
         )
         figures, predictions = evaluate(router, cases)
     except DomainError as error:

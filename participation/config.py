@@ -42,6 +42,7 @@ class Config:
     ROUTING_CONFIDENCE_THRESHOLD = 0.3  # below it, an item waits in the coordinator's triage queue
     ROUTING_SECONDARY_THRESHOLD = 0.2  # a clause this sure of another (top-4) category adds it (multi-issue)
     ROUTING_AUTO_DISPATCH = True
+    ROUTING_SEMANTIC = True  # the multilingual sentence model beside the lexical ones (off: faster, less accurate)
     ROUTING_RETRAIN_AFTER = 20  # new dispatcher confirmations before the router is retrained
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
     SUGGEST_RATE_LIMIT = "120 per minute"

@@ -59,7 +59,11 @@ _MODEL_FIELDS = ("code", "name", "description", "keywords", "examples", "enterpr
 def _stamp(doc: dict) -> str:
     """A fingerprint of what the fitted model depends on: a change of departments needs no refit."""
     texts = [{k: c.get(k) for k in _MODEL_FIELDS} for c in doc.get("categories", [])]
-    return hashlib.sha256(json.dumps(texts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # The model's own make counts too: a router stored by an older version, or with the sentence
+    # model switched off, is fitted again.
+    make = {"version": Router.version, "semantic": bool(current_app.config["ROUTING_SEMANTIC"])}
+    payload = json.dumps({"texts": texts, "model": make}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _history() -> list[tuple[str, list[str]]]:
@@ -74,6 +78,7 @@ def _build(doc: dict) -> Router:
         _history(),
         threshold=config["ROUTING_CONFIDENCE_THRESHOLD"],
         secondary_threshold=config["ROUTING_SECONDARY_THRESHOLD"],
+        semantic=config["ROUTING_SEMANTIC"],
     )
 
 

@@ -12,6 +12,11 @@ English). Each category is scored by two models whose scores are averaged:
 * a linear classifier (logistic regression, classes balanced) on the same texts, catalog texts
   weighted so that every category keeps its voice however skewed the history is.
 
+* sentence meaning (`semantic`): the cosine between the text's multilingual sentence embedding and
+  each of the category's catalog texts, the closest counting. It finds the category when the words
+  differ from the catalog's ("水淹到膝盖" for road flooding) and across languages. It speaks for the
+  catalog, so its share shrinks as confirmed tickets teach the two lexical models a city's own words.
+
 Multi-issue items are found by scoring each clause of the text on its own.
 """
 
@@ -29,6 +34,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+
+from participation.routing import semantic as meaning
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -187,6 +194,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
 
+    version = 2  # of the fitted model's make: a stored router of another version is fitted again
     proto_temperature = 12.0
     char_analyzer = "char_wb"
     char_ngrams = (1, 3)
@@ -196,6 +204,9 @@ class Router:
     history_k = 8.0
     proto_history = False
     secondary_rank = 4
+    semantic_weight = 0.4  # the sentence-meaning model's share with no history ...
+    semantic_history_k = 10.0  # ... times k / (k + confirmed tickets per category)
+    semantic_temperature = 15.0
     set_aside_weight = 3.0  # a set-aside subject's probability p scales its category by 1 - 3p (at least 0)
 
     def __init__(
@@ -206,11 +217,13 @@ class Router:
         threshold: float = 0.3,
         secondary_threshold: float = 0.2,
         history_k: float | None = None,
+        semantic: bool = True,
     ):
         self.catalog = catalog
         self.threshold = threshold
         self.secondary_threshold = secondary_threshold
         self.history_k = history_k if history_k is not None else type(self).history_k
+        self.semantic = semantic
         self.codes = sorted(catalog.categories)
         self._index = {c: i for i, c in enumerate(self.codes)}
         history = [(t, [c for c in cats if c in self._index]) for t, cats in (history or [])]
@@ -276,6 +289,21 @@ class Router:
         self._protos_t = np.ascontiguousarray(self._protos.T.toarray())
         self._coef_t = np.ascontiguousarray(self._clf.coef_.T)
         self._intercept = self._clf.intercept_
+        if self.semantic:
+            catalog = src == 0
+            self._fit_meaning([d for d, c in zip(docs, catalog, strict=True) if c], y[catalog])
+            per_category = len(self.history) / n
+            self._semantic_share = (
+                self.semantic_weight * self.semantic_history_k / (self.semantic_history_k + per_category)
+            )
+
+    def _fit_meaning(self, docs: list[str], labels: np.ndarray) -> None:
+        """Every catalog text as an exemplar of its category, the exemplars grouped by category."""
+        order = np.argsort(labels, kind="stable")
+        self._exemplars_t = np.ascontiguousarray(meaning.embed([docs[i] for i in order]).T)
+        grouped = labels[order]
+        self._exemplar_codes = np.unique(grouped)
+        self._exemplar_starts = np.searchsorted(grouped, self._exemplar_codes)
 
     def _prepare_vocabulary(self) -> None:
         """Keep what vectorising needs as plain arrays: one text at a time must be fast."""
@@ -335,7 +363,17 @@ class Router:
         logits += self._intercept
         clf_p = np.zeros_like(proto_p)
         clf_p[:, self._clf_classes] = _softmax(logits)
-        return self.proto_weight * proto_p + (1 - self.proto_weight) * clf_p
+        lexical = self.proto_weight * proto_p + (1 - self.proto_weight) * clf_p
+        if not self.semantic:
+            return lexical
+        return (1 - self._semantic_share) * lexical + self._semantic_share * self._meaning(texts)
+
+    def _meaning(self, texts: list[str]) -> np.ndarray:
+        """Category probabilities from the closest exemplar of each category in meaning."""
+        cosines = meaning.embed(texts) @ self._exemplars_t
+        best = np.full((len(texts), len(self.codes)), -1.0)
+        best[:, self._exemplar_codes] = np.maximum.reduceat(cosines, self._exemplar_starts, axis=1)
+        return _softmax(best * self.semantic_temperature)
 
     def suggest(
         self,
