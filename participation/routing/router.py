@@ -207,6 +207,7 @@ class Router:
     semantic_weight = 0.4  # the sentence-meaning model's share with no history ...
     semantic_history_k = 10.0  # ... times k / (k + confirmed tickets per category)
     semantic_temperature = 15.0
+    first_raised = True  # a multi-issue item's categories in the order its text raises them, the first primary
     set_aside_weight = 3.0  # a set-aside subject's probability p scales its category by 1 - 3p (at least 0)
 
     def __init__(
@@ -423,16 +424,20 @@ class Router:
         chosen = [(primary, confidence)]
         if len(parts) > 1:
             best: dict[str, float] = {}
-            for row in parts:
+            raised: dict[str, int] = {}  # the clause that first raises each category
+            for k, row in enumerate(parts):
                 row = row / row.sum() if row.sum() > 0 else row
                 j = int(np.argmax(row))
                 code = self.codes[j]
                 best[code] = max(best.get(code, 0.0), float(row[j]))
+                raised.setdefault(code, k)
             ranked = {self.codes[j] for j in order[: self.secondary_rank]}
             for code, p in sorted(best.items(), key=lambda kv: -kv[1]):
                 if code != primary and p >= self.secondary_threshold and code in ranked:
                     chosen.append((code, p))
             chosen = chosen[:3]
+            if self.first_raised and len(chosen) > 1:
+                chosen.sort(key=lambda cp: raised.get(cp[0], len(parts)))
         lead, co = self.departments([c for c, _ in chosen], district)
         return Decision(
             categories=chosen,
