@@ -48,12 +48,17 @@ _PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|\s+-\s+|\b
 # A piece that sets a subject aside ("不是工地的事", "路灯是好的", "not a bus complaint", "the trees are
 # fine"): the language's own markers of negation, dismissal and concession, not words of any catalog.
 _DISMISS = re.compile(
-    r"^(?:这|那)?(?:并|也)?不是|不关.{0,8}事|(?:跟|和|与).{1,10}(?:无关|没关系|没有关系)|倒是|不说$|先不说"
-    r"|忍了|算了|修好了|已经修|是好的|没问题|没毛病|挺好的?$|谢谢|不评价|早就停"
-    r"|^(?:it'?s |this is |this isn'?t |i'?m |we'?re )?not (?:a|an|the|about|my|our|that|this|why|because)\b"
-    r"|that'?s not|\bnot why\b|don'?t send|nothing to do with|forget (?:the|about)|never mind"
-    r"|\b(?:is|are|was|were) (?:fine|ok|okay|sorted)\b|\bfixed\b|can live with|\bthank"
-    r"|\baside from\b|\bapart from\b|(?:isn'?t|not) the (?:problem|issue)"
+    # Chinese: 不是… (but not 不是说好…, 不是一般的…), 跟…无关, …是好的, …修好了, …没问题, 倒是, 都忍了.
+    r"^(?:这|那)?(?:并|也)?不是(?!说好|一般|很|太|第一次|一两天|一天两天|每次)"
+    r"|不关.{0,8}事|(?:跟|和|与).{1,10}(?<!有)(?:无关|没关系|没有关系)|倒是|不说$|先不说"
+    r"|(?:都|就)忍了|忍了$|算了$|修好了(?:谢谢)?$|是好的$|(?<!有)没问题$|没毛病|挺好的?$|谢谢$|不评价"
+    # English: not a / not about … (but not "not a single", "not the first"), … is fine, forget the …
+    r"|^(?:it'?s |this is |this isn'?t |i'?m |we'?re )?not "
+    r"(?:a(?! single)|an|the(?! first| only)|about|my|our|that|this|why|because)\b"
+    r"|that'?s not (?:why|what|the)|\bnot why\b|don'?t send|nothing to do with|forget (?:the|about)"
+    r"|never mind|\b(?:is|are|was|were) (?:fine|ok|okay|sorted)\b"
+    r"|\b(?:is|are|was|were|been|got) (?:now |already )?fixed\b|can live with|\bthank(?:s|\s+you)?\b(?!\s+to\b)"
+    r"|(?:isn'?t|not) the (?:problem|issue)"
 )
 _jieba_lock = threading.Lock()
 
@@ -419,9 +424,8 @@ class Router:
 
     def _decide(self, whole: np.ndarray, parts: np.ndarray, district: str | None) -> Decision:
         order = np.argsort(-whole)
-        top = [(self.codes[j], float(whole[j])) for j in order[:3]]
-        primary, confidence = top[0]
-        chosen = [(primary, confidence)]
+        primary = self.codes[int(order[0])]
+        chosen = [(primary, float(whole[order[0]]))]
         if len(parts) > 1:
             best: dict[str, float] = {}
             raised: dict[str, int] = {}  # the clause that first raises each category
@@ -437,7 +441,15 @@ class Router:
                     chosen.append((code, p))
             chosen = chosen[:3]
             if self.first_raised and len(chosen) > 1:
+                # A whole-text favourite that no clause raises on its own comes after those raised.
                 chosen.sort(key=lambda cp: raised.get(cp[0], len(parts)))
+                primary = chosen[0][0]
+                chosen[0] = (primary, float(whole[self._index[primary]]))
+        # The primary's confidence is the whole text's probability for it; the suggestions start with it.
+        confidence = chosen[0][1]
+        top = [(primary, confidence)] + [
+            (self.codes[j], float(whole[j])) for j in order[:3] if self.codes[j] != primary
+        ][:2]
         lead, co = self.departments([c for c, _ in chosen], district)
         return Decision(
             categories=chosen,

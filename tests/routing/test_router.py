@@ -99,6 +99,19 @@ def test_what_the_sender_sets_aside_is_taken_out(text, about, aside):
     [
         "路灯不亮，晚上看不见路",  # a complaint's own negation is not an aside
         "The lamp is not working and the pavement is dark",
+        "The light is not working, please fix it",
+        "路灯上个月修好了又坏了，晚上一片漆黑",
+        "工地夜里施工噪音已经忍了三个月，请尽快处理",
+        "Not a single lamp works on our street, it is pitch dark",
+        "The pothole was never fixed. Cars hit it every day",
+        "The drain is still not fixed. It floods every time",
+        "不是说好了月底前修好路灯吗，现在还是黑的",
+        "小区早就停水了，到现在还没来水",
+        "It's not the first time the drain has flooded, please do something",
+        "小区门口，不是一般的臭，熏得人头疼",
+        "不知道跟工地有没有关系，最近家里墙上全是裂缝",
+        "Apart from the broken street lights, there is also garbage everywhere",
+        "Thanks to the construction, our road is a mess",
         "不是工地的事",  # nothing would be left: the text is kept whole
         "",
     ],
@@ -147,6 +160,18 @@ def test_the_issue_raised_first_is_the_primary_category(first, second, joint):
     assert [c for c, _ in ahead.categories] == [first[1], second[1]]
     assert [c for c, _ in behind.categories] == [second[1], first[1]]
     assert behind.lead == router.departments([second[1], first[1]], None)[0]
+
+
+@pytest.mark.parametrize("paths", [DEMO, OTHER], ids=["demo", "unseen"])
+def test_a_decision_agrees_with_itself(paths):
+    """The primary category comes first in the suggestions, and its confidence decides triage."""
+    catalog, cases, _ = paths
+    router = Router(CatalogView.from_document(load(catalog)))
+    for decision in router.suggest_many([c.text for c in parse_cases(load(cases))]):
+        primary, confidence = decision.categories[0]
+        assert decision.suggestions[0] == (primary, confidence)
+        assert decision.confidence == confidence
+        assert decision.needs_triage == (confidence < router.threshold)
 
 
 def test_departments_follow_the_catalog_rule():
