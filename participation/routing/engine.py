@@ -16,9 +16,9 @@ import time
 
 from flask import current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
-from participation.catalog.models import Category, Department, District
+from participation.catalog.models import Category, Department, District, category_co
 from participation.catalog.services import category_out
 from participation.core.uow import after_commit
 from participation.extensions import db
@@ -136,30 +136,46 @@ def _district_office(code: str) -> str | None:
 def departments_now(categories: list[str], district: str | None) -> tuple[str | None, list[str]]:
     """Lead and co-handlers for these categories (primary first) by the catalog as stored right now.
 
-    Never cached: two small queries per decision. A category or department no longer active is left
+    Never cached: two or three small queries per decision. A category or department no longer active is left
     out; without an active lead the item goes to triage."""
     if not categories:
         return None, []
+    # Columns, not entities: this runs on every routing decision.
     rows = {
-        c.code: c
-        for c in db.session.scalars(
-            select(Category)
+        row.code: row
+        for row in db.session.execute(
+            select(
+                Category.id,
+                Category.code,
+                Category.district_co,
+                Department.code.label("lead"),
+                Department.active.label("lead_active"),
+            )
+            .join(Department, Department.id == Category.lead_id)
             .where(Category.code.in_(categories), Category.active)
-            .options(joinedload(Category.lead), joinedload(Category.co))
-        ).unique()
+        )
     }
+    co_of: dict[int, list[str]] = {row.id: [] for row in rows.values()}
+    if co_of:
+        for category_id, code in db.session.execute(
+            select(category_co.c.category_id, Department.code)
+            .join(Department, Department.id == category_co.c.department_id)
+            .where(category_co.c.category_id.in_(list(co_of)), Department.active)
+            .order_by(Department.code)
+        ):
+            co_of[category_id].append(code)
     infos = [
         CategoryInfo(
             code=code,
-            lead=rows[code].lead.code,
-            co=tuple(d.code for d in rows[code].co if d.active),
+            lead=rows[code].lead,
+            co=tuple(co_of[rows[code].id]),
             texts=(),
             district_co=rows[code].district_co,
         )
         for code in dict.fromkeys(categories)
         if code in rows
     ]
-    if not infos or not rows[infos[0].code].lead.active:
+    if not infos or not rows[infos[0].code].lead_active:
         return None, []
     office = _district_office(district) if district and any(i.district_co for i in infos) else None
     lead, co = catalog_rule(infos, office)
