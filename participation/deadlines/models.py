@@ -161,7 +161,12 @@ class SlaClock(db.Model):
 
     @property
     def effective_due(self) -> datetime:
-        return self.interim_due_at or self.due_at
+        return self.due_of(self.interim_due_at, self.due_at)
+
+    @staticmethod
+    def due_of(interim_due_at: datetime | None, due_at: datetime) -> datetime:
+        """The time a clock answers to: its interim due time while it has one."""
+        return interim_due_at or due_at
 
 
 class SlaCheckpoint(db.Model):

@@ -1,21 +1,24 @@
 """The router: from a text (and district, chosen category, submitter type) to categories and departments.
 
 Pure logic, no database: `CatalogView` is a snapshot of the catalog, `Router` is fitted on it and on
-labelled past tickets. Text is represented twice, as character n-grams (robust to Chinese without
-segmentation errors, to typos and to mixed scripts) and as words (jieba for Chinese, Porter stems for
-English). Each category is scored by two models whose scores are averaged:
+labelled past tickets. Text is represented as character n-grams (robust to Chinese without
+segmentation errors, to typos and to mixed scripts), as words (jieba for Chinese, Porter stems for
+English) and as a multilingual sentence embedding. Each category is scored by three models whose
+probabilities are mixed:
 
 * prototype similarity: the cosine between the text and each category's prototype, the normalised
   mean of its catalog texts, blended with the mean of its confirmed tickets in proportion to how
   many there are. A prototype has no prior for frequent categories, so a history dominated by a few
   common categories cannot crowd out rare ones;
 * a linear classifier (logistic regression, classes balanced) on the same texts, catalog texts
-  weighted so that every category keeps its voice however skewed the history is.
-
+  weighted so that every category keeps its voice however skewed the history is;
 * sentence meaning (`semantic`): the cosine between the text's multilingual sentence embedding and
   each of the category's catalog texts, the closest counting. It finds the category when the words
   differ from the catalog's ("水淹到膝盖" for road flooding) and across languages. It speaks for the
   catalog, so its share shrinks as confirmed tickets teach the two lexical models a city's own words.
+
+What a sender sets aside ("不是工地的事", "the bus is fine") is taken out of the text and counts
+against the categories it names (`set_aside`).
 
 Multi-issue items are found by scoring each clause of the text on its own.
 """

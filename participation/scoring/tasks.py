@@ -75,7 +75,7 @@ def _clock_updated(_mapper, _connection, clock: SlaClock) -> None:
 
     # a due time moved while the clock is still early, a part set on a running clock: nothing counted
     # before or after, nothing to update (the deadline recomputation rewrites clocks on every event)
-    counted_before = _counts(before("state"), before("interim_due_at") or before("due_at"))
+    counted_before = _counts(before("state"), SlaClock.due_of(before("interim_due_at"), before("due_at")))
     if counted_before or _counts(clock.state, clock.effective_due):
         _clock_changed(clock)
 
