@@ -412,6 +412,8 @@ class Router:
 
     def suggest_many(self, texts, districts=None, chosen=None, enterprise=None) -> list[Decision]:
         n = len(texts)
+        if not n:
+            return []
         districts = districts or [None] * n
         chosen = chosen or [None] * n
         enterprise = enterprise or [False] * n
@@ -433,7 +435,7 @@ class Router:
                 + [grouped[i][1:2] for i in aside]
                 + [g[len(g) - len(pieces[i]) :] for i, g in enumerate(grouped)]
             )
-        scores = self._scores(flat, vectors) if flat else np.zeros((0, len(self.codes)))
+        scores = self._scores(flat, vectors)
         for row, i in enumerate(aside):
             # What is set aside is pushed down as far as the model is sure of it: a vague aside barely counts.
             dismissed = scores[n + row]
