@@ -38,6 +38,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from participation.core.imports import load
 from participation.routing import semantic as meaning
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -127,9 +128,7 @@ class Decision:
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    from nltk.stem.porter import PorterStemmer
-
-    return PorterStemmer()
+    return load("nltk.stem.porter").PorterStemmer()
 
 
 @lru_cache(maxsize=200_000)
@@ -139,15 +138,12 @@ def _stem(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset(load("sklearn.feature_extraction.text").ENGLISH_STOP_WORDS)
 
 
 @lru_cache(maxsize=1)
 def _jieba():
-    import jieba
-
+    jieba = load("jieba")
     jieba.setLogLevel(logging.WARNING)  # once: setting a logger's level clears every logger's cache
     return jieba
 

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+from participation.core.imports import load
+
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _lock = threading.Lock()
@@ -46,16 +48,12 @@ def detect_language(text: str) -> str:
 
 
 def _english_sentiment(text: str) -> float:
-    from textblob import TextBlob
-
-    return float(TextBlob(text).sentiment.polarity)
+    return float(load("textblob").TextBlob(text).sentiment.polarity)
 
 
 @lru_cache(maxsize=1)
 def _snownlp():
-    from snownlp import SnowNLP
-
-    return SnowNLP
+    return load("snownlp").SnowNLP
 
 
 def _chinese_sentiment(text: str) -> float:
@@ -79,9 +77,8 @@ def sentiment(text: str, language: str | None = None) -> float:
 
 @lru_cache(maxsize=1)
 def _jieba_analyse():
-    import jieba
-    import jieba.analyse
-
+    jieba = load("jieba")
+    load("jieba.analyse")
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba.analyse
@@ -89,9 +86,7 @@ def _jieba_analyse():
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset(load("sklearn.feature_extraction.text").ENGLISH_STOP_WORDS)
 
 
 def keywords(text: str, top: int = 8) -> list[str]:
@@ -113,10 +108,8 @@ def keywords(text: str, top: int = 8) -> list[str]:
 def segment(text: str) -> list[str]:
     """Words of the text (jieba for Chinese; English words pass through)."""
     _jieba_analyse()
-    import jieba
-
     with _lock:
-        return [w for w in jieba.lcut(text) if w.strip()]
+        return [w for w in load("jieba").lcut(text) if w.strip()]
 
 
 def analyse(text: str) -> Analysis:

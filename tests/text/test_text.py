@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from participation.text import analyse, detect_language, keywords, sentiment
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -39,3 +45,36 @@ def test_keywords():
 def test_analyse_bundle():
     result = analyse("Illegal parking blocks the fire lane every night")
     assert result.language == "en" and "parking" in result.keywords
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2])
+def test_text_models_load_safely_from_two_threads_at_once(delay):
+    """A first English sentiment (TextBlob, which imports nltk) and a first suggestion (nltk's stemmer)
+    in two threads of a fresh process: without one import lock, Python's import locks stopped one of
+    them with a _DeadlockError or a half-initialised nltk module."""
+    script = f"""
+import sys, threading, time
+from participation import text
+from participation.routing import router
+errors = []
+def english():
+    try:
+        text.sentiment("The road is terrible", "en")
+    except Exception as error:
+        errors.append(repr(error))
+def stems():
+    time.sleep({delay})
+    try:
+        router.words("broken street lights")
+    except Exception as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=english), threading.Thread(target=stems)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(errors)
+sys.exit(1 if errors else 0)
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
