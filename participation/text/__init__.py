@@ -85,7 +85,8 @@ def _jieba_analyse():
 
 
 @lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
+def stop_words() -> frozenset[str]:
+    """English stop words (scikit-learn's list), for keywords and the router's words."""
     return frozenset(load("sklearn.feature_extraction.text").ENGLISH_STOP_WORDS)
 
 
@@ -93,7 +94,7 @@ def keywords(text: str, top: int = 8) -> list[str]:
     """The text's most telling words (TF-IDF over jieba's segmentation), lower-cased."""
     with _lock:
         candidates = _jieba_analyse().extract_tags(text, topK=top * 3)
-    stop = _stop_words()
+    stop = stop_words()
     out: list[str] = []
     for word in candidates:
         word = word.strip().lower()
