@@ -105,6 +105,8 @@ class TicketCategory(db.Model):
     """A category the ticket is about; exactly one is primary."""
 
     __tablename__ = "ticket_category"
+    # A category's tickets, newest first: the duplicate check reads a busy category's latest open tickets.
+    __table_args__ = (Index("ix_ticket_category_category_ticket", "category_id", "ticket_id"),)
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)

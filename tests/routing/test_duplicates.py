@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -56,6 +57,46 @@ def test_texts_are_compared_in_chinese_and_english():
     assert same_zh >= 0.35 > other_zh and same_en >= 0.35 > other_en
     assert similarities(NOISE_ZH, [NOISE_ZH + "！"])[0] > 0.9
     assert similarities("123", ["!!!"]) == [0.0] and similarities("x", []) == []
+
+
+COMPARED = [
+    NOISE_ZH,
+    NOISE_ZH_AGAIN,
+    NOISE_ZH_OTHER,
+    NOISE_EN,
+    NOISE_EN_AGAIN,
+    NOISE_EN_OTHER,
+    "东湖路 Lake Road 工地 drilling 半夜 midnight",
+    "!!!",
+    NOISE_ZH,
+    "噪音噪音噪音噪音",
+]
+
+
+def _reference(text: str, others: list[str]) -> list[float]:
+    """scikit-learn's TF-IDF fitted on the texts compared, as the comparison was first written."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from participation.routing.duplicates import features
+
+    matrix = TfidfVectorizer(analyzer=features, sublinear_tf=True).fit_transform([text, *others])
+    return np.clip((matrix[1:] @ matrix[0].T).toarray().ravel(), 0.0, 1.0).tolist()
+
+
+def test_similarities_are_those_of_a_tfidf_vectorizer_fitted_on_the_same_texts():
+    for first in range(len(COMPARED) - 1):
+        text, others = COMPARED[first], COMPARED[:first] + COMPARED[first + 1 :]
+        assert similarities(text, others) == pytest.approx(_reference(text, others), abs=1e-9)
+
+
+def test_similarities_stay_right_when_the_terms_are_numbered_afresh(monkeypatch):
+    from participation.routing import duplicates
+
+    similarities(NOISE_ZH, COMPARED[1:])  # these texts' counts are kept
+    monkeypatch.setattr(duplicates, "MAX_TERMS", 5)  # the next call numbers the terms afresh
+    fresh = ["西湖路夜里的打桩声吵得整栋楼睡不着", "Pile driving on West Lake Road all night"]
+    for text, others in ((fresh[0], COMPARED + fresh[1:]), (NOISE_EN, fresh + COMPARED)):
+        assert similarities(text, others) == pytest.approx(_reference(text, others), abs=1e-9)
 
 
 @pytest.mark.parametrize(
