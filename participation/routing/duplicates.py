@@ -39,7 +39,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 EARTH_RADIUS_M = 6_371_000.0
 KEPT_TEXTS = 8192  # texts whose term counts are kept: more than the open tickets one check compares
-MAX_TERMS = 1_000_000  # distinct terms numbered in this process before the numbering starts again
+MAX_TERMS = 200_000  # distinct terms numbered in this process before the numbering starts again
 
 _terms: dict[str, int] = {}  # term -> number, for every text counted in this process
 _terms_lock = threading.Lock()

@@ -189,6 +189,46 @@ def test_a_dispatched_master_is_matched_by_its_primary_category(db, people, nois
     assert [c["ticket_id"] for c in ticket.duplicate_candidates] == [master.id]
 
 
+def test_candidates_by_state_category_and_scan_limit(app, db, people, submit, noise, monkeypatch):
+    """Tickets in triage are matched by the submitter's category, else the router's first guess;
+    dispatched ones by their primary category only; the newest DUPLICATE_SCAN_LIMIT of both kinds."""
+
+    def dispatched(ticket, *categories):
+        with transaction():
+            services.dispatch(people.coordinator, ticket.id, [categories[0]], "ENV", [])
+            if len(categories) > 1 or categories[0] != categories[-1]:
+                services.recategorise(people.coordinator, ticket.id, list(categories[1:]))
+        return ticket
+
+    def guessed(code):
+        ticket = submit(NOISE_ZH)  # no category chosen: the router's first suggestion stands in
+        ticket.suggestions = [{"code": code, "confidence": 0.2}]
+        db.session.commit()
+        return ticket
+
+    chosen = noise(NOISE_ZH)  # in triage, the submitter chose NOISE
+    filed = dispatched(noise(NOISE_ZH), "NOISE")
+    guessed_noise = guessed("NOISE")
+    secondary = dispatched(noise(NOISE_ZH), "NOISE", "POTHOLE", "NOISE")  # NOISE no longer primary
+    guessed_pothole = guessed("POTHOLE")
+    moved = dispatched(noise(NOISE_ZH, category="POTHOLE"), "POTHOLE", "NOISE")  # recategorised to NOISE
+    pothole = dispatched(noise(NOISE_ZH, category="POTHOLE"), "POTHOLE")
+    assert secondary.categories[0].code == "POTHOLE" and moved.categories[0].code == "NOISE"
+    ticket = noise(NOISE_ZH)
+
+    def candidates():
+        return [t.id for t, _s in find_candidates(ticket, limit=10)]
+
+    expected = [moved.id, guessed_noise.id, filed.id, chosen.id]  # same text: newest first
+    assert candidates() == expected
+    assert guessed_pothole.id not in expected and pothole.id not in expected
+    # The scan limit counts the newest rows of both kinds together, before the router's guess is looked at.
+    scanned = [moved, guessed_pothole, guessed_noise, filed, chosen]
+    for scan in range(1, len(scanned) + 1):
+        monkeypatch.setitem(app.config, "DUPLICATE_SCAN_LIMIT", scan)
+        assert candidates() == [t.id for t in scanned[:scan] if t is not guessed_pothole]
+
+
 # -- automatic merge -----------------------------------------------------------------------------
 
 
