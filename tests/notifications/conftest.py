@@ -60,8 +60,13 @@ class FlakyHandler:
         self.code = code
         self.received: list = []
         self.refused = 0
+        self.delay = 0.0  # seconds before answering each message: a slow server
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         if self.failures > 0:
             self.failures -= 1
             self.refused += 1

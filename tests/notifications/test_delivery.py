@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from email import message_from_bytes
 
@@ -132,3 +133,33 @@ def test_file_backend_writes_eml_files(app, db, make_user, clock, tmp_path):
     files = list(tmp_path.glob("*.eml"))
     assert message.status == OutboxStatus.SENT and len(files) == 1
     assert message_from_bytes(files[0].read_bytes())["To"] == message.recipient
+
+
+def test_the_embedded_beat_sends_mail_outside_the_request_that_wrote_it(app, db, make_user, smtp_server, monkeypatch):
+    """In `make run` a slow mail server must not hold up the person whose action wrote the e-mail."""
+    from participation.core.scheduler import EmbeddedBeat, run_soon
+
+    assert not run_soon("notifications.flush_outbox")  # no embedded beat: the commit delivers at once
+    smtp_server.delay = 2.0
+    at_once = []
+    monkeypatch.setattr(deliver, "delay", lambda message_id: at_once.append(message_id))
+    beat = EmbeddedBeat(app, {"notifications.flush_outbox": 3600.0}).start()
+    try:
+        started = time.monotonic()
+        message = write_one(make_user)
+        assert time.monotonic() - started < 1.5  # did not wait for the server's two seconds
+        assert at_once == []  # handed to the beat's thread, not delivered in the request
+        deadline = time.monotonic() + 20
+        while not smtp_server.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(smtp_server.received) == 1
+        db.session.expire_all()
+        for _ in range(50):  # the beat marks it sent just after the server's answer
+            if db.session.get(OutboxMessage, message.id).status == OutboxStatus.SENT:
+                break
+            time.sleep(0.1)
+            db.session.expire_all()
+        assert db.session.get(OutboxMessage, message.id).status == OutboxStatus.SENT
+    finally:
+        beat.stop()
+    assert not run_soon("notifications.flush_outbox") and not beat.alive()
