@@ -197,8 +197,11 @@ def serve(host: str, port: int) -> None:
         click.echo(f"    {login:<24} {', '.join(roles)}")
     click.echo("")
     from participation.core.scheduler import start_embedded_beat
+    from participation.notifications.tasks import start_embedded_mailer
 
-    start_embedded_beat(current_app._get_current_object())  # deadline sweep, outbox: no beat process here
+    app = current_app._get_current_object()
+    start_embedded_beat(app)  # deadline sweep, outbox: no beat process here
+    start_embedded_mailer(app)  # e-mail leaves from a thread of its own, not from the request that wrote it
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one
     socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 

@@ -1,20 +1,26 @@
-"""The embedded scheduler: in `make run` (no Celery beat, tasks in-process) run the periodic jobs here.
+"""In-process background work for the embedded mode (`make run`: no Celery beat, tasks run eagerly).
 
-It also runs a job as soon as it is asked to (`run_soon`): e-mails written by a request are sent
-from this thread within about a second, so that a slow or unreachable mail server never holds up
-the person whose action wrote them.
+`EmbeddedBeat` runs the periodic jobs of BEAT_TASKS in a daemon thread. `Background` is a daemon
+thread that does work handed to it (`hand_over`), item by item, so that a request need not wait for
+it: e-mail goes this way, so that a slow or unreachable mail server never holds up the person whose
+action wrote it. Neither runs in production (Celery workers and beat do this work) or in tests,
+unless a test starts one.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 log = logging.getLogger(__name__)
-EXTENSION = "embedded_beat"
+QUEUES = "background_queues"
+_STOP = object()
 
 
 class EmbeddedBeat:
@@ -23,53 +29,79 @@ class EmbeddedBeat:
     def __init__(self, app: Flask, schedule: dict[str, float]):
         self.app = app
         self.schedule = dict(schedule)
-        self._due = dict.fromkeys(self.schedule, 0.0)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="embedded-beat", daemon=True)
 
     def start(self) -> EmbeddedBeat:
-        self.app.extensions[EXTENSION] = self
         self._thread.start()
         return self
 
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stop.is_set()
-
-    def run_soon(self, name: str) -> bool:
-        """Run the task at the loop's next turn; False when this beat does not run it."""
-        if name not in self.schedule or not self.alive():
-            return False
-        with self._lock:
-            self._due[name] = 0.0
-        self._wake.set()
-        return True
-
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the task running now; True when the thread has ended."""
         self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        if self.app.extensions.get(EXTENSION) is self:
-            del self.app.extensions[EXTENSION]
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         celery = self.app.extensions["celery"]
+        due = dict.fromkeys(self.schedule, 0.0)
         while not self._stop.is_set():
-            self._wake.clear()
             for name, seconds in self.schedule.items():
-                with self._lock:
-                    now = time.monotonic()
-                    if now < self._due[name]:
-                        continue
-                    self._due[name] = now + seconds
+                if self._stop.is_set():
+                    break
+                now = time.monotonic()
+                if now < due[name]:
+                    continue
+                due[name] = now + seconds
                 try:
                     with self.app.app_context():
                         celery.tasks[name].apply()
                 except Exception:  # a failing run must not stop the next ones
                     log.exception("periodic task %s failed", name)
-            self._wake.wait(1.0)
+            self._stop.wait(1.0)
+
+
+class Background:
+    """One daemon thread doing the items handed to it, in order, each in an app context of its own."""
+
+    def __init__(self, app: Flask, name: str, work: Callable[[Any], Any]):
+        self.app = app
+        self.name = name
+        self.work = work
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"background-{name}", daemon=True)
+
+    def start(self) -> Background:
+        self.app.extensions.setdefault(QUEUES, {})[self.name] = self
+        self._thread.start()
+        return self
+
+    def submit(self, items: Iterable[Any]) -> bool:
+        """Queue the items; False when this thread no longer takes work."""
+        if self.app.extensions.get(QUEUES, {}).get(self.name) is not self or not self._thread.is_alive():
+            return False
+        for item in items:
+            self._queue.put(item)
+        return True
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Take no more work, finish what was queued; True when the thread has ended."""
+        if self.app.extensions.get(QUEUES, {}).get(self.name) is self:
+            del self.app.extensions[QUEUES][self.name]
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                with self.app.app_context():
+                    self.work(item)
+            except Exception:  # one item's failure must not stop the others
+                log.exception("background %s failed on %r", self.name, item)
 
 
 def start_embedded_beat(app: Flask) -> EmbeddedBeat | None:
@@ -80,7 +112,9 @@ def start_embedded_beat(app: Flask) -> EmbeddedBeat | None:
     return EmbeddedBeat(app, schedule).start()
 
 
-def run_soon(name: str) -> bool:
-    """Ask this process's embedded beat to run a task now; False when there is none (workers run it)."""
-    beat = current_app.extensions.get(EXTENSION)
-    return beat is not None and beat.run_soon(name)
+def hand_over(name: str, items: Iterable[Any]) -> bool:
+    """Give items to this process's background thread `name`; False when there is none."""
+    if not has_app_context():
+        return False
+    background = current_app.extensions.get(QUEUES, {}).get(name)
+    return background is not None and background.submit(items)

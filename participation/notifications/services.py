@@ -319,11 +319,11 @@ def _queue(messages: list[OutboxMessage], now: datetime) -> None:
 
 
 def _send_later(message_ids: list[int]) -> None:
-    from participation.core.scheduler import run_soon
-    from participation.notifications.tasks import deliver
+    from participation.core.scheduler import hand_over
+    from participation.notifications.tasks import MAILER, deliver
 
-    if run_soon("notifications.flush_outbox"):
-        return  # the embedded beat's thread sends them (and whatever else is due) within a second
+    if hand_over(MAILER, message_ids):
+        return  # make run: the mailer thread sends them; the request does not wait for the mail server
     for message_id in message_ids:
         deliver.delay(message_id)
 

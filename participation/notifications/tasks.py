@@ -89,6 +89,19 @@ def send_one(message_id: int, now: datetime | None = None) -> str:
     return "sent"
 
 
+MAILER = "mail"  # the embedded mode's background thread that sends the e-mails a commit queued
+
+
+def start_embedded_mailer(app):
+    """make run: send queued e-mails from a thread of this process, one by one (the outbox's periodic
+    flush still retries whatever fails or is left)."""
+    from participation.core.scheduler import Background
+
+    if not app.config["CELERY"].get("task_always_eager"):
+        return None
+    return Background(app, MAILER, send_one).start()
+
+
 @shared_task(name="notifications.deliver", ignore_result=True)
 def deliver(message_id: int) -> str:
     """Send one outbox e-mail (queued after the commit that wrote it)."""

@@ -135,31 +135,44 @@ def test_file_backend_writes_eml_files(app, db, make_user, clock, tmp_path):
     assert message_from_bytes(files[0].read_bytes())["To"] == message.recipient
 
 
-def test_the_embedded_beat_sends_mail_outside_the_request_that_wrote_it(app, db, make_user, smtp_server, monkeypatch):
-    """In `make run` a slow mail server must not hold up the person whose action wrote the e-mail."""
-    from participation.core.scheduler import EmbeddedBeat, run_soon
+def test_make_run_sends_mail_from_its_own_thread_not_from_the_request(app, db, make_user, smtp_server):
+    """In the embedded mode a slow mail server must not hold up the person whose action wrote the e-mail."""
+    from participation.core.scheduler import hand_over
+    from participation.notifications.tasks import MAILER, start_embedded_mailer
 
-    assert not run_soon("notifications.flush_outbox")  # no embedded beat: the commit delivers at once
-    smtp_server.delay = 2.0
-    at_once = []
-    monkeypatch.setattr(deliver, "delay", lambda message_id: at_once.append(message_id))
-    beat = EmbeddedBeat(app, {"notifications.flush_outbox": 3600.0}).start()
+    assert not hand_over(MAILER, [1])  # no mailer thread (tests, production): the commit delivers itself
+    smtp_server.delay = 2.0  # the server takes two seconds over each message
+    users = [make_user("citizen") for _ in range(3)]
+    mailer = start_embedded_mailer(app)
     try:
-        started = time.monotonic()
-        message = write_one(make_user)
-        assert time.monotonic() - started < 1.5  # did not wait for the server's two seconds
-        assert at_once == []  # handed to the beat's thread, not delivered in the request
-        deadline = time.monotonic() + 20
-        while not smtp_server.received and time.monotonic() < deadline:
+        with transaction():
+            services.notify(users, "ticket_update", params={"code": "MAIL2", "variant": "reply"}, dedupe="slow")
+        assert smtp_server.received == []  # the commit came back without waiting for the server
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        assert len(rows) == 3 and {m.status for m in rows} <= {OutboxStatus.PENDING, OutboxStatus.SENDING}
+        deadline = time.monotonic() + 30
+        while len(smtp_server.received) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(smtp_server.received) == 1
-        db.session.expire_all()
-        for _ in range(50):  # the beat marks it sent just after the server's answer
-            if db.session.get(OutboxMessage, message.id).status == OutboxStatus.SENT:
-                break
-            time.sleep(0.1)
-            db.session.expire_all()
-        assert db.session.get(OutboxMessage, message.id).status == OutboxStatus.SENT
+        assert len(smtp_server.received) == 3
     finally:
-        beat.stop()
-    assert not run_soon("notifications.flush_outbox") and not beat.alive()
+        assert mailer.stop()  # it finished what it had been given, then ended
+    db.session.expire_all()
+    assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {OutboxStatus.SENT}
+    assert not hand_over(MAILER, [1])
+
+
+def test_the_embedded_beat_runs_its_jobs_and_stops_promptly(app, db, make_user, smtp_server, monkeypatch):
+    from participation.core.scheduler import EmbeddedBeat
+
+    monkeypatch.setitem(app.config, "MAIL_RETRY_BASE_SECONDS", 0)
+    smtp_server.failures = 1
+    write_one(make_user)  # the first attempt is refused: pending, due again at once
+    assert smtp_server.refused == 1 and smtp_server.received == []
+    beat = EmbeddedBeat(app, {"notifications.flush_outbox": 3600.0}).start()
+    deadline = time.monotonic() + 20
+    while not smtp_server.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(smtp_server.received) == 1  # its first turn flushed the outbox
+    started = time.monotonic()
+    assert beat.stop()
+    assert time.monotonic() - started < 5  # not after the hour-long interval
