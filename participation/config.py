@@ -118,6 +118,7 @@ class Config:
     FORUM_SUPPORT_THRESHOLD = 20
     FORUM_THRESHOLDS: dict = {}
     FORUM_ALLOW_SELF_SUPPORT = False
+    TRIAGE_PAGE_SIZE = 100  # the triage page shows the oldest this many waiting tickets, with the total
     FORUM_PAGE_SIZE = 20
     FORUM_COMMENT_MAX_CHARS = 5000
     FORUM_COMMENT_RATE_LIMIT = "10 per minute;200 per day"  # per account, HTML and API together

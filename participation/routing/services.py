@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from participation.catalog.models import Category, Department
 from participation.core.audit import audit
@@ -697,9 +697,17 @@ def inbox(
 _CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}
 
 
-def triage_queue(actor: Any) -> list[Ticket]:
+def triage_queue(actor: Any, limit: int | None = None) -> list[Ticket]:
+    """Tickets waiting in triage, oldest first (the first `limit` of them when given)."""
     authorize(actor, "routing.triage.view")
-    return list(db.session.scalars(select(Ticket).where(Ticket.status == TicketStatus.TRIAGE).order_by(Ticket.id)))
+    stmt = select(Ticket).where(Ticket.status == TicketStatus.TRIAGE).order_by(Ticket.id)
+    return list(db.session.scalars(stmt if limit is None else stmt.limit(limit)))
+
+
+def triage_waiting(actor: Any) -> int:
+    """How many tickets wait in triage."""
+    authorize(actor, "routing.triage.view")
+    return db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.TRIAGE))
 
 
 def open_disputes(actor: Any) -> list[Dispute]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -170,11 +170,13 @@ def act(ticket_id: int):
 @bp.get("/coordination/triage")
 @login_required
 def triage():
-    tickets = services.triage_queue(current_user)
+    # A busy day's queue can hold thousands: the oldest page is shown (and refreshed live), with the total.
+    tickets = services.triage_queue(current_user, limit=current_app.config["TRIAGE_PAGE_SIZE"])
     template = "routing/_triage_rows.html" if _partial() else "routing/triage.html"
     return render_template(
         template,
         tickets=tickets,
+        waiting=services.triage_waiting(current_user),
         duplicates=suggested_masters(tickets),
         departments=catalog.departments(),
         categories=catalog.categories(),

@@ -77,3 +77,21 @@ def test_coordinator_queues(client, db, people, submit, login):
     assert f'data-dispute="{dispute.id}"' in client.get("/coordination/disputes").get_data(as_text=True)
     assert client.post(f"/coordination/disputes/{dispute.id}/rule", data={"decision": "overruled"}).status_code == 302
     assert dispute.status.value == "overruled"
+
+
+def test_triage_page_shows_the_oldest_waiting_and_how_many_wait(app, client, db, people, submit, login, monkeypatch):
+    monkeypatch.setitem(app.config, "TRIAGE_PAGE_SIZE", 2)
+    tickets = [submit(f"工地半夜施工，噪音太大，第{n}次反映") for n in range(3)]
+    login(people.coordinator)
+    page = client.get("/coordination/triage").get_data(as_text=True)
+    assert [f'data-ticket="{t.id}"' in page for t in tickets] == [True, True, False]  # oldest first
+    assert "显示最早的 2 条，共 3 条待分拨" in page
+    client.get("/lang/en")
+    english = client.get("/coordination/triage?partial=1").get_data(as_text=True)
+    assert "Showing the 2 oldest of 3 waiting" in english  # the live refresh keeps the note
+    with transaction():
+        services.dispatch(people.coordinator, tickets[0].id, ["NOISE"], "ENV", [])
+    page = client.get("/coordination/triage").get_data(as_text=True)
+    assert [f'data-ticket="{t.id}"' in page for t in tickets] == [False, True, True]
+    assert 'id="triage-more"' not in page  # all that wait are shown
+    assert len(services.triage_queue(people.coordinator)) == 2 == services.triage_waiting(people.coordinator)
