@@ -60,7 +60,14 @@ def list_tickets():
 
     queue = request.args.get("queue")
     if queue == "triage":
-        return jsonify({"tickets": [ticket_json(t, current_user) for t in services.triage_queue(current_user)]})
+        limit = request.args.get("limit")
+        if limit is not None:  # the oldest `limit` only; without it, every waiting ticket
+            limit = small_int(limit)
+            if limit is None or not 1 <= limit <= 1000:
+                raise ValidationFailed(fields={"limit": [_("Give a whole number from 1 to 1000.")]})
+        tickets = services.triage_queue(current_user, limit=limit)
+        waiting = services.triage_waiting(current_user)
+        return jsonify({"tickets": [ticket_json(t, current_user) for t in tickets], "waiting": waiting})
     if queue == "disputes":
         return jsonify({"disputes": [dispute_json(d) for d in services.open_disputes(current_user)]})
     code = request.args.get("department")

@@ -130,3 +130,15 @@ def test_live_events_reach_the_right_rooms(app, db, people, submit):
 def test_anonymous_cannot_connect_to_routing(app, db):
     anonymous = live_client(app, "/routing")
     assert not anonymous.is_connected("/routing")
+
+
+def test_the_triage_queue_over_the_api_can_be_read_a_page_at_a_time(client, db, people, submit, bearer):
+    coordinator = bearer(people.coordinator)
+    tickets = [submit(f"工地半夜施工，噪音太大，第{n}次反映") for n in range(3)]
+    whole = client.get("/api/v1/tickets?queue=triage", headers=coordinator).get_json()
+    assert [t["id"] for t in whole["tickets"]] == [t.id for t in tickets] and whole["waiting"] == 3
+    page = client.get("/api/v1/tickets?queue=triage&limit=2", headers=coordinator).get_json()
+    assert [t["id"] for t in page["tickets"]] == [tickets[0].id, tickets[1].id] and page["waiting"] == 3
+    for bad in ("0", "1001", "-1", "two", ""):
+        response = client.get(f"/api/v1/tickets?queue=triage&limit={bad}", headers=coordinator)
+        assert response.status_code == 422 and "limit" in response.get_json()["error"]["fields"]
