@@ -45,6 +45,7 @@ class Config:
     ROUTING_SEMANTIC = True  # the multilingual sentence model beside the lexical ones (off: faster, less accurate)
     ROUTING_RETRAIN_AFTER = 20  # new dispatcher confirmations before the router is retrained
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
+    TRIAGE_PAGE_SIZE = 100  # the triage page shows the oldest this many waiting tickets, with the total
     SUGGEST_RATE_LIMIT = "120 per minute"
 
     DUPLICATE_WINDOW_DAYS = 14  # an open ticket reported this recently may be the master of a new item
@@ -118,7 +119,6 @@ class Config:
     FORUM_SUPPORT_THRESHOLD = 20
     FORUM_THRESHOLDS: dict = {}
     FORUM_ALLOW_SELF_SUPPORT = False
-    TRIAGE_PAGE_SIZE = 100  # the triage page shows the oldest this many waiting tickets, with the total
     FORUM_PAGE_SIZE = 20
     FORUM_COMMENT_MAX_CHARS = 5000
     FORUM_COMMENT_RATE_LIMIT = "10 per minute;200 per day"  # per account, HTML and API together

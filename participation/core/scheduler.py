@@ -104,9 +104,14 @@ class Background:
                 log.exception("background %s failed on %r", self.name, item)
 
 
+def in_process(app: Flask) -> bool:
+    """Do tasks run in this process (Celery eager: the embedded mode), with no workers or beat elsewhere?"""
+    return bool(app.config["CELERY"].get("task_always_eager"))
+
+
 def start_embedded_beat(app: Flask) -> EmbeddedBeat | None:
     """Run BEAT_TASKS in this process; only when tasks run in-process (no Celery beat elsewhere)."""
-    if not app.config["CELERY"].get("task_always_eager") or not app.config["BEAT_TASKS"]:
+    if not in_process(app) or not app.config["BEAT_TASKS"]:
         return None
     schedule = {name: float(seconds) for name, seconds in app.config["BEAT_TASKS"].items()}
     return EmbeddedBeat(app, schedule).start()

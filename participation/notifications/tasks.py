@@ -95,9 +95,9 @@ MAILER = "mail"  # the embedded mode's background thread that sends the e-mails 
 def start_embedded_mailer(app):
     """make run: send queued e-mails from a thread of this process, one by one (the outbox's periodic
     flush still retries whatever fails or is left)."""
-    from participation.core.scheduler import Background
+    from participation.core.scheduler import Background, in_process
 
-    if not app.config["CELERY"].get("task_always_eager"):
+    if not in_process(app):
         return None
     return Background(app, MAILER, send_one).start()
 

@@ -33,9 +33,8 @@ from participation.core.models import utcnow
 from participation.extensions import db
 from participation.intake.models import Submission
 from participation.routing.models import OPEN_STATUSES, Ticket, TicketCategory, TicketStatus
-from participation.routing.router import _chars, words
+from participation.routing.router import _CJK_RUN, _chars, words
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 EARTH_RADIUS_M = 6_371_000.0
 KEPT_TEXTS = 8192  # texts whose term counts are kept: more than the open tickets one check compares
@@ -83,7 +82,7 @@ def similarities(text: str, others: list[str]) -> list[float]:
             _counted.cache_clear()
         docs = [_counted(t) for t in [text, *others]]
     lengths = np.fromiter((len(ids) for ids, _tf in docs), dtype=np.int64, count=len(docs))
-    if not lengths[0] or not lengths.sum():
+    if not lengths[0]:  # the text has no terms: nothing to compare
         return [0.0] * len(others)
     terms, column = np.unique(np.concatenate([ids for ids, _tf in docs]), return_inverse=True)
     n = len(docs)
@@ -100,9 +99,12 @@ def similarities(text: str, others: list[str]) -> list[float]:
     return [float(min(max(s, 0.0), 1.0)) for s in scores]
 
 
+def _text(title: str, text: str) -> str:
+    return f"{title}\n{text}".strip()
+
+
 def ticket_text(ticket: Ticket) -> str:
-    submission = ticket.submission
-    return f"{submission.title}\n{submission.text}".strip()
+    return _text(ticket.submission.title, ticket.submission.text)
 
 
 class Place(NamedTuple):
@@ -234,7 +236,7 @@ def find_candidates(ticket: Ticket, now: datetime | None = None, limit: int = 3)
         if near is False:
             continue
         threshold = config["DUPLICATE_MIN_SIMILARITY"] if near else config["DUPLICATE_NO_PLACE_SIMILARITY"]
-        pool.append((row.id, f"{row.title}\n{row.text}".strip(), threshold))
+        pool.append((row.id, _text(row.title, row.text), threshold))
     scores = similarities(ticket_text(ticket), [text for _id, text, _threshold in pool])
     found = [(id_, round(s, 4)) for (id_, _text, threshold), s in zip(pool, scores, strict=True) if s >= threshold]
     found.sort(key=lambda item: (-item[1], -item[0]))
