@@ -99,6 +99,23 @@ def test_similarities_stay_right_when_the_terms_are_numbered_afresh(monkeypatch)
         assert similarities(text, others) == pytest.approx(_reference(text, others), abs=1e-9)
 
 
+def test_texts_are_cut_into_terms_outside_the_lock(monkeypatch):
+    """Only the numbering of terms is shared: threads cutting new texts into words do not queue."""
+    from participation.routing import duplicates
+
+    seen: list[bool] = []
+    real = duplicates.features
+
+    def features(text: str):
+        seen.append(duplicates._terms_lock.locked())
+        return real(text)
+
+    monkeypatch.setattr(duplicates, "features", features)
+    fresh = ["东湖路口的井盖松了，车一过就哐当响", "The manhole cover at East Lake junction rattles"]
+    assert similarities(fresh[0], fresh[1:] + COMPARED) == pytest.approx(_reference(fresh[0], fresh[1:] + COMPARED))
+    assert seen and not any(seen)
+
+
 @pytest.mark.parametrize(
     ("first", "second", "place"),
     [
