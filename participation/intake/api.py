@@ -23,10 +23,11 @@ def create_submission():
         submission, created = services.submit(
             current_user, payload, channel=Channel.API, idempotency_key=request.headers.get("Idempotency-Key")
         )
-    body = services.public_view(submission.tracking_code)
+        code = submission.tracking_code
+    body = services.public_view(code)  # as it stands after the commit (analysed in-process when embedded)
     response = jsonify(body)
     response.status_code = 201 if created else 200
-    response.headers["Location"] = f"/api/v1/submissions/{submission.tracking_code}"
+    response.headers["Location"] = f"/api/v1/submissions/{code}"
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy.orm import joinedload
 
 from participation.core.models import utcnow
 from participation.core.uow import transaction
@@ -19,7 +20,8 @@ def analyse_submission(submission_id: int) -> str | None:
     from participation.routing.services import change_status, route
 
     with transaction():
-        submission = db.session.get(Submission, submission_id)
+        # With its ticket: reading it later would first write the analysis below, a flush of its own.
+        submission = db.session.get(Submission, submission_id, options=[joinedload(Submission.ticket)])
         if submission is None or submission.analysed_at is not None:
             return None
         result = analyse(f"{submission.title}\n{submission.text}".strip())

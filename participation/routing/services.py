@@ -176,13 +176,16 @@ def route(ticket: Ticket) -> None:
     router = current_router()
     text = f"{submission.title}\n{submission.text}".strip()
     enterprise = submission.organisation_id is not None
-    decision = decide(
-        router,
-        text,
-        submission.district.code if submission.district else None,
-        submission.category.code if submission.category else None,
-        enterprise,
-    )
+    # The decision reads the catalog and other tickets only: the ticket's pending changes need not be
+    # written first (each early write is a flush of its own, the costliest part of routing).
+    with db.session.no_autoflush:
+        decision = decide(
+            router,
+            text,
+            submission.district.code if submission.district else None,
+            submission.category.code if submission.category else None,
+            enterprise,
+        )
     ticket.routing_confidence = decision.confidence
     ticket.suggestions = decision.as_dict()["suggestions"]
     record(ticket, "routed", None, confidence=round(decision.confidence, 4), decision=decision.as_dict())
@@ -252,11 +255,13 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
 
 
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
-    found = _categories(categories)
-    wanted = {lead, *co}
-    known = {
-        d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
-    }
+    with db.session.no_autoflush:  # catalog reads
+        found = _categories(categories)
+        wanted = {lead, *co}
+        known = {
+            d.code: d
+            for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
+        }
     lead_department = known.get(lead) or _department(lead, "lead")
     co_departments = [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead]
     _set_categories(ticket, found)
@@ -723,7 +728,8 @@ def _suggest_masters(ticket: Ticket) -> bool:
     """Store the ticket's likely masters; merge into the best at once when it is near-certain (True)."""
     from participation.routing.duplicates import find_candidates
 
-    found = find_candidates(ticket)
+    with db.session.no_autoflush:  # earlier tickets only: this one's pending changes play no part
+        found = find_candidates(ticket)
     ticket.duplicate_candidates = [{"ticket_id": t.id, "score": score} for t, score in found]
     if not found:
         return False
