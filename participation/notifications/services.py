@@ -332,21 +332,28 @@ def _send_later(message_ids: list[int]) -> None:
         deliver.delay(message_id)
 
 
-def unread_counts(user_ids: list[int]) -> dict[int, int]:
-    """Unread notifications per user, read on a connection of its own (safe after commit)."""
-    stmt = (
-        select(Notification.user_id, func.count())
-        .where(Notification.user_id.in_(user_ids), Notification.read_at.is_(None))
-        .group_by(Notification.user_id)
-    )
+# The badge counts unread notifications up to here and then shows "99+": a page view, and every new
+# notification pushed live, then reads at most this many rows, however many a person leaves unread.
+BADGE_CAP = 100
+
+
+def _unread(user_id: int, cap: int | None):
+    """SELECT of the user's unread count, counting at most `cap` rows when given."""
+    where = (Notification.user_id == user_id, Notification.read_at.is_(None))
+    if cap is None:
+        return select(func.count()).select_from(Notification).where(*where)
+    return select(func.count()).select_from(select(Notification.id).where(*where).limit(cap).subquery())
+
+
+def unread_counts(user_ids: list[int], cap: int | None = None) -> dict[int, int]:
+    """Unread notifications per user, up to `cap` each, read on a connection of its own (safe after commit)."""
     with db.engine.connect() as connection:
-        counts = dict(connection.execute(stmt).all())
-    return {uid: counts.get(uid, 0) for uid in user_ids}
+        return {uid: connection.execute(_unread(uid, cap)).scalar() or 0 for uid in user_ids}
 
 
 def _announce(live: list[tuple], locales: dict[int, str]) -> None:
     """Push each new notification, with the unread count, to its reader's open pages."""
-    counts = unread_counts(sorted({item[0] for item in live}))
+    counts = unread_counts(sorted({item[0] for item in live}), BADGE_CAP)
     for user_id, notification_id, kind, params, link, urgent in live:
         locale = locales.get(user_id) or current_app.config["BABEL_DEFAULT_LOCALE"]
         with force_locale(locale):
@@ -363,7 +370,8 @@ def _announce(live: list[tuple], locales: dict[int, str]) -> None:
 
 
 def _announce_count(user_id: int) -> None:
-    emit_now("notifications.unread", {"unread": unread_counts([user_id])[user_id]}, user_room(user_id), NAMESPACE)
+    unread = unread_counts([user_id], BADGE_CAP)[user_id]
+    emit_now("notifications.unread", {"unread": unread}, user_room(user_id), NAMESPACE)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -396,11 +404,11 @@ def list_for(
     return list(db.session.scalars(stmt.order_by(Notification.id.desc()).limit(max(1, min(limit, 200)))))
 
 
-def unread_count(actor: Any) -> int:
+def unread_count(actor: Any, cap: int | None = None) -> int:
+    """The actor's unread notifications: all of them, or up to `cap` (the badge's BADGE_CAP)."""
     if not getattr(actor, "is_authenticated", False) or getattr(actor, "id", None) is None:
         return 0
-    stmt = select(func.count()).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
-    return db.session.scalar(stmt) or 0
+    return db.session.scalar(_unread(actor.id, cap)) or 0
 
 
 def get_notification(actor: Any, notification_id: int) -> Notification:

@@ -19,4 +19,4 @@ class NotificationsNamespace(Namespace):
 
     def on_unread(self, _data=None):
         """The current unread count (a page asks after reconnecting)."""
-        return {"unread": services.unread_count(current_user)}
+        return {"unread": services.unread_count(current_user, services.BADGE_CAP)}

@@ -20,7 +20,10 @@ bp = Blueprint("notifications", __name__, cli_group="notifications")
 
 @bp.app_context_processor
 def _unread_badge():
-    return {"notification_unread": lambda: services.unread_count(current_user)}
+    return {
+        "notification_unread": lambda: services.unread_count(current_user, services.BADGE_CAP),
+        "notification_badge_cap": services.BADGE_CAP,
+    }
 
 
 @bp.get("/notifications")

@@ -135,9 +135,10 @@
   function notificationBadge() {
     var badge = document.getElementById("unread-count");
     if (!badge || typeof io === "undefined") return;
+    var cap = parseInt(badge.dataset.cap, 10) || 100; // the server counts up to cap: "99+" from there
     var show = function (n) {
       if (typeof n !== "number") return;
-      badge.textContent = String(n);
+      badge.textContent = n >= cap ? String(cap - 1) + "+" : String(n);
       badge.dataset.count = String(n);
       badge.hidden = n === 0;
     };

@@ -60,6 +60,28 @@ def test_pages_list_and_mark_read(client, db, make_user, login, sent):
     assert services.unread_count(alice) == 0
 
 
+def test_badge_counts_up_to_its_cap_the_api_counts_all(app, client, db, make_user, login, bearer, monkeypatch, sent):
+    monkeypatch.setattr(services, "BADGE_CAP", 3)
+    alice = make_user("citizen")
+    for n in range(2):
+        notify(alice, dedupe=f"a{n}")
+    login(alice)
+    assert 'id="unread-count" data-count="2" data-cap="3"' in client.get("/notifications").get_data(as_text=True)
+    for n in range(2, 5):
+        notify(alice, dedupe=f"a{n}")
+    html = client.get("/notifications").get_data(as_text=True)
+    assert 'data-count="3" data-cap="3"' in html and ">2+</span>" in html  # five unread: "2+" with a cap of 3
+    assert services.unread_count(alice) == 5 and services.unread_count(alice, cap=3) == 3
+    assert services.unread_counts([alice.id], services.BADGE_CAP) == {alice.id: 3}
+    assert services.unread_counts([alice.id]) == {alice.id: 5}
+    assert client.get("/api/v1/notifications", headers=bearer(alice)).get_json()["unread"] == 5  # the API: all
+    socket = live_client(app, "/notifications", client)
+    assert socket.emit("unread", {}, namespace="/notifications", callback=True) == {"unread": 3}
+    notify(alice, dedupe="a5")
+    pushed = [e["args"][0] for e in socket.get_received("/notifications") if e["name"] == "notification"]
+    assert [p["unread"] for p in pushed] == [3]
+
+
 def test_anonymous_visitors_are_sent_to_log_in(client, db):
     assert client.get("/notifications").status_code == 302
     assert client.get("/account/notifications").status_code == 302
