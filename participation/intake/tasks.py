@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from participation.core.models import utcnow
@@ -21,7 +22,10 @@ def analyse_submission(submission_id: int) -> str | None:
 
     with transaction():
         # With its ticket: reading it later would first write the analysis below, a flush of its own.
-        submission = db.session.get(Submission, submission_id, options=[joinedload(Submission.ticket)])
+        # A query, not session.get: in-process the submission is still in the session, and get would
+        # hand it back without loading the ticket.
+        stmt = select(Submission).where(Submission.id == submission_id).options(joinedload(Submission.ticket))
+        submission = db.session.scalar(stmt)
         if submission is None or submission.analysed_at is not None:
             return None
         result = analyse(f"{submission.title}\n{submission.text}".strip())

@@ -67,7 +67,9 @@ def _active_users(stmt) -> list[User]:
     # Recipients need their address and language, not their roles and memberships (loaded on access).
     stmt = stmt.where(User.active).order_by(User.id).options(lazyload(User.role_rows), lazyload(User.memberships))
     # Without writing the transaction's pending rows first (the ticket's clocks, say): they are written
-    # with the notifications, in one flush instead of two.
+    # with the notifications, in one flush instead of two. Recipients are read as flushed: the ticket
+    # events' hook, the only caller, flushes before each round, so people and memberships added in the
+    # same transaction are there; a caller elsewhere must flush first.
     with db.session.no_autoflush:
         return list(db.session.scalars(stmt).unique())
 
@@ -346,9 +348,15 @@ def _unread(user_id: int, cap: int | None):
 
 
 def unread_counts(user_ids: list[int], cap: int | None = None) -> dict[int, int]:
-    """Unread notifications per user, up to `cap` each, read on a connection of its own (safe after commit)."""
+    """Unread notifications per user, up to `cap` each, read on a connection of its own (safe after commit).
+
+    One statement for all of them (a dispatch tells a whole department): a row of one count each."""
+    if not user_ids:
+        return {}
+    stmt = select(*(_unread(uid, cap).scalar_subquery() for uid in user_ids))
     with db.engine.connect() as connection:
-        return {uid: connection.execute(_unread(uid, cap)).scalar() or 0 for uid in user_ids}
+        row = connection.execute(stmt).one()
+    return {uid: count or 0 for uid, count in zip(user_ids, row, strict=True)}
 
 
 def _announce(live: list[tuple], locales: dict[int, str]) -> None:

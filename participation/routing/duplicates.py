@@ -63,19 +63,19 @@ def features(text: str) -> tuple[str, ...]:
 def _term_counts(text: str) -> tuple[tuple[str, ...], np.ndarray]:
     """A text's distinct terms and their sublinear frequencies, 1 + ln(count).
 
-    The costly part (cutting Chinese into words): cached per text, and run without the lock below, so
-    that threads comparing new texts at the same time do not wait for each other's."""
+    The costly part (cutting Chinese into words): cached per text, and run before the lock below is
+    taken, so that a check whose texts are all known never waits behind another thread cutting a new
+    one (jieba itself still cuts one text at a time, under the router's lock)."""
     counts = Counter(features(text))
     tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
     return tuple(counts), tf
 
 
 @lru_cache(maxsize=KEPT_TEXTS)
-def _numbered(text: str) -> np.ndarray:
-    """The numbers of a text's distinct terms, in _term_counts' order.
+def _numbered(terms: tuple[str, ...]) -> np.ndarray:
+    """The numbers of these terms, in their order (a text's distinct terms from _term_counts).
 
     Called with _terms_lock held: the numbering and this cache are renewed together."""
-    terms, _tf = _term_counts(text)
     return np.fromiter((_terms.setdefault(term, len(_terms)) for term in terms), dtype=np.int64, count=len(terms))
 
 
@@ -85,13 +85,12 @@ def similarities(text: str, others: list[str]) -> list[float]:
     TF-IDF with smoothed idf, ln((1 + n) / (1 + df)) + 1, over these n texts, rows l2-normalised."""
     if not others:
         return []
-    texts = [text, *others]
-    counted = [_term_counts(t) for t in texts]  # outside the lock
+    counted = [_term_counts(t) for t in [text, *others]]  # before the lock
     with _terms_lock:
         if len(_terms) > MAX_TERMS:  # a long-running process: number the terms afresh
             _terms.clear()
             _numbered.cache_clear()
-        docs = [(_numbered(t), tf) for t, (_terms_of, tf) in zip(texts, counted, strict=True)]
+        docs = [(_numbered(terms), tf) for terms, tf in counted]
     lengths = np.fromiter((len(ids) for ids, _tf in docs), dtype=np.int64, count=len(docs))
     if not lengths[0]:  # the text has no terms: nothing to compare
         return [0.0] * len(others)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from participation.core.uow import transaction
 from participation.notifications import services
@@ -72,8 +72,20 @@ def test_badge_counts_up_to_its_cap_the_api_counts_all(app, client, db, make_use
     html = client.get("/notifications").get_data(as_text=True)
     assert 'data-count="3" data-cap="3"' in html and ">2+</span>" in html  # five unread: "2+" with a cap of 3
     assert services.unread_count(alice) == 5 and services.unread_count(alice, cap=3) == 3
-    assert services.unread_counts([alice.id], services.BADGE_CAP) == {alice.id: 3}
-    assert services.unread_counts([alice.id]) == {alice.id: 5}
+    bob = make_user("citizen")
+    notify(bob, dedupe="b0")
+    ids = [alice.id, bob.id]
+    statements: list[str] = []
+    listener = lambda _c, _cur, statement, *_rest: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        counts = services.unread_counts(ids, services.BADGE_CAP)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert counts == dict(zip(ids, [3, 1], strict=True))
+    assert len(statements) == 1, statements  # one statement for everyone a dispatch tells
+    assert services.unread_counts([alice.id, bob.id]) == {alice.id: 5, bob.id: 1}
+    assert services.unread_counts([]) == {}
     assert client.get("/api/v1/notifications", headers=bearer(alice)).get_json()["unread"] == 5  # the API: all
     socket = live_client(app, "/notifications", client)
     assert socket.emit("unread", {}, namespace="/notifications", callback=True) == {"unread": 3}

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 from participation.routing.models import TicketStatus
 
 
-def test_an_automatic_dispatch_is_written_in_few_flushes(app, people, submit):
+def test_an_automatic_dispatch_is_written_in_few_flushes(app, people, submit, monkeypatch):
     """Reads that need none of the transaction's pending rows (the router's catalog reads, the duplicate
     check, the recipients of the notifications) do not write them first; it took 13 flushes before."""
-    app.config.update(ROUTING_AUTO_DISPATCH=True, ROUTING_CONFIDENCE_THRESHOLD=0.0)
+    monkeypatch.setitem(app.config, "ROUTING_AUTO_DISPATCH", True)
+    monkeypatch.setitem(app.config, "ROUTING_CONFIDENCE_THRESHOLD", 0.0)
     submit("预热：路灯不亮")  # the router is fitted and the catalog read once, outside the count
     flushes: list[int] = []
 
