@@ -255,13 +255,11 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
 
 
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
-    with db.session.no_autoflush:  # catalog reads
-        found = _categories(categories)
-        wanted = {lead, *co}
-        known = {
-            d.code: d
-            for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
-        }
+    found = _categories(categories)
+    wanted = {lead, *co}
+    known = {
+        d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
+    }
     lead_department = known.get(lead) or _department(lead, "lead")
     co_departments = [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead]
     _set_categories(ticket, found)
