@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,12 +67,21 @@ def remembered_recipients() -> Iterator[None]:
 def _active_users(stmt) -> list[User]:
     # Recipients need their address and language, not their roles and memberships (loaded on access).
     stmt = stmt.where(User.active).order_by(User.id).options(lazyload(User.role_rows), lazyload(User.memberships))
-    # Without writing the transaction's pending rows first (the ticket's clocks, say): they are written
-    # with the notifications, in one flush instead of two. Recipients are read as flushed: the ticket
-    # events' hook, the only caller, flushes before each round, so people and memberships added in the
-    # same transaction are there; a caller elsewhere must flush first.
+    # Without writing the transaction's other pending rows first (the ticket's clocks, say): they are
+    # written with the notifications, in one flush instead of two. Pending people, roles or memberships
+    # do decide who is told, so those are written first.
+    if _people_pending(db.session):
+        db.session.flush()
     with db.session.no_autoflush:
         return list(db.session.scalars(stmt).unique())
+
+
+_PEOPLE = (User, UserRole, DepartmentMembership)
+
+
+def _people_pending(session) -> bool:
+    """Whether the session holds unwritten people, roles or memberships (new, changed or deleted)."""
+    return any(isinstance(obj, _PEOPLE) for obj in chain(session.new, session.dirty, session.deleted))
 
 
 def _remembered(key: tuple, load) -> list[User]:

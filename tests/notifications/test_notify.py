@@ -184,3 +184,21 @@ def test_recipient_helpers(db, catalog, make_user):
     assert [u.id for u in services.department_staff(env)] == [staff.id, head.id]
     assert [u.id for u in services.department_heads(env)] == [head.id]
     assert [u.id for u in services.coordinators()] == [coordinator.id]
+
+
+def test_recipients_include_people_not_yet_written(db, catalog, make_user):
+    """Recipients are read without writing other pending rows, but pending people, roles and
+    memberships are written first: someone added in the same transaction is told."""
+    from participation.accounts.models import Role, User
+
+    staff = make_user("department_staff", departments=("ENV",))
+    env = staff.memberships[0].department_id
+    newcomer = User(email="newcomer@example.org", display_name="Newcomer")
+    newcomer.set_password("a long enough password")
+    newcomer.set_roles({Role.DEPARTMENT_STAFF})
+    newcomer.set_departments({env})
+    db.session.add(newcomer)  # not flushed
+    assert [u.email for u in services.department_staff(env)] == [staff.email, "newcomer@example.org"]
+    staff.active = False  # a pending change of a person counts too
+    assert [u.email for u in services.department_staff(env)] == ["newcomer@example.org"]
+    db.session.rollback()
