@@ -77,18 +77,22 @@ def current_calendar() -> BusinessCalendar:
     return calendar
 
 
-def calendar_for(ticket: Ticket) -> BusinessCalendar | AroundTheClock:
-    """Urgent items run around the clock; the rest in business time."""
-    calendar = current_calendar()
+def calendar_for(ticket: Ticket, business: BusinessCalendar | None = None) -> BusinessCalendar | AroundTheClock:
+    """Urgent items run around the clock; the rest in business time (`business`: the current calendar,
+    when the caller has it)."""
+    calendar = business or current_calendar()
     if ticket.priority == URGENT:
         return AroundTheClock(version_id=calendar.version_id)
     return calendar
 
 
-def targets_for(ticket: Ticket) -> dict[str, int]:
+def targets_for(ticket: Ticket, business: BusinessCalendar | None = None) -> dict[str, int]:
+    """The ticket's targets (`business`: the current calendar, whose working day sets a default
+    resolve target in minutes, when the caller has it)."""
     from participation.deadlines.setup import targets_for as policy_targets
 
-    return policy_targets(ticket.primary_category or ticket.submission.category, ticket.priority)
+    category = ticket.primary_category or ticket.submission.category
+    return policy_targets(category, ticket.priority, business.minutes_per_day if business else None)
 
 
 def pause_caps(calendar) -> dict[str, int]:
@@ -130,12 +134,13 @@ def facts_of(ticket: Ticket) -> clockmath.TicketFacts:
 def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
     """Bring the ticket's stored clocks in line with its history; returns them."""
     at = at or now()
-    calendar = calendar_for(ticket)
+    business = current_calendar()
+    calendar = calendar_for(ticket, business)
     existing = {c.key: c for c in db.session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
     facts = facts_of(ticket)
     results = clockmath.compute(
         facts,
-        targets_for(ticket),
+        targets_for(ticket, business),
         calendar,
         at,
         caps=pause_caps(calendar),

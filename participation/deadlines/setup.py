@@ -564,8 +564,9 @@ def delete_policy(actor: Any, policy_id: int) -> None:
     db.session.flush()
 
 
-def targets_for(category: Category | None, priority: str) -> dict[str, int]:
-    """The four targets in business minutes: the category's policy, else the city's, else the defaults."""
+def targets_for(category: Category | None, priority: str, day_minutes: int | None = None) -> dict[str, int]:
+    """The four targets in business minutes: the category's policy, else the city's, else the defaults
+    (`day_minutes`: the current calendar's working minutes a day, read from it when not given)."""
     if priority not in PRIORITIES:
         raise ValueError(f"unknown priority {priority!r}")
     rows = db.session.scalars(
@@ -584,5 +585,7 @@ def targets_for(category: Category | None, priority: str) -> dict[str, int]:
         targets["first_contact"] = category.respond_hours * 60
     if targets.get("resolve") is None:
         days = category.resolve_days if category is not None else FALLBACK_RESOLVE_DAYS
-        targets["resolve"] = days * minutes_per_day(current_calendar_version())
+        if day_minutes is None:
+            day_minutes = minutes_per_day(current_calendar_version())
+        targets["resolve"] = days * day_minutes
     return {name: int(targets[name]) for name in TARGETS}

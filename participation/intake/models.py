@@ -27,6 +27,12 @@ class Channel(enum.StrEnum):
     FORUM = "forum"
 
 
+def item_text(title: str | None, text: str | None) -> str:
+    """What the text models read of an item (routing, duplicates, analysis, urgency): its title and
+    text, a line apart."""
+    return f"{title or ''}\n{text or ''}".strip()
+
+
 class Submission(db.Model):
     __tablename__ = "submission"
     __table_args__ = (
@@ -65,6 +71,10 @@ class Submission(db.Model):
     organisation = relationship("Organisation")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="submission", cascade="all, delete-orphan")
     ticket = relationship("Ticket", back_populates="submission", uselist=False)
+
+    @property
+    def full_text(self) -> str:
+        return item_text(self.title, self.text)
 
 
 class StoredPhoto:

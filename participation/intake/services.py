@@ -23,7 +23,7 @@ from participation.core.uow import after_commit
 from participation.core.validation import validate
 from participation.extensions import db
 from participation.intake import uploads
-from participation.intake.models import Attachment, Channel, Submission
+from participation.intake.models import Attachment, Channel, Submission, item_text
 from participation.intake.schemas import SubmissionIn
 from participation.routing import services as routing
 
@@ -160,7 +160,7 @@ def submit(
     ticket = routing.open_ticket(submission, actor=sender)
     from participation.deadlines.services import is_urgent
 
-    if is_urgent(f"{data.title}\n{data.text}"):
+    if is_urgent(item_text(data.title, data.text)):
         ticket.priority = "urgent"
     audit(sender, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
     announce_status(submission, ticket.status.value)

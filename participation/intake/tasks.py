@@ -28,7 +28,7 @@ def analyse_submission(submission_id: int) -> str | None:
         submission = db.session.scalar(stmt)
         if submission is None or submission.analysed_at is not None:
             return None
-        result = analyse(f"{submission.title}\n{submission.text}".strip())
+        result = analyse(submission.full_text)
         submission.language = result.language
         submission.sentiment = result.sentiment
         submission.keywords = result.keywords

@@ -31,7 +31,7 @@ from sqlalchemy import null, or_, select
 from participation.catalog.models import Category, District
 from participation.core.models import utcnow
 from participation.extensions import db
-from participation.intake.models import Submission
+from participation.intake.models import Submission, item_text
 from participation.routing.models import OPEN_STATUSES, Ticket, TicketCategory, TicketStatus
 from participation.routing.router import _CJK_RUN, _chars, words
 
@@ -109,12 +109,8 @@ def similarities(text: str, others: list[str]) -> list[float]:
     return [float(min(max(s, 0.0), 1.0)) for s in scores]
 
 
-def _text(title: str, text: str) -> str:
-    return f"{title}\n{text}".strip()
-
-
 def ticket_text(ticket: Ticket) -> str:
-    return _text(ticket.submission.title, ticket.submission.text)
+    return ticket.submission.full_text
 
 
 class Place(NamedTuple):
@@ -246,7 +242,7 @@ def find_candidates(ticket: Ticket, now: datetime | None = None, limit: int = 3)
         if near is False:
             continue
         threshold = config["DUPLICATE_MIN_SIMILARITY"] if near else config["DUPLICATE_NO_PLACE_SIMILARITY"]
-        pool.append((row.id, _text(row.title, row.text), threshold))
+        pool.append((row.id, item_text(row.title, row.text), threshold))
     scores = similarities(ticket_text(ticket), [text for _id, text, _threshold in pool])
     found = [(id_, round(s, 4)) for (id_, _text, threshold), s in zip(pool, scores, strict=True) if s >= threshold]
     found.sort(key=lambda item: (-item[1], -item[0]))

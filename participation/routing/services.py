@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from participation.catalog.models import Category, Department
 from participation.core.audit import audit
@@ -95,7 +96,11 @@ def _announce(ticket: Ticket, event: str, public: bool = False) -> None:
 
 def open_ticket(submission: Any, actor: Any = None) -> Ticket:
     """Every submission becomes a ticket, first in status `submitted`."""
+    if "ticket" not in submission.__dict__:
+        # Called once per submission, as it is stored: it has no ticket yet, and need not be asked.
+        set_committed_value(submission, "ticket", None)
     ticket = Ticket(submission=submission, status=TicketStatus.SUBMITTED, district=submission.district)
+    ticket.parts, ticket.category_links = [], []  # known to be empty: not read back after the first write
     db.session.add(ticket)
     record(ticket, "submitted", actor, new=TicketStatus.SUBMITTED.value, public=True)
     return ticket
@@ -174,7 +179,7 @@ def route(ticket: Ticket) -> None:
 
     submission = ticket.submission
     router = current_router()
-    text = f"{submission.title}\n{submission.text}".strip()
+    text = submission.full_text
     enterprise = submission.organisation_id is not None
     # The decision reads the catalog and other tickets only: the ticket's pending changes need not be
     # written first (each early write is a flush of its own, the costliest part of routing).
@@ -204,7 +209,7 @@ def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: l
     if ticket.status != TicketStatus.TRIAGE:
         raise Conflict(_("Only tickets waiting in triage can be dispatched."))
     _dispatch(ticket, categories, lead, co, actor, automatic=False)
-    text = f"{ticket.submission.title}\n{ticket.submission.text}".strip()
+    text = ticket.submission.full_text
     db.session.add(TrainingExample(text=text, categories=list(dict.fromkeys(categories)), ticket_id=ticket.id))
     from participation.routing.engine import note_confirmation
 
@@ -245,7 +250,7 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
     _set_categories(ticket, found)
     codes = list(found)
     record(ticket, "recategorised", actor, before=before, after=codes)
-    text = f"{ticket.submission.title}\n{ticket.submission.text}".strip()
+    text = ticket.submission.full_text
     db.session.add(TrainingExample(text=text, categories=codes, ticket_id=ticket.id, source="correction"))
     from participation.routing.engine import note_confirmation
 
