@@ -132,6 +132,12 @@ def capped_pauses(pauses: list[Pause], calendar: Calendar, caps: dict[str, int],
     return out
 
 
+def cap_used_up(used: float, cap: float) -> bool:
+    """Whether `used` paused minutes reach the cap. A pause the sweep ends at its cap measures a hair
+    under it (times are kept to the microsecond, minutes are floats), so a second short counts as reached."""
+    return used >= cap - 1 / 60
+
+
 def _moment(start: datetime, minutes: float, pauses: list[Pause], calendar: Calendar, now: datetime) -> datetime:
     """When `minutes` of unpaused business time after start have run (pauses starting before it push it back)."""
     moment = calendar.add(start, minutes)

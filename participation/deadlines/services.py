@@ -226,7 +226,7 @@ def pause(actor: Any, ticket_id: int, kind: str, reason: str) -> Ticket:
         for p in clockmath.capped_pauses(clockmath.pauses_of(facts.events), calendar, pause_caps(calendar), at)
         if p.kind == kind
     )
-    if used >= pause_caps(calendar)[kind]:
+    if clockmath.cap_used_up(used, pause_caps(calendar)[kind]):
         raise Conflict(_("This ticket has used all the paused time allowed for this kind of pause."))
     ticket.paused_since = at
     record(ticket, "clock.paused", actor, public=kind == "waiting_citizen", kind=kind, reason=reason)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from participation.deadlines.calendar import AroundTheClock, BusinessCalendar
-from participation.deadlines.clocks import EventFacts, PartFacts, TicketFacts, compute, resume_at
+from participation.deadlines.clocks import EventFacts, PartFacts, TicketFacts, cap_used_up, compute, resume_at
 
 SH = ZoneInfo("Asia/Shanghai")
 # National Day week 2026: 1-7 October off, Saturday 10 October a make-up working day.
@@ -180,3 +180,14 @@ def test_pausing_never_moves_a_due_time_earlier(created, spans, open_last, now, 
         compute(_facts(events, created=created), TARGETS, CAL, now + timedelta(minutes=later), caps=CAPS), "resolve"
     )
     assert after.due_at >= paused.due_at
+
+
+def test_a_pause_ended_at_its_cap_has_used_the_cap():
+    """A pause cut at its cap measures a hair under it for some starts (floats, microseconds): the cap
+    is still used up. This start gives 1019.9999999999999 minutes for a cap of 1020."""
+    calendar = BusinessCalendar()
+    start = datetime(2026, 11, 30, 3, 1, 1, 57538, tzinfo=UTC)
+    used = calendar.minutes_between(start, calendar.add(start, 1020))
+    assert used < 1020  # the rounding this guards against
+    assert cap_used_up(used, 1020)
+    assert not cap_used_up(1018, 1020)
