@@ -56,11 +56,16 @@ def prepare(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def server(env: dict[str, str], threads: int = 32):
+def server(env: dict[str, str], threads: int = 32, as_make_run: bool = False):
+    """The platform served on a free port: by gunicorn (threads), or started as `make run` starts it
+    (`flask serve`: the embedded server with its mail and beat threads)."""
     port = free_port()
     log = open(tempfile.mktemp(prefix="bench-web-", suffix=".log"), "w")
-    proc = subprocess.Popen(
-        [
+    if as_make_run:
+        command = [sys.executable, "-m", "flask", "--app", "participation", "serve"]
+        env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    else:
+        command = [
             sys.executable,
             "-m",
             "gunicorn",
@@ -75,7 +80,9 @@ def server(env: dict[str, str], threads: int = 32):
             "--log-level",
             "warning",
             "participation.wsgi:app",
-        ],
+        ]
+    proc = subprocess.Popen(
+        command,
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -1,17 +1,23 @@
 """Submit-to-ticket throughput on PostgreSQL beside a trivial endpoint on the same server.
 
-Embedded mode (the default, as `make run` starts the platform): a submission request does the whole
-pipeline before it answers, the analysis task running in-process after commit: store the submission,
-ticket and event, analyse the text, route it, create the parts, write the events and publish the
-live events.
+Embedded mode (the default, the platform started as `make run` starts it: `flask serve`, with its
+analysis, mail and beat threads): the request stores the submission, ticket and first event and
+answers; the process's analysis thread analyses the text, routes it, creates the parts, writes the
+events and publishes the live events.
 
 With `--worker` the same is measured as a city deploys it: REDIS_URL set, a real Celery worker
 process (on this same machine) doing analysis and routing, the web request only storing and
-queueing. Then the request's own rate and latency are measured, and, separately, the end-to-end
-rate: tickets that got their parts per second, from the first request until the queue is drained,
-and the time from submission to dispatch of each ticket.
+queueing.
 
-    .venv/bin/python bench/submit_throughput.py [--seconds 15] [--workers 8] [--worker]
+In both, the request's own rate and latency are measured, and, separately, the end-to-end rate:
+tickets that got their parts per second, from the first request until the queue is drained, and
+the time from submission to dispatch of each ticket.
+
+With `--gunicorn` the embedded mode is served by gunicorn instead, where no background threads run:
+each request does the whole pipeline (Celery eager, after its commit) before it answers, and sends
+its e-mails itself (the embedded figures in docs/benchmarks.md before 2026-11-30 were measured so).
+
+    .venv/bin/python bench/submit_throughput.py [--seconds 15] [--workers 8] [--worker | --gunicorn]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from common import ROOT, fresh_postgres, prepare, server, server_env, texts
 from loadgen import json_request, run
@@ -110,6 +116,11 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help="a real Celery worker on Redis does the routing")
     parser.add_argument("--concurrency", type=int, default=2, help="the Celery worker's processes (--worker)")
     parser.add_argument(
+        "--gunicorn",
+        action="store_true",
+        help="embedded, under gunicorn instead of as `make run` starts it (no mail thread: the request sends e-mail)",
+    )
+    parser.add_argument(
         "--worker-nice", type=int, default=10, help="the worker's niceness, as the README deploys it (0: none)"
     )
     args = parser.parse_args()
@@ -130,8 +141,8 @@ def main() -> None:
             "POST", "/api/v1/submissions", {"kind": "complaint", "anonymous": True, "text": corpus[n % len(corpus)]}
         )
 
-    if args.worker:
-        measure_with_worker(args, url, env, submission)
+    if args.worker or not args.gunicorn:
+        measure_queued(args, url, env, submission)
         return
 
     with server(env) as base:
@@ -148,7 +159,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "mode": "embedded",
+                "mode": "embedded, under gunicorn: the whole pipeline in the request",
                 "baseline_health": baseline,
                 "submit_to_ticket": submit,
                 "ratio_to_baseline": round(ratio, 3),
@@ -162,13 +173,21 @@ def main() -> None:
     )
 
 
-def measure_with_worker(args, url: str, env: dict[str, str], submission) -> None:
-    import redis
+def measure_queued(args, url: str, env: dict[str, str], submission) -> None:
+    """The request stores and queues; a Celery worker (`--worker`) or the embedded server's own
+    analysis thread (as `make run` starts it) analyses and routes."""
+    if args.worker:
+        import redis
 
-    redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {**env, "REDIS_URL": redis_url}
-    with celery_worker(env, args.concurrency, args.worker_nice) as worker_log, server(env) as base:
+        redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
+        redis.Redis.from_url(redis_url).flushdb()
+        env = {**env, "REDIS_URL": redis_url}
+        background = celery_worker(env, args.concurrency, args.worker_nice)
+        web = server(env)
+    else:
+        background = nullcontext("the web process's own analysis thread")
+        web = server(env, as_make_run=True)
+    with background as worker_log, web as base:
         run(base, submission, seconds=3, workers=2)  # warm up both processes
         drained(url, 120)
         baseline = run(
@@ -191,7 +210,9 @@ def measure_with_worker(args, url: str, env: dict[str, str], submission) -> None
         json.dumps(
             {
                 "mode": f"Celery worker on Redis, concurrency {args.concurrency}, nice {args.worker_nice} "
-                f"(log {worker_log})",
+                f"(log {worker_log})"
+                if args.worker
+                else f"embedded, as make run starts it ({worker_log})",
                 "baseline_health": baseline,
                 "submit_requests": submit,
                 "end_to_end_tickets_per_second": round(end_to_end, 1),

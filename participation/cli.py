@@ -178,6 +178,15 @@ def demo_generate(
         click.echo(json.dumps({"planted": result["planted"], "period": result["period"]}, indent=2))
 
 
+def _warm_up(app) -> None:
+    from participation.routing.engine import current_router
+    from participation.text import analyse
+
+    analyse("预热 warm-up")
+    with app.app_context():
+        current_router().suggest("预热 warm-up")
+
+
 @click.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000")
@@ -185,10 +194,9 @@ def serve(host: str, port: int) -> None:
     """Serve the platform with live updates (embedded mode; use gunicorn in production)."""
     import threading
 
-    from participation.text import analyse
-
-    # Load the Chinese models now, not during the first person's request.
-    threading.Thread(target=analyse, args=("预热 warm-up",), daemon=True).start()
+    app = current_app._get_current_object()
+    # Load the text models and the router now, not for the first person's submission.
+    threading.Thread(target=_warm_up, args=(app,), daemon=True).start()
     url = f"http://{host}:{port}"
     click.echo("")
     click.echo(f"  Participation platform is running at {url}")
@@ -197,11 +205,12 @@ def serve(host: str, port: int) -> None:
         click.echo(f"    {login:<24} {', '.join(roles)}")
     click.echo("")
     from participation.core.scheduler import start_embedded_beat
+    from participation.intake.tasks import start_embedded_analyser
     from participation.notifications.tasks import start_embedded_mailer
 
-    app = current_app._get_current_object()
     start_embedded_beat(app)  # deadline sweep, outbox: no beat process here
     start_embedded_mailer(app)  # e-mail leaves from a thread of its own, not from the request that wrote it
+    start_embedded_analyser(app)  # so do analysis and routing: the submitter is answered once the item is stored
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one
     socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 

@@ -79,7 +79,10 @@ class Config:
         "notifications.flush_outbox": 60.0,
         "scoring.refresh_rolling": 120.0,
         "exports.sweep": 300.0,
+        "intake.analyse_pending": 300.0,
     }
+    # A submission still unanalysed this long after it was stored is queued again (see intake.tasks).
+    ANALYSIS_RETRY_MINUTES = 10
 
     # Notifications: quiet hours are in the city's time; e-mail goes through the outbox.
     CITY_TIMEZONE = "Asia/Shanghai"

@@ -165,9 +165,9 @@ def submit(
     audit(sender, "submission.created", submission, channel=channel.value, anonymous=data.anonymous)
     announce_status(submission, ticket.status.value)
 
-    from participation.intake.tasks import analyse_submission
+    from participation.intake.tasks import queue_analysis
 
-    after_commit(analyse_submission.delay, submission.id)
+    after_commit(queue_analysis, [submission.id])
     return submission, True
 
 

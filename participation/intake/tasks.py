@@ -38,3 +38,50 @@ def analyse_submission(submission_id: int) -> str | None:
             announce_status(submission, TicketStatus.TRIAGE.value)
             route(submission.ticket)
         return submission.language
+
+
+ANALYSER = "analyse"  # the embedded mode's background thread that analyses and routes what a commit stored
+
+
+def start_embedded_analyser(app):
+    """make run: analyse and route new submissions in a thread of this process, as a worker does in
+    production, so that the person submitting gets an answer once the item is stored (the tracking page
+    then shows the routing live). Submissions it never got to are taken up by `analyse_pending`."""
+    from participation.core.scheduler import Background, in_process
+
+    if not in_process(app):
+        return None
+    return Background(app, ANALYSER, analyse_submission).start()
+
+
+def queue_analysis(submission_ids: list[int]) -> None:
+    """Hand stored submissions to the analysis: the embedded thread, else a worker (in tests and
+    without the thread, Celery eager runs it here and now)."""
+    from participation.core.scheduler import hand_over
+
+    if hand_over(ANALYSER, submission_ids):
+        return
+    for submission_id in submission_ids:
+        analyse_submission.delay(submission_id)
+
+
+@shared_task(name="intake.analyse_pending", ignore_result=True)
+def analyse_pending() -> int:
+    """Queue again the submissions left unanalysed for ANALYSIS_RETRY_MINUTES (a task lost with a worker
+    or a broker, an embedded server stopped with items still queued); returns how many."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    before = utcnow() - timedelta(minutes=current_app.config["ANALYSIS_RETRY_MINUTES"])
+    ids = list(
+        db.session.scalars(
+            select(Submission.id)
+            .where(Submission.analysed_at.is_(None), Submission.created_at < before)
+            .order_by(Submission.id)
+            .limit(500)
+        )
+    )
+    db.session.rollback()  # nothing written here: the analysis has transactions of its own
+    queue_analysis(ids)
+    return len(ids)
