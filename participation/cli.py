@@ -208,9 +208,9 @@ def serve(host: str, port: int) -> None:
     from participation.intake.tasks import start_embedded_analyser
     from participation.notifications.tasks import start_embedded_mailer
 
-    start_embedded_beat(app)  # deadline sweep, outbox: no beat process here
-    start_embedded_mailer(app)  # e-mail leaves from a thread of its own, not from the request that wrote it
-    start_embedded_analyser(app)  # so do analysis and routing: the submitter is answered once the item is stored
+    start_embedded_analyser(app)  # analysis and routing leave the request: the submitter is answered once stored
+    start_embedded_mailer(app)  # so does e-mail
+    start_embedded_beat(app)  # deadline sweep, outbox, items left unanalysed: no beat process here
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # this command is the server, not a wrapper around one
     socketio.run(current_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 

@@ -24,7 +24,14 @@ def analyse_submission(submission_id: int) -> str | None:
         # With its ticket: reading it later would first write the analysis below, a flush of its own.
         # A query, not session.get: in-process the submission is still in the session, and get would
         # hand it back without loading the ticket.
-        stmt = select(Submission).where(Submission.id == submission_id).options(joinedload(Submission.ticket))
+        # Locked (PostgreSQL): a second run of the same item, queued again by `analyse_pending`, waits
+        # for this one and then finds it analysed.
+        stmt = (
+            select(Submission)
+            .where(Submission.id == submission_id)
+            .options(joinedload(Submission.ticket))
+            .with_for_update(of=Submission)
+        )
         submission = db.session.scalar(stmt)
         if submission is None or submission.analysed_at is not None:
             return None
@@ -68,16 +75,24 @@ def queue_analysis(submission_ids: list[int]) -> None:
 @shared_task(name="intake.analyse_pending", ignore_result=True)
 def analyse_pending() -> int:
     """Queue again the submissions left unanalysed for ANALYSIS_RETRY_MINUTES (a task lost with a worker
-    or a broker, an embedded server stopped with items still queued); returns how many."""
+    or a broker, an embedded server stopped with items still queued); returns how many.
+
+    Only those of the last day: one whose analysis keeps failing is not tried for ever, and cannot hold
+    up newer ones (the window also keeps the query on the created_at index)."""
     from datetime import timedelta
 
     from flask import current_app
 
-    before = utcnow() - timedelta(minutes=current_app.config["ANALYSIS_RETRY_MINUTES"])
+    now = utcnow()
+    before = now - timedelta(minutes=current_app.config["ANALYSIS_RETRY_MINUTES"])
     ids = list(
         db.session.scalars(
             select(Submission.id)
-            .where(Submission.analysed_at.is_(None), Submission.created_at < before)
+            .where(
+                Submission.analysed_at.is_(None),
+                Submission.created_at < before,
+                Submission.created_at >= now - timedelta(days=1),
+            )
             .order_by(Submission.id)
             .limit(500)
         )
