@@ -13,6 +13,7 @@ from participation.intake import services as intake
 from participation.intake import tasks
 from participation.intake.models import Submission
 from participation.routing.models import TicketStatus
+from tests.conftest import live_client
 
 
 def _store(actor, text: str = "小区门口路灯坏了一个月了，晚上一片漆黑") -> int:
@@ -21,9 +22,19 @@ def _store(actor, text: str = "小区门口路灯坏了一个月了，晚上一�
         return submission.id
 
 
-def test_make_run_answers_once_stored_and_routes_in_its_own_thread(app, db, people, monkeypatch):
-    """In the embedded mode the person submitting does not wait for analysis and routing."""
+def test_make_run_answers_once_stored_and_routes_in_its_own_thread(app, db, client, login, people, monkeypatch):
+    """In the embedded mode the person submitting does not wait for analysis and routing, and sees them
+    arrive live."""
     assert not hand_over(tasks.ANALYSER, [1])  # no thread (tests, production): the commit queues the task itself
+    login(people.citizen)
+    live = live_client(app, "/intake", client)
+    assert live.emit("follow_mine", {}, namespace="/intake", callback=True) == {"ok": True}
+    heard: list[str] = []
+
+    def listen() -> list[str]:
+        heard.extend(e["args"][0]["status"] for e in live.get_received("/intake") if e["name"] == "submission.status")
+        return heard
+
     release = threading.Event()
     analysis = tasks.analyse
 
@@ -40,6 +51,7 @@ def test_make_run_answers_once_stored_and_routes_in_its_own_thread(app, db, peop
         db.session.expire_all()
         submission = db.session.get(Submission, submission_id)
         assert submission.analysed_at is None and submission.ticket.status == TicketStatus.SUBMITTED
+        assert listen() == ["submitted"]
         release.set()
         deadline = time.monotonic() + 30
         while submission.analysed_at is None and time.monotonic() < deadline:
@@ -48,6 +60,9 @@ def test_make_run_answers_once_stored_and_routes_in_its_own_thread(app, db, peop
             db.session.expire_all()
         assert submission.analysed_at is not None
         assert submission.ticket.status in (TicketStatus.TRIAGE, TicketStatus.DISPATCHED)
+        while len(listen()) < 2 and time.monotonic() < deadline:  # published after the thread's commit
+            time.sleep(0.05)
+        assert heard[:2] == ["submitted", "triage"]
     finally:
         release.set()
         assert analyser.stop()  # it finished what it had been given, then ended
