@@ -15,7 +15,8 @@ probabilities are mixed:
 * sentence meaning (`semantic`): the cosine between the text's multilingual sentence embedding and
   each of the category's catalog texts, the closest counting. It finds the category when the words
   differ from the catalog's ("水淹到膝盖" for road flooding) and across languages. It speaks for the
-  catalog, so its share shrinks as confirmed tickets teach the two lexical models a city's own words.
+  catalog, so its share in a category's score shrinks as that category's confirmed tickets teach the
+  two lexical models a city's own words for it.
 
 What a sender sets aside ("不是工地的事", "the bus is fine") is taken out of the text and counts
 against the categories it names (`set_aside`).
@@ -54,14 +55,22 @@ _PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|\s+-\s+|\b
 # A piece that sets a subject aside ("不是工地的事", "路灯是好的", "not a bus complaint", "the trees are
 # fine"): the language's own markers of negation, dismissal and concession, not words of any catalog.
 _DISMISS = re.compile(
-    # Chinese: 不是… (but not 不是说好…, 不是一般的…), 跟…无关, …是好的, …修好了, …没问题, 倒是, 都忍了.
+    # Chinese: 不是… (but not 不是说好…, 不是一般的…), also after a short subject (我投诉的不是…, 我们公司不是…,
+    # 那家饭店不是…; but not 是不是, 要不是, 可不是, nor a question: 物业费里不是包含了吗), 跟…无关, …是好的,
+    # …修好了, …没问题, 倒是 / 倒还好 / 倒能忍, …我不在乎, …我认了, 都忍了.
     r"^(?:这|那)?(?:并|也)?不是(?!说好|一般|很|太|第一次|一两天|一天两天|每次)"
-    r"|不关.{0,8}事|(?:跟|和|与).{1,10}(?<!有)(?:无关|没关系|没有关系)|倒是|不说$|先不说"
+    r"|^(?!.*[吗嘛呢]$)[^，。！？]{1,8}?(?<![是要可])不是(?!说好|一般|很|太|第一次|一两天|一天两天|每次)"
+    r"|不关.{0,8}事|(?:跟|和|与).{1,10}(?<!有)(?:无关|没关系|没有关系)|倒是|倒(?:还好|还行|能忍|无所谓|不在乎)"
+    r"|不说$|先不说|不在乎$|无所谓$|(?:我|也)认了$"
     r"|(?:都|就)忍了|忍了$|算了$|修好了(?:谢谢)?$|是好的$|(?<!有)没问题$|没毛病|挺好的?$|谢谢$|不评价"
     # English: not a / not about … (but not "not a single", "not the first"), … is fine, forget the …
     r"|^(?:it'?s |this is |this isn'?t |i'?m |we'?re )?not "
     r"(?:a(?! single)|an|the(?! first| only)|about|my|our|that|this|why|because)\b"
     r"|that'?s not (?:why|what|the)|\bnot why\b|don'?t send|nothing to do with|forget (?:the|about)"
+    # … is not / isn't about, not here / writing / complaining / asking about, no … issue at all
+    r"|(?:\bnot|\b(?:is|are|was|were|do|does|did)n'?t) "
+    r"(?:here |writing |calling |complaining |asking |reporting |talking )?about\b"
+    r"|\bnot (?:complaining|asking|reporting|writing)\b|\bno \w+ (?:issue|problem)s? at all\b"
     r"|never mind|\b(?:is|are|was|were) (?:fine|ok|okay|sorted)\b"
     r"|\b(?:is|are|was|were|been|got) (?:now |already )?fixed\b|can live with|\bthank(?:s|\s+you)?\b(?!\s+to\b)"
     r"|(?:isn'?t|not) the (?:problem|issue)"
@@ -201,7 +210,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
 
-    version = 3  # of the fitted model's make: a stored router of another version is fitted again
+    version = 4  # of the fitted model's make: a stored router of another version is fitted again
     proto_temperature = 12.0
     char_analyzer = "char_wb"
     char_ngrams = (1, 3)
@@ -211,8 +220,8 @@ class Router:
     history_k = 8.0
     proto_history = False
     secondary_rank = 4
-    semantic_weight = 0.4  # the sentence-meaning model's share with no history ...
-    semantic_history_k = 10.0  # ... times k / (k + confirmed tickets per category)
+    semantic_weight = 0.4  # the sentence-meaning model's share for a category with no history ...
+    semantic_history_k = 10.0  # ... times k / (k + the category's confirmed tickets)
     semantic_temperature = 15.0
     first_raised = True  # a multi-issue item's categories in the order its text raises them, the first primary
     set_aside_weight = 3.0  # a set-aside subject's probability p scales its category by 1 - 3p (at least 0)
@@ -300,9 +309,11 @@ class Router:
         if self.semantic:
             catalog = src == 0
             self._fit_meaning([d for d, c in zip(docs, catalog, strict=True) if c], y[catalog])
-            per_category = len(self.history) / n
+            # Category by category: the lexical models learn a city's words for the categories its
+            # history holds, and only for those; a rare category keeps the sentence model's full voice.
+            confirmed = np.bincount(y[src == 1], minlength=n)
             self._semantic_share = (
-                self.semantic_weight * self.semantic_history_k / (self.semantic_history_k + per_category)
+                self.semantic_weight * self.semantic_history_k / (self.semantic_history_k + confirmed)
             )
 
     def _fit_meaning(self, docs: list[str], labels: np.ndarray) -> None:
@@ -383,7 +394,9 @@ class Router:
             return lexical
         if vectors is None:
             vectors = meaning.embed(texts)
-        return (1 - self._semantic_share) * lexical + self._semantic_share * self._meaning(vectors)
+        share = self._semantic_share
+        mixed = (1 - share) * lexical + share * self._meaning(vectors)
+        return mixed / mixed.sum(axis=1, keepdims=True)
 
     def _meaning(self, vectors: np.ndarray) -> np.ndarray:
         """Category probabilities from the closest exemplar of each category in meaning."""

@@ -53,6 +53,21 @@ def test_past_tickets_improve_and_never_degrade(figures):
     assert warm["lead_accuracy"] >= cold["lead_accuracy"] - 0.01
 
 
+def test_the_sentence_model_keeps_its_voice_for_categories_without_history():
+    """History teaches the lexical models a city's words only for the categories it holds: the sentence
+    model's share shrinks category by category, and a category with no confirmed ticket keeps all of it."""
+    view = CatalogView.from_document(load(DEMO[0]))
+    common = "ROAD-STREETLIGHT"
+    past = [(f"路灯又坏了，第{k}次报修，晚上一片漆黑", [common]) for k in range(30)]
+    router = Router(view, past)
+    share = dict(zip(router.codes, router._semantic_share, strict=True))
+    assert share[common] == pytest.approx(Router.semantic_weight * 10 / (10 + 30))
+    assert {share[c] for c in router.codes if c != common} == {Router.semantic_weight}
+    scores = router._scores(["小区门口的垃圾桶满了好几天没人清运"])
+    assert scores.sum() == pytest.approx(1.0)
+    assert router.codes[int(scores.argmax())] == "CITY-GARBAGE"
+
+
 def test_routed_without_triage_is_more_accurate_than_the_rest(figures):
     cold, warm, _ = figures
     for f in (cold, warm):
@@ -177,6 +192,36 @@ def test_a_routers_exemplars_survive_pickling():
             "The lamp at our stairs is dead",
             "Forget the karaoke bar",
         ),
+        # A short subject before 不是, and other ways of saying what an item is not about.
+        (
+            "我投诉的不是工地噪音，我是那个工地的工人，三个月没发工钱了",
+            "我是那个工地的工人，三个月没发工钱了",
+            "我投诉的不是工地噪音",
+        ),
+        ("我们公司不是来投诉欠薪的，是想问执照变更要多久", "是想问执照变更要多久", "我们公司不是来投诉欠薪的"),
+        ("河水倒还好，是小区的污水管接错了", "是小区的污水管接错了", "河水倒还好"),
+        ("价格我不在乎，问题是熟食里有虫", "问题是熟食里有虫", "价格我不在乎"),
+        ("价钱是贵点我认了，关键是腊肉发霉了还端上桌", "关键是腊肉发霉了还端上桌", "价钱是贵点我认了"),
+        (
+            "This isn't about drainage. A branch hangs over the path",
+            "A branch hangs over the path",
+            "This isn't about drainage",
+        ),
+        (
+            "My complaint is not about the food, they owe me two months' pay",
+            "they owe me two months' pay",
+            "My complaint is not about the food",
+        ),
+        (
+            "Not complaining about the parking fee, the dogs in the car park bite",
+            "the dogs in the car park bite",
+            "Not complaining about the parking fee",
+        ),
+        (
+            "Our site has no noise issue at all. The permit has been pending for months",
+            "The permit has been pending for months",
+            "Our site has no noise issue at all",
+        ),
     ],
 )
 def test_what_the_sender_sets_aside_is_taken_out(text, about, aside):
@@ -201,6 +246,11 @@ def test_what_the_sender_sets_aside_is_taken_out(text, about, aside):
         "不知道跟工地有没有关系，最近家里墙上全是裂缝",
         "Apart from the broken street lights, there is also garbage everywhere",
         "Thanks to the construction, our road is a mess",
+        "物业的垃圾清运费单独收，物业费里不是包含了吗",  # a question, not an aside
+        "是不是该管管了，垃圾堆了一个月",
+        "要不是邻居说，我都不知道水管漏了",
+        "My complaint about the noise at night: it never stops",
+        "The street is not safe, nobody cares about it",
         "不是工地的事",  # nothing would be left: the text is kept whole
         "",
     ],
