@@ -260,12 +260,59 @@ def test_what_the_sender_sets_aside_is_taken_out(text, about, aside):
         "要不是邻居说，我都不知道水管漏了",
         "My complaint about the noise at night: it never stops",
         "The street is not safe, nobody cares about it",
+        # Complaints that use an aside's words about the very thing they complain of.
+        "公交车不是晚点就是不来，等了四十分钟",
+        "停电已经不是一次两次了，冰箱里的东西全坏了",
+        "楼道漏水不是小事，墙皮都泡掉了",
+        "物业说不是他们管的，让我们找城管，城管又说找物业",
+        "客服一直说不是他们的问题，燃气表还是走得飞快",
+        "以前不是这样的，自从换了保洁公司垃圾就没人收",
+        "水龙头出来的水不是清的，是黄的，还有味道",
+        "停电不是一天两天的事，整个夏天都这样",
+        "如果不是邻居报警，KTV能唱到凌晨四点",
+        "白天噪音倒还好，一到晚上工地就开始打桩",
+        "投诉了三次，物业根本不在乎",
+        "工地晚上施工扰民，施工方一副无所谓",
+        "如果只是吵一两天我也认了，这都吵了一个月了",
+        "The driver wasn't about to wait for me, he just drove off",
+        "The council said the flooding isn't about them, call the water company",
+        "It's not about one pothole, the whole road is falling apart",
+        "The bus tracker app is not reporting arrival times, buses just show as delayed",
+        "I'm not asking for much, just fix the street light outside number 12",
+        "We had no flooding problem at all before they built the estate, now the basement floods",
+        "The company claims there's no noise issue at all. I recorded 85 dB at midnight",
         "不是工地的事",  # nothing would be left: the text is kept whole
         "",
     ],
 )
 def test_a_text_without_an_aside_is_kept_whole(text):
     assert set_aside(text) == (text, None)
+
+
+@pytest.mark.parametrize(
+    "text, aside",
+    [
+        ("噪音的事先放一边，工地的土把整条路都弄脏了", "噪音的事先放一边"),
+        ("工地噪音我就不提了，他们把渣土倒在河边", "工地噪音我就不提了"),
+        ("并非噪音问题，是楼上往下扔垃圾", "并非噪音问题"),
+        ("噪音还能接受，主要是油烟熏得睡不着", "噪音还能接受"),
+        ("公交本身没什么问题，车站的顶棚漏雨", "公交本身没什么问题"),
+        ("物业方面我没意见，问题是楼下饭店油烟太大", "物业方面我没意见"),
+        ("不投诉物业，想问一下小区门口的路灯归谁管", "不投诉物业"),
+        ("那家饭店不是食品问题，菜挺干净的。问题是多收了茶位费", "那家饭店不是食品问题"),
+        ("The bins aren't the issue, it's the rats coming from the drain", "The bins aren't the issue"),
+        ("The noise is not an issue. The site blocks the footpath", "The noise is not an issue"),
+        ("I don't mind the noise, the dust is covering our cars", "I don't mind the noise"),
+        ("Unrelated to the bus, the crossing lights on Main St are out", "Unrelated to the bus"),
+        ("Leaving aside the parking fee, the car park lights are all out", "Leaving aside the parking fee"),
+        (
+            "The street light has been repaired. Now the pavement next to it is broken",
+            "The street light has been repaired",
+        ),
+    ],
+)
+def test_more_ways_of_setting_a_subject_aside(text, aside):
+    assert set_aside(text)[1] == aside
 
 
 @pytest.mark.parametrize(
