@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 
 def celery_init_app(app: Flask) -> Celery:
-    """Create the Celery app for this Flask app (Flask's documented pattern)."""
+    """Create the Celery app for this Flask app (Flask's documented pattern).
+
+    A task runs in a fresh app context of its own: in a worker, of the app it was made with; run in
+    place (eager, or the embedded threads), of the app that queued it. Celery's default app is the last
+    one made in the process, and a task queued by one Flask app must not read another's database."""
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            with app.app_context():
+            owner = current_app._get_current_object() if has_app_context() else app
+            with owner.app_context():
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask)

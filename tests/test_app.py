@@ -8,6 +8,19 @@ from alembic.migration import MigrationContext
 
 from participation import create_app
 from participation.extensions import db as _db
+from participation.extensions import socketio
+
+
+@pytest.fixture(autouse=True)
+def _the_suites_app_stays_current(app):
+    """The apps made here take over what a process keeps once, for its one app in production:
+    Flask-SocketIO's server and Celery's default app. The suite's app gets them back, so that the
+    tests after these see the same live events and tasks whatever order they run in."""
+    server = socketio.server
+    yield
+    socketio.server = server
+    app.extensions["celery"].set_default()
+    app.extensions["celery"].set_current()
 
 
 def test_environment_overrides_config(monkeypatch, tmp_path):
@@ -171,3 +184,20 @@ def test_the_authorisation_guard_catches_an_unchecked_write(tmp_path):
     fresh.test_client().post("/unchecked-for-test")
     assert UNAUTHORISED_WRITES == ["POST /unchecked-for-test -> 200"]
     UNAUTHORISED_WRITES.clear()
+
+
+def test_a_task_run_in_place_runs_for_the_app_that_queued_it(app):
+    """Celery's default app is the last one made in the process; a task run in place (eager, or in
+    make run's threads) still reads the database and settings of the app that queued it."""
+    other = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "CITY_NAME": {"en": "Elsewhere"}})
+    celery = other.extensions["celery"]
+
+    @celery.task
+    def city():
+        from flask import current_app
+
+        return current_app.config["CITY_NAME"]["en"]
+
+    with app.app_context():
+        assert city.apply().get() == app.config["CITY_NAME"]["en"] != "Elsewhere"
+    assert city.apply().get() == "Elsewhere"  # no app context, as in a worker: the task's own app
