@@ -8,17 +8,20 @@ from alembic.migration import MigrationContext
 
 from participation import create_app
 from participation.extensions import db as _db
-from participation.extensions import socketio
+from participation.extensions import limiter, socketio
 
 
 @pytest.fixture(autouse=True)
 def _the_suites_app_stays_current(app):
     """The apps made here take over what a process keeps once, for its one app in production:
-    Flask-SocketIO's server and Celery's default app. The suite's app gets them back, so that the
-    tests after these see the same live events and tasks whatever order they run in."""
-    server = socketio.server
+    Flask-SocketIO's server, Flask-Limiter's storage (Redis, for an app made with REDIS_URL) and
+    Celery's default app. The suite's app gets them back, so that the tests after these see the same
+    live events, rate limits and tasks whatever order they run in."""
+    kept = {extension: vars(extension).copy() for extension in (socketio, limiter)}
     yield
-    socketio.server = server
+    for extension, state in kept.items():
+        vars(extension).clear()
+        vars(extension).update(state)
     app.extensions["celery"].set_default()
     app.extensions["celery"].set_current()
 

@@ -51,7 +51,7 @@ _CLAUSE = re.compile(
     r"|\b(?:and also|also|plus|besides|but|and)\b|另外|还有|而且|并且|同时|此外|但是"
 )
 # Where a text turns: the pieces a sender may set aside before saying what the item is about.
-_PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|\s+-\s+|\b(?:but|however)\b|但是|可是|不过")
+_PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|(?<!\s)\s+-\s+|\b(?:but|however)\b|但是|可是|不过")
 # A piece that sets a subject aside ("不是工地的事", "路灯是好的", "not a bus complaint", "the trees are
 # fine"): the language's own markers of negation, dismissal and concession, not words of any catalog.
 _DISMISS = re.compile(
@@ -61,21 +61,22 @@ _DISMISS = re.compile(
     # 我说的不是…, 那家饭店不是问题): "公交车不是晚点就是不来", "停电已经不是一次两次了", "物业说不是他们管的",
     # "以前不是这样的" and questions ending in 吗 / 嘛 / 呢 are complaints, not asides.
     r"|^(?!.*[吗嘛呢]$)(?![^，。！？]*就是)(?:我们?|咱们?|本人)[^，。！？]{0,5}?(?<![是要可又也就还])不是"
-    r"(?!没|不|唯一|说好|一般|很|太|第一|一两|一次|一天两天|每次)"
-    r"|^[^，。！？]{0,6}(?:投诉|反映|举报|说|问|咨询)的(?:事|问题)?不是"
-    r"|^[^，。！？]{1,8}不是(?:问题|重点|关键|主要问题|我要(?:说|投诉|反映)的)"
-    r"|^(?![^，。！？]*说不是)[^，。！？]{1,8}不是(?![^，。！？]*(?:[小大]问题|小事|大事|[天次年月回]|什么|个))"
+    r"(?!没|不|唯一|说好|一般|很|太|第一|一两|一次|一天两天|每次|一直|三天两头|坏)"
+    r"|^(?!.*[吗嘛呢]$)(?:[^，。！？]{0,6}(?:投诉|反映|举报|咨询)|(?:我们?|咱们?)(?:要|想)?(?:说|问))的(?:事|问题)?不是"
+    r"|^(?!.*[吗嘛呢]$)[^，。！？]{1,8}不是(?:问题|重点|关键|主要问题|我要(?:说|投诉|反映)的)"
+    r"|^(?!.*[吗嘛呢]$)(?![^，。！？]*说不是)[^，。！？]{1,8}不是(?![^，。！？]*(?:[小大]问题|小事|大事|[天次年月回]|什么|个))"
     r"[^，。！？]{1,5}(?:问题|的事)$"
     r"|不关.{0,8}事|(?:跟|和|与).{1,10}(?<!有)(?:无关|没关系|没有关系)|倒是|不说$|先不说"
     # 倒还好 / 倒能忍 …, but not beside a time or frequency ("白天噪音倒还好，一到晚上…" is about the noise).
     r"|^(?![^，。！？]*(?:白天|晚上|夜里|平时|平常|[春夏秋冬]天|偶尔|有时|以前|之前|刚开始|周末|早上|上午|下午|小雨))"
     r"[^，。！？]*倒(?:还好|还行|能忍|无所谓|不在乎)"
     # The sender's 不在乎 / 无所谓 / 认了, not someone else's ("物业根本不在乎" is the complaint), nor a condition.
-    r"|我们?(?:也|都|倒)?不在乎$|(?<!一副)(?<!觉得|根本|表现|态度|好像)(?<![都倒])无所谓$"
+    r"|我们?(?:也|都|倒)?(?:不在乎|无所谓)$"
     r"|^(?![^，。！？]*(?:如果|要是|假如|就算|只是|几天|一两天|一阵|一会))[^，。！？]*我们?(?:也|就)?认了$"
     r"|(?:都|就)忍了|忍了$|算了$|修好了(?:谢谢)?$|是好的$|(?<!有)没问题$|没毛病|挺好的?$|谢谢$|不评价"
-    r"|放一边|不提了$|^(?:这|那)?并非|还能接受$|已经解决了$|没(?:什么|啥)(?:问题|毛病)$|没意见$|^(?:我们?)?不投诉"
-    r"|有人(?:报|反映|投诉)过了$|是次要的$"
+    # 先放一边, 不提了, 并非, 还能接受, 已经解决了 / 没什么问题 (not what someone says: "检测员说没什么问题"), 没意见.
+    r"|(?:事|问题)先?放一边|不提了$|^(?:这|那)?并非|^(?![^，。！？]*(?:谁|怎么|哪))[^，。！？]*还能接受$"
+    r"|^(?![^，。！？]*说)[^，。！？]*(?:已经解决了|没(?:什么|啥)(?:问题|毛病))$|没意见$|^(?:我们?)?不投诉|是次要的$"
     # English: not a / not about … (but not "not a single", "not the first"), … is fine, forget the …
     r"|^(?:it'?s |this is |this isn'?t |i'?m |we'?re )?not "
     r"(?:a(?! single)|an|the(?! first| only)|about(?! one\b| just\b)|my|our|that|this|why|because)\b"
@@ -91,9 +92,13 @@ _DISMISS = re.compile(
     r".*\bno \w+ (?:issue|problem)s? at all\b"
     r"|never mind|\b(?:is|are|was|were) (?:fine|ok|okay|sorted)\b"
     r"|\b(?:is|are|was|were|been|got) (?:now |already )?fixed\b|can live with|\bthank(?:s|\s+you)?\b(?!\s+to\b)"
-    r"|(?:isn'?t|aren'?t|not) (?:the|an) (?:problem|issue)|\baside$|\bleaving aside\b|\bi have no problem with\b"
-    r"|\bi don'?t mind\b|couldn'?t care less|\bnot fussed\b|\bunrelated to\b|\bi'?m fine with\b|\brather than\b"
-    r"|\b(?:has|have) been (?:repaired|fixed)$"
+    # … isn't the issue, "noise aside", leaving aside, the sender's "I don't mind / I'm fine with" (not
+    # beside a time: "I don't mind the noise during the day, but at 3am …"), "has been repaired".
+    r"|(?:isn'?t|aren'?t|not) (?:the|an) (?:problem|issue)(?! for\b)|^\w+(?: \w+)? aside$|\bleaving aside\b"
+    r"|\bi have no problem with\b|^(?:i|we) couldn'?t care less|\bnot fussed\b|\bunrelated to\b"
+    r"|^(?!.*\b(?:during|day|daytime|night|morning|evening|weekends?|sometimes|usually|once)\b)"
+    r".*\b(?:i|we) (?:don'?t|do not) mind\b|^(?!.*\b(?:during|day|daytime|night|morning|evening|weekends?))"
+    r".*\b(?:i'?m|i am|we'?re|we are) fine with\b|^(?!none|nothing|no )\S.*\b(?:has|have) been (?:repaired|fixed)$"
 )
 _jieba_lock = threading.Lock()
 
