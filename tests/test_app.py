@@ -189,9 +189,10 @@ def test_the_authorisation_guard_catches_an_unchecked_write(tmp_path):
     UNAUTHORISED_WRITES.clear()
 
 
-def test_a_task_run_in_place_runs_for_the_app_that_queued_it(app):
+def test_a_task_run_in_place_runs_for_the_app_that_queued_it(app, monkeypatch):
     """Celery's default app is the last one made in the process; a task run in place (eager, or in
     make run's threads) still reads the database and settings of the app that queued it."""
+    monkeypatch.delenv("REDIS_URL", raising=False)  # the embedded mode, whatever the run's environment
     other = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "CITY_NAME": {"en": "Elsewhere"}})
     celery = other.extensions["celery"]
 
