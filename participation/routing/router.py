@@ -32,6 +32,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
@@ -206,10 +207,25 @@ def _chars(text: str) -> str:
     return re.sub(r"[\W\d_]+", " ", text.lower()).strip()
 
 
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text's pieces that are long enough to carry an issue of their own lie (characters)."""
+    out, start = [], 0
+    for mark in chain(_CLAUSE.finditer(text), [None]):
+        end = mark.start() if mark else len(text)
+        piece = text[start:end]
+        stripped = piece.lstrip(" ,，")
+        a = start + len(piece) - len(stripped)
+        b = a + len(stripped.rstrip(" ,，"))
+        if len(_CJK.findall(text, a, b)) >= 5 or len(_LATIN.findall(text[a:b].lower())) >= 4:
+            out.append((a, b))
+        if mark:
+            start = mark.end()
+    return out
+
+
 def clauses(text: str) -> list[str]:
     """The text's pieces that are long enough to carry an issue of their own."""
-    pieces = [p.strip(" ,，") for p in _CLAUSE.split(text) if p and p.strip(" ,，")]
-    return [p for p in pieces if len(_CJK.findall(p)) >= 5 or len(_LATIN.findall(p.lower())) >= 4]
+    return [text[a:b] for a, b in clause_spans(text)]
 
 
 def set_aside(text: str) -> tuple[str, str | None]:
@@ -452,13 +468,17 @@ class Router:
         about = [a for a, _ in split]
         aside = [i for i, (_, g) in enumerate(split) if g]
         # A single clause is the text itself: only two or more are scored on their own.
-        pieces = [cs if len(cs) > 1 else [] for cs in (clauses(a) for a in about)]
+        spans = [s if len(s) > 1 else [] for s in map(clause_spans, about)]
+        pieces = [[a[i:j] for i, j in s] for a, s in zip(about, spans, strict=True)]
         flat = about + [split[i][1] for i in aside] + [c for cs in pieces for c in cs]
         vectors = None
         if self.semantic:
-            # One run of the sentence model per item: its text, what it sets aside, its clauses.
+            # One run of the sentence model per item: its text and what it sets aside, and each clause
+            # read in place within the text (its neighbours its context) rather than run again alone.
             grouped = [
-                meaning.embed_together([about[i]] + ([split[i][1]] if split[i][1] else []) + pieces[i])
+                meaning.embed_together(
+                    [about[i]] + ([split[i][1]] if split[i][1] else []), [(0, a, b) for a, b in spans[i]]
+                )
                 for i in range(n)
             ]
             vectors = np.concatenate(

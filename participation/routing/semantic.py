@@ -84,15 +84,20 @@ class _Encoder:
         graph = _graph(weights, _ORDERS, _MAX_LEFT).SerializeToString()
         self._session = onnxruntime.InferenceSession(graph, _options(), providers=["CPUExecutionProvider"])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One vector per text: the texts of one item (a submission's text, its clauses, what it sets
-        aside), from one run of the network.
+    def encode(self, texts: list[str], spans: list[tuple[int, int, int]] = ()) -> np.ndarray:
+        """One vector per text: the texts of one item (a submission's text, what it sets aside), from one
+        run of the network; then one per span `(text, start, end)`: the word pieces of that text
+        between those characters, with the text's start and end of sentence (a clause read in place).
 
         The activations are quantised per run, so an item's vectors depend on its own texts only,
         never on what else is being routed at the same time."""
         # Text by text: SentencePiece's batch call hands a few short texts to a thread pool, seven
         # times slower than cutting them one by one.
-        ids = [self._pieces.encode(t if t.strip() else ".", add_bos=True, add_eos=True) for t in texts]
+        texts = [t if t.strip() else "." for t in texts]
+        if spans:
+            ids, places = self._with_places(texts)
+        else:
+            ids = [self._pieces.encode(t, add_bos=True, add_eos=True) for t in texts]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         n = int(lengths.sum())
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=n)
@@ -103,8 +108,23 @@ class _Encoder:
         embedded *= self._scale[chunk, None]
         embedded += self._lo[chunk, None]
         # Which tokens each text's vector is the mean of (a product with the tokens' features).
-        members = np.zeros((len(ids), n), dtype=np.float32)
+        members = np.zeros((len(ids) + len(spans), n), dtype=np.float32)
         members[np.repeat(np.arange(len(ids)), lengths), np.arange(n)] = np.repeat(1.0 / lengths, lengths)
+        sizes = lengths
+        if spans:
+            sizes = np.empty(len(ids) + len(spans), dtype=np.int64)
+            sizes[: len(ids)] = lengths
+            for row, (k, start, end) in enumerate(spans, len(ids)):
+                text, place = texts[k], places[k]
+                lo, hi = len(text[:start].encode()), len(text[:end].encode())
+                inside = np.flatnonzero((place[:, 0] >= lo) & (place[:, 1] <= hi)) + 1
+                first, last = starts[k], starts[k] + lengths[k] - 1
+                if len(inside):
+                    tokens = np.concatenate([[first], first + inside, [last]])
+                else:  # no word piece lies wholly inside: the whole text
+                    tokens = np.arange(first, last + 1)
+                members[row, tokens] = 1.0 / len(tokens)
+                sizes[row] = len(tokens)
         return self._session.run(
             ["vectors"],
             {
@@ -112,9 +132,20 @@ class _Encoder:
                 "projected": self._projected(flat, embedded),
                 "windows": self._window_index(starts, lengths, n),
                 "members": members,
-                "lengths": lengths[:, None].astype(np.float32),
+                "lengths": sizes[:, None].astype(np.float32),
             },
         )[0]
+
+    def _with_places(self, texts: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Each text's word pieces (with start and end of sentence) and where each piece lies in the text
+        (bytes of UTF-8, one row per piece without the two ends)."""
+        ids, places = [], []
+        bos, eos = self._pieces.bos_id(), self._pieces.eos_id()
+        for text in texts:
+            pieces = self._pieces.encode(text, out_type="proto").pieces
+            ids.append([bos, *(p.id for p in pieces), eos])
+            places.append(np.array([(p.begin, p.end) for p in pieces], dtype=np.int64).reshape(-1, 2))
+        return ids, places
 
     def _projected(self, flat: np.ndarray, embedded: np.ndarray) -> np.ndarray:
         """Each token's projection (float32, as the package computes it): the network's first layer sees
@@ -304,8 +335,10 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.concatenate([_encoder().encode([t]) for t in texts])
 
 
-def embed_together(texts: list[str]) -> np.ndarray:
-    """One row per text, the texts of one item in one run (cheaper than a run each)."""
+def embed_together(texts: list[str], spans: list[tuple[int, int, int]] = ()) -> np.ndarray:
+    """One row per text, the texts of one item in one run (cheaper than a run each); then one row per
+    span `(text, start, end)` of characters: that part of the text read in place, where its neighbours
+    are its context (a text's clauses, without running them again on their own)."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    return _encoder().encode(texts)
+    return _encoder().encode(texts, spans)

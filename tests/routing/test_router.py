@@ -129,6 +129,32 @@ def test_a_long_text_does_not_crush_its_short_clauses():
     assert cosines.min() > 0.99
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小区门口路灯坏了好几天，另外垃圾桶也满了没人清",
+        "Streetlights out on Binhai Road and the drain by the school is blocked",
+        "噪音扰民💢💢 每天晚上，还有 the construction site dust is everywhere",
+    ],
+)
+def test_a_clause_read_in_place_is_the_clause(text):
+    """A clause read within its text (its neighbours its context, one run for the item) means what the
+    clause alone means, and reading clauses in place leaves the text's own vector as it was."""
+    from participation.routing.router import clause_spans
+    from participation.routing.semantic import embed, embed_together
+
+    spans = clause_spans(text)
+    assert len(spans) == 2
+    got = embed_together([text], [(0, a, b) for a, b in spans])
+    assert got.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    assert got[0] @ embed([text])[0] > 0.999
+    alone = embed([text[a:b] for a, b in spans])
+    assert ((got[1:] * alone).sum(axis=1) > 0.9).all()
+    # Each clause is closer to itself than to the other clause.
+    assert got[1] @ alone[0] > got[1] @ alone[1] and got[2] @ alone[1] > got[2] @ alone[0]
+
+
 def test_an_items_vectors_do_not_depend_on_what_else_is_routed():
     """Activations are quantised per run and each item is a run: the same text, the same decision."""
     from participation.routing.semantic import embed, embed_together
