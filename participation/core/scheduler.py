@@ -62,14 +62,31 @@ class EmbeddedBeat:
 
 
 class Background:
-    """One daemon thread doing the items handed to it, in order, each in an app context of its own."""
+    """One daemon thread doing the items handed to it, in order, each in an app context of its own.
 
-    def __init__(self, app: Flask, name: str, work: Callable[[Any], Any]):
+    An item that fails with one of `retry_on` (a database or a service briefly out of reach) is tried
+    again after each of `delays` seconds in turn, as a Celery worker retries the same task with its
+    backoff; the others go on meanwhile. After the last delay it is logged and left (the periodic
+    jobs that look for unfinished work take it up)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        name: str,
+        work: Callable[[Any], Any],
+        retry_on: tuple[type[BaseException], ...] = (),
+        delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0),
+    ):
         self.app = app
         self.name = name
         self.work = work
+        self.retry_on = retry_on
+        self.delays = delays
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"background-{name}", daemon=True)
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
+        self._stopping = False
 
     def start(self) -> Background:
         self.app.extensions.setdefault(QUEUES, {})[self.name] = self
@@ -85,23 +102,59 @@ class Background:
         return True
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Take no more work, finish what was queued; True when the thread has ended."""
+        """Take no more work, finish what was queued (not the retries still waiting: the periodic jobs
+        take those up); True when the thread has ended."""
         if self.app.extensions.get(QUEUES, {}).get(self.name) is self:
             del self.app.extensions[QUEUES][self.name]
+        with self._timers_lock:
+            self._stopping = True
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
         self._queue.put(_STOP)
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is _STOP:
+            entry = self._queue.get()
+            if entry is _STOP:
                 return
+            item, attempt = entry if isinstance(entry, _Retry) else (entry, 0)
             try:
                 with self.app.app_context():
                     self.work(item)
+            except self.retry_on as error:
+                if attempt < len(self.delays):
+                    delay = self.delays[attempt]
+                    log.warning("background %s: %r failed (%s), again in %ss", self.name, item, error, delay)
+                    self._later(delay, _Retry(item, attempt + 1))
+                else:
+                    log.exception("background %s gave up on %r after %d tries", self.name, item, attempt + 1)
             except Exception:  # one item's failure must not stop the others
                 log.exception("background %s failed on %r", self.name, item)
+
+    def _later(self, seconds: float, entry: _Retry) -> None:
+        def put() -> None:
+            with self._timers_lock:
+                self._timers.discard(timer)
+                if not self._stopping:
+                    self._queue.put(entry)
+
+        timer = threading.Timer(seconds, put)
+        timer.daemon = True
+        with self._timers_lock:
+            if self._stopping:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+
+class _Retry(tuple):
+    """An item handed back to its thread's queue for another try: (item, tries so far)."""
+
+    def __new__(cls, item: Any, attempt: int):
+        return super().__new__(cls, (item, attempt))
 
 
 def in_process(app: Flask) -> bool:

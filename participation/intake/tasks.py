@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from participation.core.models import utcnow
@@ -13,8 +14,11 @@ from participation.intake.models import Submission
 from participation.routing.models import TicketStatus
 from participation.text import analyse
 
+# A database or broker briefly out of reach (a lost connection, SQLite's lock held too long): tried again.
+TRANSIENT = (OSError, OperationalError)
 
-@shared_task(name="intake.analyse_submission", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+
+@shared_task(name="intake.analyse_submission", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def analyse_submission(submission_id: int) -> str | None:
     """Store language, sentiment and keywords, then route: dispatch when sure, else wait in triage."""
     from participation.intake.services import announce_status
@@ -53,12 +57,14 @@ ANALYSER = "analyse"  # the embedded mode's background thread that analyses and 
 def start_embedded_analyser(app):
     """make run: analyse and route new submissions in a thread of this process, as a worker does in
     production, so that the person submitting gets an answer once the item is stored (the tracking page
-    then shows the routing live). Submissions it never got to are taken up by `analyse_pending`."""
+    then shows the routing live). A submission whose analysis meets a database out of reach is tried
+    again after 1, 2, 4, 8 and 16 seconds, as a worker retries it; those it never got to are taken up by
+    `analyse_pending`."""
     from participation.core.scheduler import Background, in_process
 
     if not in_process(app):
         return None
-    return Background(app, ANALYSER, analyse_submission).start()
+    return Background(app, ANALYSER, analyse_submission, retry_on=TRANSIENT).start()
 
 
 def queue_analysis(submission_ids: list[int]) -> None:

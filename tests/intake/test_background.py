@@ -88,3 +88,87 @@ def test_submissions_left_unanalysed_are_queued_again(app, db, people, monkeypat
     assert db.session.get(Submission, recent).ticket.status == TicketStatus.SUBMITTED
     assert db.session.get(Submission, given_up).analysed_at is None  # older than a day: no longer tried
     assert tasks.analyse_pending() == 0
+
+
+def test_a_background_thread_tries_again_after_a_transient_failure(app):
+    """A database or service briefly out of reach: the item is tried again after each delay while the
+    others go on; another kind of error, or the last delay spent, and it is logged and left."""
+    from participation.core.scheduler import Background
+
+    done: list[object] = []
+    tries: dict[object, int] = {}
+    finished = threading.Event()
+
+    def work(item):
+        tries[item] = tries.get(item, 0) + 1
+        if item == "flaky" and tries[item] < 3:
+            raise OSError("connection refused")
+        if item == "down":
+            raise OSError("still refused")
+        if item == "broken":
+            raise ValueError("a bug, not the network")
+        done.append(item)
+        if item == "flaky":
+            finished.set()
+
+    background = Background(app, "test-retry", work, retry_on=(OSError,), delays=(0.05, 0.05, 0.05)).start()
+    try:
+        assert background.submit(["flaky", "down", "broken", "plain"])
+        assert finished.wait(5)
+        deadline = time.monotonic() + 5
+        while tries.get("down", 0) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # no fifth try of "down" comes
+    finally:
+        assert background.stop()
+    assert done == ["plain", "flaky"]  # the others did not wait for the retries
+    assert tries == {"flaky": 3, "down": 4, "broken": 1, "plain": 1}
+
+
+def test_retries_still_waiting_are_dropped_when_the_thread_stops(app):
+    from participation.core.scheduler import Background
+
+    tries: list[object] = []
+
+    def work(item):
+        tries.append(item)
+        raise OSError("refused")
+
+    background = Background(app, "test-stop", work, retry_on=(OSError,), delays=(0.3,)).start()
+    background.submit([1])
+    deadline = time.monotonic() + 5
+    while not tries and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert background.stop()  # at once, not after the retry's delay
+    time.sleep(0.5)
+    assert tries == [1]
+
+
+def test_the_embedded_analyser_tries_again_when_the_database_is_out_of_reach(app, db, people, monkeypatch):
+    """make run: a submission whose analysis meets a lost database connection is analysed and routed on
+    the next try, a second later, not ten minutes later by `analyse_pending`."""
+    from sqlalchemy.exc import OperationalError
+
+    analysis = tasks.analyse
+    failures = []
+
+    def once_unreachable(text):
+        if not failures:
+            failures.append(text)
+            raise OperationalError("SELECT 1", {}, OSError("server closed the connection unexpectedly"))
+        return analysis(text)
+
+    monkeypatch.setattr(tasks, "analyse", once_unreachable)
+    analyser = tasks.start_embedded_analyser(app)
+    try:
+        submission_id = _store(people.citizen)
+        deadline = time.monotonic() + 30
+        submission = db.session.get(Submission, submission_id)
+        while submission.analysed_at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            db.session.rollback()
+            db.session.expire_all()
+        assert failures and submission.analysed_at is not None
+        assert submission.ticket.status in (TicketStatus.TRIAGE, TicketStatus.DISPATCHED)
+    finally:
+        assert analyser.stop()
