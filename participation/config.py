@@ -40,7 +40,7 @@ class Config:
     SUBMISSION_RATE_LIMIT = "10 per minute;100 per day"
 
     ROUTING_CONFIDENCE_THRESHOLD = 0.3  # below it, an item waits in the coordinator's triage queue
-    ROUTING_SECONDARY_THRESHOLD = 0.2  # a clause this sure of another (top-4) category adds it (multi-issue)
+    ROUTING_SECONDARY_THRESHOLD = 0.18  # a clause this sure of another (top-4) category adds it (multi-issue)
     ROUTING_AUTO_DISPATCH = True
     ROUTING_SEMANTIC = True  # the multilingual sentence model beside the lexical ones (off: faster, less accurate)
     ROUTING_RETRAIN_AFTER = 20  # new dispatcher confirmations before the router is retrained

@@ -274,7 +274,7 @@ class Router:
         history: list[tuple[str, list[str]]] | None = None,
         *,
         threshold: float = 0.3,
-        secondary_threshold: float = 0.2,
+        secondary_threshold: float = 0.18,
         history_k: float | None = None,
         semantic: bool = True,
     ):
