@@ -137,14 +137,22 @@ class _Encoder:
         )[0]
 
     def _with_places(self, texts: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
-        """Each text's word pieces (with start and end of sentence) and where each piece lies in the text
-        (bytes of UTF-8, one row per piece without the two ends)."""
+        """Each text's word pieces (with start and end of sentence) and where each piece's own characters
+        lie in the text (bytes of UTF-8, one row per piece without the two ends).
+
+        A piece that starts a word ("▁drain") holds the space before it; where it lies starts after that
+        space, so a clause that starts with the word keeps it."""
         ids, places = [], []
         bos, eos = self._pieces.bos_id(), self._pieces.eos_id()
         for text in texts:
             pieces = self._pieces.encode(text, out_type="proto").pieces
             ids.append([bos, *(p.id for p in pieces), eos])
-            places.append(np.array([(p.begin, p.end) for p in pieces], dtype=np.int64).reshape(-1, 2))
+            place = np.empty((len(pieces), 2), dtype=np.int64)
+            for k, p in enumerate(pieces):
+                surface = p.surface
+                space = len(surface.encode()) - len(surface.lstrip().encode())
+                place[k] = min(p.begin + space, p.end), p.end
+            places.append(place)
         return ids, places
 
     def _projected(self, flat: np.ndarray, embedded: np.ndarray) -> np.ndarray:

@@ -135,6 +135,9 @@ def test_a_long_text_does_not_crush_its_short_clauses():
         "小区门口路灯坏了好几天，另外垃圾桶也满了没人清",
         "Streetlights out on Binhai Road and the drain by the school is blocked",
         "噪音扰民💢💢 每天晚上，还有 the construction site dust is everywhere",
+        # Clauses that start with a word whose piece holds the space before it ("▁fix", "▁tourists").
+        "The streetlights on Binhai Road are all out, also fix the potholes near the school",
+        "Garbage bins overflowing near the market, tourists can barely pass.",
     ],
 )
 def test_a_clause_read_in_place_is_the_clause(text):
