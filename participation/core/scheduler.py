@@ -9,11 +9,13 @@ unless a test starts one.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import count
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -66,8 +68,9 @@ class Background:
 
     An item that fails with one of `retry_on` (a database or a service briefly out of reach) is tried
     again after each of `delays` seconds in turn, as a Celery worker retries the same task with its
-    backoff; the others go on meanwhile. After the last delay it is logged and left (the periodic
-    jobs that look for unfinished work take it up)."""
+    backoff; the others go on meanwhile (the thread keeps the waiting items in a heap by due time, no
+    thread of their own). After the last delay it is logged and left (the periodic jobs that look for
+    unfinished work take it up)."""
 
     def __init__(
         self,
@@ -84,9 +87,6 @@ class Background:
         self.delays = delays
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"background-{name}", daemon=True)
-        self._timers: set[threading.Timer] = set()
-        self._timers_lock = threading.Lock()
-        self._stopping = False
 
     def start(self) -> Background:
         self.app.extensions.setdefault(QUEUES, {})[self.name] = self
@@ -106,55 +106,38 @@ class Background:
         take those up); True when the thread has ended."""
         if self.app.extensions.get(QUEUES, {}).get(self.name) is self:
             del self.app.extensions[QUEUES][self.name]
-        with self._timers_lock:
-            self._stopping = True
-            for timer in self._timers:
-                timer.cancel()
-            self._timers.clear()
         self._queue.put(_STOP)
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        waiting: list[tuple[float, int, Any, int]] = []  # (due, order, item, tries so far)
+        order = count()
         while True:
-            entry = self._queue.get()
+            while waiting and waiting[0][0] <= time.monotonic():
+                _, _, item, tries = heapq.heappop(waiting)
+                self._do(item, tries, waiting, order)
+            try:
+                entry = self._queue.get(timeout=max(0.0, waiting[0][0] - time.monotonic()) if waiting else None)
+            except queue.Empty:
+                continue
             if entry is _STOP:
                 return
-            item, attempt = entry if isinstance(entry, _Retry) else (entry, 0)
-            try:
-                with self.app.app_context():
-                    self.work(item)
-            except self.retry_on as error:
-                if attempt < len(self.delays):
-                    delay = self.delays[attempt]
-                    log.warning("background %s: %r failed (%s), again in %ss", self.name, item, error, delay)
-                    self._later(delay, _Retry(item, attempt + 1))
-                else:
-                    log.exception("background %s gave up on %r after %d tries", self.name, item, attempt + 1)
-            except Exception:  # one item's failure must not stop the others
-                log.exception("background %s failed on %r", self.name, item)
+            self._do(entry, 0, waiting, order)
 
-    def _later(self, seconds: float, entry: _Retry) -> None:
-        def put() -> None:
-            with self._timers_lock:
-                self._timers.discard(timer)
-                if not self._stopping:
-                    self._queue.put(entry)
-
-        timer = threading.Timer(seconds, put)
-        timer.daemon = True
-        with self._timers_lock:
-            if self._stopping:
-                return
-            self._timers.add(timer)
-        timer.start()
-
-
-class _Retry(tuple):
-    """An item handed back to its thread's queue for another try: (item, tries so far)."""
-
-    def __new__(cls, item: Any, attempt: int):
-        return super().__new__(cls, (item, attempt))
+    def _do(self, item: Any, tries: int, waiting: list, order: Iterator[int]) -> None:
+        try:
+            with self.app.app_context():
+                self.work(item)
+        except self.retry_on as error:
+            if tries < len(self.delays):
+                delay = self.delays[tries]
+                log.warning("background %s: %r failed (%s), again in %ss", self.name, item, error, delay)
+                heapq.heappush(waiting, (time.monotonic() + delay, next(order), item, tries + 1))
+            else:
+                log.exception("background %s gave up on %r after %d tries", self.name, item, tries + 1)
+        except Exception:  # one item's failure must not stop the others
+            log.exception("background %s failed on %r", self.name, item)
 
 
 def in_process(app: Flask) -> bool:

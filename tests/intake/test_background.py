@@ -134,14 +134,17 @@ def test_retries_still_waiting_are_dropped_when_the_thread_stops(app):
         tries.append(item)
         raise OSError("refused")
 
-    background = Background(app, "test-stop", work, retry_on=(OSError,), delays=(0.3,)).start()
-    background.submit([1])
+    background = Background(app, "test-stop", work, retry_on=(OSError,), delays=(30.0,)).start()
+    threads = threading.active_count()
+    background.submit(range(200))  # the database is down: every item waits for its retry
     deadline = time.monotonic() + 5
-    while not tries and time.monotonic() < deadline:
+    while len(tries) < 200 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert background.stop()  # at once, not after the retry's delay
-    time.sleep(0.5)
-    assert tries == [1]
+    assert threading.active_count() == threads  # the waiting items hold no thread of their own
+    started = time.monotonic()
+    assert background.stop()  # at once, not after the retries' delay
+    assert time.monotonic() - started < 5
+    assert sorted(tries) == list(range(200))
 
 
 def test_the_embedded_analyser_tries_again_when_the_database_is_out_of_reach(app, db, people, monkeypatch):
