@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -122,24 +123,24 @@ class CatalogView:
 
     @classmethod
     def from_document(cls, doc: dict) -> CatalogView:
-        """Build from the catalog file format (used by `routing evaluate` and the tests)."""
-        categories = {}
-        for c in doc.get("categories", []):
-            if c.get("active", True) is False:
-                continue
-            texts = [c["name"]["zh"], c["name"]["en"]]
-            description = c.get("description") or {}
-            texts += [description.get("zh", ""), description.get("en", "")]
-            texts += list(c.get("keywords", [])) + list(c.get("examples", []))
-            categories[c["code"]] = CategoryInfo(
-                code=c["code"],
-                lead=c["lead"],
-                co=tuple(c.get("co", [])),
-                texts=tuple(t for t in texts if t and t.strip()),
-                district_co=bool(c.get("district_co", False)),
-                enterprise_only=bool(c.get("enterprise_only", False)),
+        """Build from the catalog file format (used by `routing evaluate` and the tests); a document the
+        router cannot read raises ValidationFailed with the places of its problems."""
+        from participation.routing.schemas import read_catalog
+
+        catalog = read_catalog(doc)
+        categories = {
+            c.code: CategoryInfo(
+                code=c.code,
+                lead=c.lead,
+                co=tuple(c.co),
+                texts=tuple(c.texts()),
+                district_co=c.district_co,
+                enterprise_only=c.enterprise_only,
             )
-        offices = {d["code"]: d["office"] for d in doc.get("districts", []) if d.get("office")}
+            for c in catalog.categories
+            if c.active
+        }
+        offices = {d.code: d.office for d in catalog.districts if d.office}
         return cls(categories=categories, district_office=offices)
 
 
@@ -342,7 +343,12 @@ class Router:
         self._clf = LogisticRegression(C=self.C, max_iter=2000)
         present = sorted(set(y.tolist()))
         self._clf_classes = np.array(present)
-        self._clf.fit(X, y, sample_weight=weights * len(present))
+        with warnings.catch_warnings():
+            # A catalog of names only has one or two texts a category: scikit-learn then wonders whether
+            # this is a regression problem. It is not, and the person running `routing evaluate` need not
+            # be told.
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+            self._clf.fit(X, y, sample_weight=weights * len(present))
 
         # Both lexical models' weights per feature side by side: a text's features are read in one gather.
         self._lexical_t = np.ascontiguousarray(np.hstack([protos.T, self._clf.coef_.T]))
