@@ -11,7 +11,9 @@ from werkzeug.routing import IntegerConverter
 
 from participation.extensions import db, login_manager, socketio
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# C0 controls, and UTF-16 surrogates standing alone (JSON's "\ud800" escape: no character, and no
+# UTF-8 for the database, the router or the search to take).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class BoundedInt(IntegerConverter):
@@ -149,7 +151,8 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _refuse_control_characters():
-        """NUL and other C0 control characters are never text a person typed (PostgreSQL refuses NUL)."""
+        """NUL and other C0 control characters, and lone surrogates, are never text a person typed
+        (PostgreSQL refuses NUL, and UTF-8 has no surrogates)."""
         from participation.core.errors import ValidationFailed
 
         bad = [name for name, value in _text_inputs() if _CONTROL.search(value)]

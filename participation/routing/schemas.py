@@ -9,16 +9,30 @@ a list, a code given twice.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from participation.core.errors import ValidationFailed
 from participation.core.validation import errors_to_fields
 
-Code = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=40)]
-Text = Annotated[str, StringConstraints(strict=True, max_length=2000)]
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair ("\\ud800" in JSON): no character
+
+
+def _characters(value: Any) -> Any:
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise ValueError(_("Contains characters that are not allowed."))
+    return value
+
+
+Code = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(_characters),
+]
+Text = Annotated[str, StringConstraints(strict=True, max_length=2000), AfterValidator(_characters)]
 
 
 def _texts(value: Any) -> Any:
@@ -26,6 +40,8 @@ def _texts(value: Any) -> Any:
     if isinstance(value, str) or (
         isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     ):
+        for text in value.values() if isinstance(value, dict) else [value]:
+            _characters(text)
         return value
     raise ValueError(_('A text, or one text per language (for example {"zh": "…", "en": "…"}).'))
 
@@ -44,7 +60,7 @@ class RoutedCategory(_Lenient):
     lead: Code
     co: list[Code] = []
     keywords: list[Text] = []
-    examples: list[Annotated[str, StringConstraints(strict=True, max_length=20000)]] = []
+    examples: list[Annotated[str, StringConstraints(strict=True, max_length=20000), AfterValidator(_characters)]] = []
     district_co: bool = False
     enterprise_only: bool = False
     active: bool = True

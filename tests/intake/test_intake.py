@@ -290,6 +290,22 @@ def test_control_characters_are_refused(client, catalog, db):
     assert nothing_stored(db)
 
 
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/submissions", '{"kind": "complaint", "text": "\\ud800路灯坏了一个月了", "anonymous": true}'),
+        ("/api/v1/routing/suggest", '{"text": "工地半夜施工\\udfff噪音很大"}'),
+    ],
+)
+def test_lone_surrogates_are_refused(client, catalog, db, path, body):
+    """JSON may escape half a UTF-16 pair ("\\ud800"): no character, and no UTF-8 for the database or the
+    router. Refused with the field's place, never a 500."""
+    response = client.post(path, data=body.encode(), content_type="application/json")
+    assert response.status_code == 422
+    assert "text" in response.get_json()["error"]["fields"]
+    assert nothing_stored(db)
+
+
 def test_huge_ids_are_not_found(client, catalog, db, make_user, login):
     login(make_user("citizen"))
     assert client.get("/attachments/100000000000000000000").status_code == 404

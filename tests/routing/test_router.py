@@ -503,6 +503,7 @@ def test_evaluate_reports_bad_input_clearly(runner, tmp_path, content, place):
             "catalog.categories[0].keywords",
         ),
         ("[]", "catalog.json"),
+        ('{"categories": [{"code": "A", "name": "\\ud800x", "lead": "D"}]}', "catalog.categories[0].name"),
     ],
 )
 def test_evaluate_reports_a_catalog_it_cannot_read_clearly(runner, tmp_path, catalog, place):
