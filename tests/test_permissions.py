@@ -10,6 +10,7 @@ from participation.accounts.models import ApiToken, Role, User
 from participation.core.permissions import can, rules
 from participation.forums.models import ProposalState
 from participation.intake.models import Submission
+from participation.routing.models import PartStatus
 
 ROLES = [None] + [r.value for r in Role]
 
@@ -36,6 +37,7 @@ MATRIX: dict[str, set[str | None]] = {
     "routing.ticket.invite": {"coordinator"},
     "routing.ticket.lead": set(),
     "routing.part.work": set(),
+    "routing.part.sign": {"department_staff", "department_admin"},
     "routing.inbox": set(),
     "notifications.list_own": {r.value for r in Role},
     "notifications.read": set(),
@@ -131,7 +133,7 @@ ROUTING_ON_TICKET = {
     "deadlines.pause.suspend",
     "deadlines.interim",
 }
-TICKET = SimpleNamespace(lead_department_id=999, parts=[SimpleNamespace(department_id=999)])
+TICKET = SimpleNamespace(lead_department_id=999, parts=[SimpleNamespace(department_id=999, status=PartStatus.PENDING)])
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, TypeVar
 
 from flask import Request
@@ -73,12 +74,34 @@ def json_body(request: Request) -> dict:
     """The request's JSON object: 415 for another content type, 400 for malformed JSON."""
     if not request.is_json:
         raise UnsupportedMediaType()
-    data = request.get_json(silent=True)
+    data = parsed_json(request)
     if data is None:
         raise BadRequest(_("The body is not valid JSON."))
     if not isinstance(data, dict):
         raise BadRequest(_("The body must be a JSON object."))
     return data
+
+
+def parsed_json(request: Request) -> Any:
+    """The request's JSON, or None when it is not valid JSON; nested too deep for the parser (a
+    thousand brackets) counts as not valid, not as a server error."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def record_id(value: object) -> int | None:
+    """A JSON value as a database row id (a positive integer in the database's range), or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
+
+
+def visible(text: str) -> bool:
+    """Does the text hold anything to read: more than spaces and invisible format characters (zero-width
+    spaces, direction marks, a byte-order mark)?"""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def small_int(value: str | None) -> int | None:

@@ -31,7 +31,9 @@ def _text_inputs():
         for name, value in request.form.items(multi=True):
             yield name, value
     if request.is_json:
-        stack = [("", request.get_json(silent=True))]
+        from participation.core.validation import parsed_json
+
+        stack = [("", parsed_json(request))]
         while stack:
             path, value = stack.pop()
             if isinstance(value, str):

@@ -10,7 +10,7 @@ from participation.core.api import bp
 from participation.core.errors import NotFound, ValidationFailed
 from participation.core.permissions import authorize
 from participation.core.uow import transaction
-from participation.core.validation import json_body
+from participation.core.validation import json_body, record_id
 from participation.deadlines import services
 from participation.deadlines.models import SlaClock
 
@@ -77,7 +77,7 @@ def ticket_deadline_action(ticket_id: int, action: str):
             ticket = services.record_contact(current_user, ticket_id, _text(body, "note"))
         elif action == "interim":
             clock_id = body.get("clock_id")
-            if not isinstance(clock_id, int) or isinstance(clock_id, bool) or not 0 < clock_id < 2**31:
+            if record_id(clock_id) is None:
                 raise ValidationFailed(fields={"clock_id": [_("Wrong type of value.")]})
             clock = services.set_interim_deadline(
                 current_user, ticket_id, clock_id, _text(body, "due"), _text(body, "reason")

@@ -7,6 +7,7 @@ from flask_socketio import Namespace, emit, join_room
 
 from participation.core.errors import DomainError, NotFound
 from participation.core.sockets import user_room
+from participation.core.validation import record_id
 from participation.exports.services import get_job, job_room
 
 
@@ -22,7 +23,7 @@ class ExportsNamespace(Namespace):
         """Join a job's room: {"id"}; answers {"ok": bool} and emits `error` when refused."""
         job_id = data.get("id") if isinstance(data, dict) else None
         try:
-            if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 < job_id < 2**31:
+            if record_id(job_id) is None:
                 raise NotFound()
             job = get_job(current_user, job_id)
         except DomainError as error:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
+from participation.core.validation import visible
 from participation.intake.models import Kind
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
@@ -32,6 +34,13 @@ class SubmissionIn(BaseModel):
     lng: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
     anonymous: StrictBool = False
     contact: ContactIn | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _something_to_read(cls, value: str) -> str:
+        if not visible(value):  # zero-width spaces and direction marks only: nothing a department could act on
+            raise ValueError(_("This field cannot be empty."))
+        return value
 
     @field_validator("category", "district", mode="before")
     @classmethod

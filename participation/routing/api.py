@@ -59,6 +59,8 @@ def list_tickets():
     from participation.catalog.services import by_code
 
     queue = request.args.get("queue")
+    if queue not in (None, "", "triage", "disputes"):
+        raise ValidationFailed(fields={"queue": [_("Give triage or disputes, or leave it out for an inbox.")]})
     if queue == "triage":
         limit = request.args.get("limit")
         if limit is not None:  # the oldest `limit` only; without it, every waiting ticket
@@ -87,7 +89,7 @@ def list_tickets():
         role=request.args.get("role") or None,
         category=request.args.get("category") or None,
         district=request.args.get("district") or None,
-        older_than_days=small_int(age),
+        older_than_days=services.age_days(age),
     )
     return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
 

@@ -2,6 +2,7 @@
 
 from participation.accounts.models import Role
 from participation.core.permissions import rule
+from participation.routing.models import PartStatus
 
 
 def is_coordinator(actor) -> bool:
@@ -18,7 +19,15 @@ def is_staff_of(actor, department_id) -> bool:
 
 
 def _has_part(actor, ticket) -> bool:
-    return any(is_staff_of(actor, p.department_id) for p in ticket.parts)
+    """A department that has left the ticket (its part ended: a return upheld, removed, swapped out as
+    lead) no longer sees it: what it did stays in the history and the scorecard."""
+    return any(is_staff_of(actor, p.department_id) for p in ticket.parts if p.status != PartStatus.ENDED)
+
+
+@rule("routing.part.sign")
+def _sign(actor, _obj):
+    """Signing for parts at all: department staff (each part is then checked on its own)."""
+    return actor is not None and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN)
 
 
 @rule("routing.suggest")

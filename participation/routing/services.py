@@ -19,6 +19,7 @@ from participation.core.errors import Conflict, NotFound, ValidationFailed
 from participation.core.labels import status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, is_authenticated
+from participation.core.validation import record_id, small_int, visible
 from participation.extensions import db
 from participation.routing.models import (
     Dispute,
@@ -141,7 +142,7 @@ def _department(code: str | None, field: str) -> Department:
 
 def _text(value: str | None, field: str, required: bool = True, limit: int = NOTE_MAX) -> str:
     value = (value or "").strip()
-    if required and not value:
+    if required and not visible(value):
         raise ValidationFailed(fields={field: [_("This field cannot be empty.")]})
     if len(value) > limit:
         raise ValidationFailed(fields={field: [_("At most %(n)s characters.", n=limit)]})
@@ -333,8 +334,11 @@ def accept(actor: Any, part_id: int) -> TicketPart:
 
 def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
     """Sign for several parts at once: all of them, or none if one cannot be signed for."""
+    authorize(actor, "routing.part.sign")
     if not part_ids:
         raise ValidationFailed(fields={"parts": [_("Choose at least one ticket.")]})
+    if any(record_id(i) is None for i in part_ids):
+        raise ValidationFailed(fields={"parts": [_("No such ticket.")]})
     return [accept(actor, part_id) for part_id in dict.fromkeys(part_ids)]
 
 
@@ -649,6 +653,19 @@ def timeline(actor: Any, ticket: Ticket) -> list[TicketEvent]:
     return list(ticket.events)
 
 
+AGE_MAX_DAYS = 36500  # an inbox filter's "older than" beyond a century is a typing slip, not a question
+
+
+def age_days(value: str | None) -> int | None:
+    """The inbox's "older than N days" filter as given in a query string: None when empty."""
+    if value is None or not value.strip():
+        return None
+    days = small_int(value)
+    if days is None or days > AGE_MAX_DAYS:
+        raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})
+    return days
+
+
 def inbox(
     actor: Any,
     department_id: int,
@@ -696,8 +713,8 @@ def inbox(
     if district:
         stmt = stmt.join(District, District.id == Ticket.district_id).where(District.code == district)
     if older_than_days is not None:
-        if older_than_days < 0:
-            raise ValidationFailed(fields={"age": [_("Out of range.")]})
+        if not 0 <= older_than_days <= AGE_MAX_DAYS:
+            raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
     return list(db.session.scalars(stmt.order_by(TicketPart.id.desc()).limit(limit)).unique())
 
@@ -756,8 +773,7 @@ def merge(actor: Any, ticket_id: int, master_id: int, reason: str = "") -> Ticke
     ticket = get_ticket(ticket_id)
     authorize(actor, "routing.coordinate", ticket)
     reason = _text(reason, "reason", required=False)
-    valid_id = isinstance(master_id, int) and not isinstance(master_id, bool) and 0 < master_id < 2**31
-    master = db.session.get(Ticket, master_id) if valid_id else None
+    master = db.session.get(Ticket, master_id) if record_id(master_id) else None
     if master is None:
         raise ValidationFailed(fields={"master_id": [_("No such ticket.")]})
     from participation.routing.duplicates import root_master

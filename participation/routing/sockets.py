@@ -8,6 +8,7 @@ from flask_socketio import Namespace, emit, join_room
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound
 from participation.core.permissions import authorize
+from participation.core.validation import record_id
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.rooms import department_room, queue_room, ticket_room
@@ -31,7 +32,7 @@ class RoutingNamespace(Namespace):
         department_id = (data or {}).get("department_id") if isinstance(data, dict) else None
 
         def check():
-            department = db.session.get(Department, department_id) if isinstance(department_id, int) else None
+            department = db.session.get(Department, department_id) if record_id(department_id) else None
             if department is None:
                 raise NotFound()
             authorize(current_user, "routing.inbox", department)
@@ -42,7 +43,7 @@ class RoutingNamespace(Namespace):
         ticket_id = (data or {}).get("ticket_id") if isinstance(data, dict) else None
 
         def check():
-            if not isinstance(ticket_id, int):
+            if record_id(ticket_id) is None:
                 raise NotFound()
             authorize(current_user, "routing.ticket.view", services.get_ticket(ticket_id))
 

@@ -12,6 +12,7 @@ from participation.core.errors import DomainError, NotFound, ValidationFailed
 from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import form_int, small_int
+from participation.core.views import safe_next
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
@@ -48,7 +49,7 @@ def inbox():
             role=filters["role"] or None,
             category=filters["category"] or None,
             district=filters["district"] or None,
-            older_than_days=small_int(filters["age"]),
+            older_than_days=services.age_days(filters["age"]),
         )
     except ValidationFailed as error:
         parts, errors = [], _errors(error)
@@ -78,7 +79,7 @@ def bulk_accept():
         flash(_("Signed for %(n)s tickets.", n=len(accepted)), "success")
     except DomainError as error:
         flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
-    return redirect(request.form.get("back") or url_for("routing.inbox"))
+    return redirect(safe_next(request.form.get("back"), url_for("routing.inbox")))
 
 
 def _workspace_context(ticket, errors: dict | None = None) -> dict:

@@ -290,6 +290,13 @@ def test_control_characters_are_refused(client, catalog, db):
     assert nothing_stored(db)
 
 
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200f\ufeff \u2060"])
+def test_text_of_invisible_characters_only_is_empty(client, catalog, db, text):
+    response = client.post("/api/v1/submissions", json={**GOOD, "text": text})
+    assert response.status_code == 422 and "text" in response.get_json()["error"]["fields"]
+    assert nothing_stored(db)
+
+
 @pytest.mark.parametrize(
     "path, body",
     [

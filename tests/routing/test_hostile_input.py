@@ -1,0 +1,107 @@
+"""Requests no form would send: each answered with a clear 4xx and nothing changed, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from participation.core.uow import transaction
+from participation.routing import services
+from participation.routing.models import PartStatus, TicketEvent
+from tests.routing.conftest import part_of
+from tests.routing.test_api_and_live import routing_socket
+
+
+@pytest.mark.parametrize("age", ["740000", "36501", "-5", "abc", "1e3"])
+def test_an_inbox_age_out_of_range_is_refused(client, db, people, joint_ticket, bearer, login, age):
+    response = client.get(f"/api/v1/tickets?department=ENV&age={age}", headers=bearer(people.env))
+    assert response.status_code == 422 and "age" in response.get_json()["error"]["fields"]
+    login(people.env)
+    page = client.get(f"/inbox?age={age}")
+    assert page.status_code == 200 and "36500" in page.get_data(as_text=True)  # the field's message
+    assert client.get(f"/inbox?age={age}&partial=1").status_code == 200
+
+
+def test_an_inbox_age_within_range_filters(client, db, people, joint_ticket, bearer):
+    env = bearer(people.env)
+    assert len(client.get("/api/v1/tickets?department=ENV&age=0", headers=env).get_json()["parts"]) == 1
+    assert client.get("/api/v1/tickets?department=ENV&age=36500", headers=env).get_json()["parts"] == []
+
+
+def test_an_unknown_queue_is_refused(client, db, people, bearer):
+    response = client.get("/api/v1/tickets?queue=nonsense", headers=bearer(people.coordinator))
+    assert response.status_code == 422 and "queue" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("ids", [[2**63], [2**31], [0], [-1]])
+def test_bulk_sign_for_refuses_ids_out_of_range(client, db, people, joint_ticket, bearer, ids):
+    response = client.post("/api/v1/parts/accept", json={"part_ids": ids}, headers=bearer(people.env))
+    assert response.status_code == 422
+    assert part_of(joint_ticket, "ENV").status == PartStatus.PENDING
+
+
+def test_bulk_sign_for_with_nothing_to_sign_is_checked_and_refused(client, db, people, joint_ticket, login):
+    """The page's form with no ticket chosen, or ids of nothing: a message, and the permission was checked
+    first (the suite fails any write that returns without one)."""
+    login(people.env)
+    for data in ({}, {"part_ids": ["999999"]}, {"part_ids": ["x"]}):
+        response = client.post("/inbox/accept", data=data)
+        assert response.status_code == 302
+    assert part_of(joint_ticket, "ENV").status == PartStatus.PENDING
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_bulk_sign_for_goes_back_only_within_the_site(client, db, people, joint_ticket, login, back):
+    login(people.env)
+    lead = part_of(joint_ticket, "ENV")
+    response = client.post("/inbox/accept", data={"part_ids": [str(lead.id)], "back": back})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
+    same_site = client.post("/inbox/accept", data={"part_ids": [str(lead.id)], "back": "/inbox?status=accepted"})
+    assert same_site.headers["Location"].endswith("/inbox?status=accepted")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/routing/suggest", "/api/v1/parts/accept", "/login"])
+def test_json_nested_deeper_than_the_parser_goes_is_a_bad_request(client, db, people, path):
+    body = "[" * 5000 + "]" * 5000
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code in (400, 401, 415)
+    assert response.status_code != 500
+
+
+@pytest.mark.parametrize("event, key", [("watch_ticket", "ticket_id"), ("watch_inbox", "department_id")])
+@pytest.mark.parametrize("value", [2**63, 2**31, -1, 0, True])
+def test_watching_an_id_out_of_range_is_refused(app, db, people, joint_ticket, event, key, value):
+    socket = routing_socket(app, people.env)
+    assert socket.emit(event, {key: value}, namespace="/routing", callback=True) == {"ok": False}
+
+
+def test_a_department_that_left_the_ticket_no_longer_sees_or_writes_on_it(client, db, people, joint_ticket, bearer):
+    """URBAN's part is removed: the ticket leaves its inbox, its pages and its API, and it can no longer
+    add notes; its part and what it did stay in the history."""
+    urban = bearer(people.urban)
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=urban).status_code == 200
+    with transaction():
+        services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "交通局已另行处理")
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=urban).status_code == 403
+    notes = select(func.count()).select_from(TicketEvent).where(TicketEvent.type == "note")
+    before = db.session.scalar(notes)
+    refused = client.post(f"/api/v1/tickets/{joint_ticket.id}/notes", json={"text": "还在跟进"}, headers=urban)
+    assert refused.status_code == 403 and db.session.scalar(notes) == before
+    socket = routing_socket(client.application, people.urban)
+    assert socket.emit("watch_ticket", {"ticket_id": joint_ticket.id}, namespace="/routing", callback=True) == {
+        "ok": False
+    }
+    # The coordinator's view still shows the part that ended.
+    coordinator = bearer(people.coordinator)
+    body = client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=coordinator).get_json()
+    assert {p["department"]: p["status"] for p in body["parts"]}["URBAN"] == "ended"
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200f\ufeff", " \u2060 \u202e "])
+def test_text_of_invisible_characters_only_is_empty(client, db, people, joint_ticket, bearer, text):
+    env, coordinator = bearer(people.env), bearer(people.coordinator)
+    note = client.post(f"/api/v1/tickets/{joint_ticket.id}/notes", json={"text": text}, headers=env)
+    assert note.status_code == 422 and "text" in note.get_json()["error"]["fields"]
+    reject = client.post(f"/api/v1/tickets/{joint_ticket.id}/reject", json={"reason": text}, headers=coordinator)
+    assert reject.status_code == 422
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=env).get_json()["status"] == "dispatched"
