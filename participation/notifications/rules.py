@@ -46,14 +46,16 @@ def _without_actor(users: list[User], event: TicketEvent) -> list[User]:
     return [u for u in users if u.id != event.actor_id]
 
 
-def _staff_notice(event: TicketEvent, users: list[User], kind: str, department: Any = None, **params: Any) -> None:
+def _staff_notice(
+    event: TicketEvent, users: list[User], kind: str, department: Any = None, link: str | None = None, **params: Any
+) -> None:
     ticket = event.ticket
     services.notify(
         _without_actor(users, event),
         kind,
         ticket=ticket,
         params={"title": _title(ticket), "department": _names(department), **params},
-        link=path("routing.ticket", ticket_id=ticket.id),
+        link=link or path("routing.ticket", ticket_id=ticket.id),
         urgent=ticket.priority == "urgent",
         dedupe=f"ev{event.id}:{kind}",
     )
@@ -110,8 +112,11 @@ def _dispute_opened(event: TicketEvent) -> None:
 
 def _dispute_ruled(event: TicketEvent) -> None:
     variant = event.type.removeprefix("dispute.")
+    # Upheld, the department's part has ended and the ticket is no longer its to open: the notice says
+    # what happened and leads to its inbox.
+    link = path("routing.inbox") if variant == "upheld" else None
     _staff_notice(
-        event, services.department_staff(event.department_id), "dispute_ruled", event.department, variant=variant
+        event, services.department_staff(event.department_id), "dispute_ruled", event.department, link, variant=variant
     )
     if variant == "upheld":
         _new_department(event)
