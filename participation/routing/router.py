@@ -48,12 +48,15 @@ from participation.text import stop_words
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# A comma between digits is a thousands separator ("12,000"), not the end of a clause.
 _CLAUSE = re.compile(
-    r"[。！？；;!?\n，,、]+|(?<=[a-z])\.\s+"
+    r"(?:[。！？；;!?\n，、]|(?<!\d),|,(?!\d))+|(?<=[a-z])\.\s+"
     r"|\b(?:and also|also|plus|besides|but|and)\b|另外|还有|而且|并且|同时|此外|但是"
 )
 # Where a text turns: the pieces a sender may set aside before saying what the item is about.
-_PIECE = re.compile(r"[。！？；;!?\n，,、：:]+|(?<=[a-z])\.\s+|(?<!\s)\s+-\s+|\b(?:but|however)\b|但是|可是|不过")
+_PIECE = re.compile(
+    r"(?:[。！？；;!?\n，、：:]|(?<!\d),|,(?!\d))+|(?<=[a-z])\.\s+|(?<!\s)\s+-\s+|\b(?:but|however)\b|但是|可是|不过"
+)
 # A piece that sets a subject aside ("不是工地的事", "路灯是好的", "not a bus complaint", "the trees are
 # fine"): the language's own markers of negation, dismissal and concession, not words of any catalog.
 _DISMISS = re.compile(

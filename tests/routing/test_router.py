@@ -533,3 +533,21 @@ def test_evaluate_reads_a_catalog_of_names_only(runner, tmp_path):
     figures = json.loads(result.output)
     assert figures["cases"] == len(load(OTHER[1]))
     assert figures["primary_category_accuracy"] > 0.3  # far above chance (1 in 22), below the full catalog
+
+
+def test_a_comma_between_digits_does_not_cut_a_clause():
+    """ "12,000" is a number: the clause that holds it keeps it whole."""
+    from participation.routing.router import clauses
+
+    text = "The company still owes our team 12,000 yuan in wages and the site has no safety nets at all"
+    assert clauses(text) == [
+        "The company still owes our team 12,000 yuan in wages",
+        "the site has no safety nets at all",
+    ]
+    assert clauses("工资欠了12,000元一直不给，另外工地上连安全网都没有") == [
+        "工资欠了12,000元一直不给",
+        "工地上连安全网都没有",
+    ]
+    assert clauses("I paid 3,000, and the repair still has not been done at all") == [
+        "the repair still has not been done at all"
+    ]
