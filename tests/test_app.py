@@ -205,3 +205,22 @@ def test_a_task_run_in_place_runs_for_the_app_that_queued_it(app, monkeypatch):
     with app.app_context():
         assert city.apply().get() == app.config["CITY_NAME"]["en"] != "Elsewhere"
     assert city.apply().get() == "Elsewhere"  # no app context, as in a worker: the task's own app
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("路灯坏了\n\t一个月了\r\n", True),
+        ("Street light\u200b out", True),  # invisible, but typed: visible() judges it
+        ("abc\x00", False),
+        ("abc\x1b[31m", False),
+        ("\ud800路灯", False),  # half a UTF-16 pair
+        ("\udfff", False),
+        ("😀 emoji outside the BMP", True),
+    ],
+)
+def test_typeable_text(text, expected):
+    """One check for the request guard and for catalogs read by `routing evaluate`."""
+    from participation.core.validation import typeable
+
+    assert typeable(text) is expected

@@ -98,6 +98,16 @@ def record_id(value: object) -> int | None:
     return None
 
 
+# C0 controls, and UTF-16 surrogates standing alone (JSON's "\ud800" escape): never text a person typed,
+# and no UTF-8 for the database, the router or the search to take (PostgreSQL also refuses NUL).
+_UNTYPEABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def typeable(text: str) -> bool:
+    """Is the text free of C0 control characters (tab and line breaks aside) and lone surrogates?"""
+    return _UNTYPEABLE.search(text) is None
+
+
 def visible(text: str) -> bool:
     """Does the text hold anything to read: more than spaces and invisible format characters (zero-width
     spaces, direction marks, a byte-order mark)?"""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from flask import Flask, request
@@ -10,10 +9,6 @@ from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from participation.extensions import db, login_manager, socketio
-
-# C0 controls, and UTF-16 surrogates standing alone (JSON's "\ud800" escape: no character, and no
-# UTF-8 for the database, the router or the search to take).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class BoundedInt(IntegerConverter):
@@ -156,8 +151,9 @@ def register(app: Flask) -> None:
         """NUL and other C0 control characters, and lone surrogates, are never text a person typed
         (PostgreSQL refuses NUL, and UTF-8 has no surrogates)."""
         from participation.core.errors import ValidationFailed
+        from participation.core.validation import typeable
 
-        bad = [name for name, value in _text_inputs() if _CONTROL.search(value)]
+        bad = [name for name, value in _text_inputs() if not typeable(value)]
         if bad:
             raise ValidationFailed(fields={name: [_("Contains characters that are not allowed.")] for name in bad})
 

@@ -227,11 +227,6 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def clauses(text: str) -> list[str]:
-    """The text's pieces that are long enough to carry an issue of their own."""
-    return [text[a:b] for a, b in clause_spans(text)]
-
-
 def set_aside(text: str) -> tuple[str, str | None]:
     """Split a text into what it is about and what its sender sets aside (None when nothing is).
 

@@ -9,20 +9,18 @@ a list, a code given twice.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from flask_babel import gettext as _
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from participation.core.errors import ValidationFailed
-from participation.core.validation import errors_to_fields
-
-_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair ("\\ud800" in JSON): no character
+from participation.core.validation import errors_to_fields, typeable
 
 
 def _characters(value: Any) -> Any:
-    if isinstance(value, str) and _SURROGATE.search(value):
+    """A catalog's text is refused where a request's would be (control characters, lone surrogates)."""
+    if isinstance(value, str) and not typeable(value):
         raise ValueError(_("Contains characters that are not allowed."))
     return value
 

@@ -504,6 +504,7 @@ def test_evaluate_reports_bad_input_clearly(runner, tmp_path, content, place):
         ),
         ("[]", "catalog.json"),
         ('{"categories": [{"code": "A", "name": "\\ud800x", "lead": "D"}]}', "catalog.categories[0].name"),
+        ('{"categories": [{"code": "A\\u0000", "name": "x", "lead": "D"}]}', "catalog.categories[0].code"),
     ],
 )
 def test_evaluate_reports_a_catalog_it_cannot_read_clearly(runner, tmp_path, catalog, place):
@@ -537,7 +538,10 @@ def test_evaluate_reads_a_catalog_of_names_only(runner, tmp_path):
 
 def test_a_comma_between_digits_does_not_cut_a_clause():
     """ "12,000" is a number: the clause that holds it keeps it whole."""
-    from participation.routing.router import clauses
+    from participation.routing.router import clause_spans
+
+    def clauses(text):
+        return [text[a:b] for a, b in clause_spans(text)]
 
     text = "The company still owes our team 12,000 yuan in wages and the site has no safety nets at all"
     assert clauses(text) == [
