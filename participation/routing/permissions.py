@@ -24,6 +24,14 @@ def _has_part(actor, ticket) -> bool:
     return any(is_staff_of(actor, p.department_id) for p in ticket.parts if p.status != PartStatus.ENDED)
 
 
+def has_left(actor, ticket) -> bool:
+    """Did the actor's department once have a part in the ticket, now ended, and none still open? (Its
+    old links then lead to the inbox with a word of why, not to a bare refusal.)"""
+    return not _has_part(actor, ticket) and any(
+        is_staff_of(actor, p.department_id) for p in ticket.parts if p.status == PartStatus.ENDED
+    )
+
+
 @rule("routing.part.sign")
 def _sign(actor, _obj):
     """Signing for parts at all: department staff (each part is then checked on its own)."""

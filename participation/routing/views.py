@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from participation.catalog import services as catalog
 from participation.catalog.models import Department
-from participation.core.errors import DomainError, NotFound, ValidationFailed
+from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import form_int, small_int
@@ -17,6 +17,7 @@ from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
 from participation.routing.models import PartRole, PartStatus
+from participation.routing.permissions import has_left
 
 bp = Blueprint("routing", __name__)
 
@@ -100,7 +101,17 @@ def _workspace_context(ticket, errors: dict | None = None) -> dict:
 @login_required
 def ticket(ticket_id: int):
     item = services.get_ticket(ticket_id)
-    context = _workspace_context(item)
+    try:
+        context = _workspace_context(item)
+    except PermissionDenied:
+        if _partial() or not has_left(current_user, item):
+            raise
+        # An old notice or bookmark of a ticket the department has since left.
+        flash(
+            _("Your department no longer has a part in ticket #%(id)s, so it is no longer shown to you.", id=item.id),
+            "info",
+        )
+        return redirect(url_for("routing.inbox"))
     template = "routing/_ticket_panel.html" if _partial() else "routing/ticket.html"
     return render_template(template, **context)
 

@@ -105,3 +105,19 @@ def test_text_of_invisible_characters_only_is_empty(client, db, people, joint_ti
     reject = client.post(f"/api/v1/tickets/{joint_ticket.id}/reject", json={"reason": text}, headers=coordinator)
     assert reject.status_code == 422
     assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=env).get_json()["status"] == "dispatched"
+
+
+def test_a_department_that_left_is_led_from_old_links_to_its_inbox(client, db, people, joint_ticket, login):
+    """An old notice or bookmark of a ticket the department has left: its inbox, with a word of why;
+    the ticket's content is not shown. A department that never had a part still gets a plain 403."""
+    with transaction():
+        services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "交通局已另行处理")
+    login(people.urban)
+    page = client.get(f"/tickets/{joint_ticket.id}")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/inbox")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert f"#{joint_ticket.id}" in inbox and joint_ticket.submission.text not in inbox
+    # The live panel's partial request is refused, not redirected.
+    assert client.get(f"/tickets/{joint_ticket.id}?partial=1").status_code == 403
+    login(people.transport)
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
