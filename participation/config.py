@@ -217,6 +217,10 @@ def load(app, test_config: dict | None) -> None:
     if redis_url:
         celery.setdefault("broker_url", redis_url)
         celery["task_always_eager"] = False  # a worker does the tasks (tests may ask for eager explicitly)
+        # The worker reserves as few queued tasks ahead as Celery allows (one a process), so that a routing
+        # task queued behind a backlog of e-mails is taken next (celery_app's priorities), not after all the
+        # e-mails the worker had already reserved.
+        celery.setdefault("worker_prefetch_multiplier", 1)
         if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
             app.config["RATELIMIT_STORAGE_URI"] = redis_url
         app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url

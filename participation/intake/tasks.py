@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
+from participation.celery_app import PRIORITY_WAITED_FOR
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.extensions import db
@@ -18,7 +19,13 @@ from participation.text import analyse
 TRANSIENT = (OSError, OperationalError)
 
 
-@shared_task(name="intake.analyse_submission", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+@shared_task(
+    name="intake.analyse_submission",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+    priority=PRIORITY_WAITED_FOR,
+)
 def analyse_submission(submission_id: int) -> str | None:
     """Store language, sentiment and keywords, then route: dispatch when sure, else wait in triage."""
     from participation.intake.services import announce_status

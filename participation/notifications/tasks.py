@@ -9,6 +9,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select, update
 
+from participation.celery_app import PRIORITY_DEFERRABLE
 from participation.extensions import db
 from participation.notifications import services
 from participation.notifications.mail import backend, build, is_permanent
@@ -102,7 +103,7 @@ def start_embedded_mailer(app):
     return Background(app, MAILER, send_one).start()
 
 
-@shared_task(name="notifications.deliver", ignore_result=True)
+@shared_task(name="notifications.deliver", ignore_result=True, priority=PRIORITY_DEFERRABLE)
 def deliver(message_id: int) -> str:
     """Send one outbox e-mail (queued after the commit that wrote it)."""
     return send_one(message_id)
@@ -142,7 +143,7 @@ def flush(now: datetime | None = None) -> dict:
     return outcomes
 
 
-@shared_task(name="notifications.flush_outbox", ignore_result=True)
+@shared_task(name="notifications.flush_outbox", ignore_result=True, priority=PRIORITY_DEFERRABLE)
 def flush_outbox() -> dict:
     """The beat job: deliver what is due, including retries and the end of quiet hours."""
     return flush()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from participation.celery_app import PRIORITY_DEFERRABLE
 from participation.core.uow import transaction
 
 
-@shared_task(name="routing.retrain_router")
+@shared_task(name="routing.retrain_router", priority=PRIORITY_DEFERRABLE)
 def retrain_router() -> int:
     """Fit and store a new router from the catalog and every confirmed ticket."""
     from participation.routing.engine import forget, retrain
@@ -18,7 +19,7 @@ def retrain_router() -> int:
     return model.id
 
 
-@shared_task(name="routing.maybe_retrain")
+@shared_task(name="routing.maybe_retrain", priority=PRIORITY_DEFERRABLE)
 def maybe_retrain() -> int | None:
     """Retrain when enough new confirmations have arrived since the stored router was fitted."""
     from participation.routing.engine import retrain_due

@@ -1,0 +1,69 @@
+"""A real worker takes a submission's analysis before a backlog of e-mails queued ahead of it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from participation import create_app
+from participation.core.uow import transaction
+from participation.intake.models import Submission
+from participation.notifications.models import OutboxMessage, OutboxStatus
+from tests.live import process_env, web_process, worker_process
+
+pytestmark = pytest.mark.redis
+
+BACKLOG = 150
+
+
+def test_routing_is_not_held_up_by_a_backlog_of_emails(db, catalog, database_url, redis_url, tmp_path, monkeypatch):
+    with transaction():
+        db.session.add_all(
+            OutboxMessage(dedupe_key=f"backlog-{n}", recipient=f"staff{n}@example.org", subject="s", body="b")
+            for n in range(BACKLOG)
+        )
+    ids = list(db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
+
+    # The e-mails are queued first, as the commits that wrote them would queue them...
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PARTICIPATION_SECRET_KEY", "queuing-only")
+    queuing = create_app()
+    with queuing.app_context():
+        from participation.notifications.tasks import deliver
+
+        for message_id in ids:
+            deliver.delay(message_id)
+        db.engine.dispose()  # this app only queued; its connections must not outlive the test
+
+    env = process_env(database_url, str(tmp_path / "uploads"), redis_url)
+    env.update(PARTICIPATION_MAIL_BACKEND="file", PARTICIPATION_MAIL_FILE_DIR=str(tmp_path / "mail"))
+    with web_process(env, tmp_path, "web") as web:
+        # ...then a citizen submits: the analysis task lands behind them in Redis.
+        response = requests.post(
+            web + "/api/v1/submissions",
+            json={"kind": "complaint", "anonymous": True, "text": "The street light on Hill Road is broken"},
+        )
+        assert response.status_code == 201
+        with worker_process(env, tmp_path):
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                db.session.expire_all()
+                sent = db.session.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)
+                )
+                if sent == BACKLOG:
+                    break
+                time.sleep(0.2)
+    db.session.expire_all()
+    analysed_at = db.session.scalar(select(Submission.analysed_at))
+    assert analysed_at is not None
+    sent_before = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at < analysed_at)
+    )
+    assert sent == BACKLOG  # every e-mail went out too
+    # Without priorities the worker would have sent the whole backlog first; it reserves one task ahead.
+    assert sent_before <= 3, sent_before
