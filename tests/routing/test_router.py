@@ -29,6 +29,14 @@ FOURTH = tuple(
     ROOT / "tests/routing/data" / n for n in ("beiling_catalog.json", "beiling_cases.json", "beiling_history.json")
 )
 
+# A fifth, written in the twelfth session by a helper that saw neither the router's code nor the other
+# sets, and measured with the router as it stood. It is harder than the four above (36 categories,
+# several written to be confused with each other, place names shared between categories' examples
+# and other categories' cases), and the router is below the 70 % aim on it cold (see docs/routing.md).
+FIFTH = tuple(
+    ROOT / "tests/routing/data" / n for n in ("haibin_catalog.json", "haibin_cases.json", "haibin_history.json")
+)
+
 
 def load(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
@@ -555,3 +563,18 @@ def test_a_comma_between_digits_does_not_cut_a_clause():
     assert clauses("I paid 3,000, and the repair still has not been done at all") == [
         "the repair still has not been done at all"
     ]
+
+
+def test_on_the_fifth_set_past_tickets_help_and_a_plain_classifier_does_not_win():
+    """The fifth set's figures as they stood when it arrived (63.3 % cold, 65.8 % warm; a TF-IDF
+    classifier of character n-grams gets 58.3 % cold and 22.5 % warm): held as a floor, not a target."""
+    catalog, cases, history = FIFTH
+    view = CatalogView.from_document(load(catalog))
+    labelled = parse_cases(load(cases))
+    past = [(c.text, c.categories) for c in parse_cases(load(history))]
+    cold, _ = evaluate(Router(view), labelled)
+    warm, _ = evaluate(Router(view, past), labelled)
+    assert cold["primary_category_accuracy"] >= 0.6
+    assert warm["primary_category_accuracy"] >= cold["primary_category_accuracy"]
+    assert warm["lead_accuracy"] >= cold["lead_accuracy"] - 0.01
+    assert cold["lead_accuracy"] >= cold["primary_category_accuracy"]
