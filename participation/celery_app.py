@@ -7,11 +7,20 @@ from flask import Flask, current_app, has_app_context
 
 # Which queued work a worker takes first. With Redis, lower numbers go first (kombu keeps one list per
 # step 0, 3, 6, 9 and pops them in that order; a task without a priority is 0). What a person is waiting
-# to see (a submission's analysis and routing, an export's progress) goes first; work that may well be
-# seconds late (e-mails, score refreshes, retraining the router) waits behind it, so that a burst of
-# e-mails after a burst of submissions cannot hold up the next submission's routing.
-PRIORITY_WAITED_FOR = 0
+# to see (a submission's analysis and routing, an export's progress, an escalation) goes first; work that
+# may well be seconds late (e-mails, score refreshes, retraining the router) waits behind it, so that a
+# burst of e-mails after a burst of submissions cannot hold up the next submission's routing. Set as
+# routes (`task_routes`), where Celery keeps a task's priority from now on.
 PRIORITY_DEFERRABLE = 6
+DEFERRABLE_TASKS = (
+    "notifications.deliver",
+    "notifications.flush_outbox",
+    "scoring.refresh",
+    "scoring.refresh_rolling",
+    "routing.retrain_router",
+    "routing.maybe_retrain",
+)
+TASK_ROUTES = {name: {"priority": PRIORITY_DEFERRABLE} for name in DEFERRABLE_TASKS}
 
 
 def celery_init_app(app: Flask) -> Celery:

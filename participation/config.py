@@ -224,6 +224,9 @@ def load(app, test_config: dict | None) -> None:
         if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
             app.config["RATELIMIT_STORAGE_URI"] = redis_url
         app.config["SOCKETIO_MESSAGE_QUEUE"] = app.config["SOCKETIO_MESSAGE_QUEUE"] or redis_url
+    from participation.celery_app import TASK_ROUTES
+
+    celery.setdefault("task_routes", TASK_ROUTES)
     celery["beat_schedule"] = {
         name: {"task": name, "schedule": float(seconds)} for name, seconds in app.config["BEAT_TASKS"].items()
     }

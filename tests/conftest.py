@@ -116,6 +116,23 @@ def app(database_url, tmp_path_factory):
     return application
 
 
+@pytest.fixture
+def suites_app_stays_current(app):
+    """A test that makes an app of its own (create_app) takes over what a process keeps once, for its
+    one app in production: Flask-SocketIO's server, Flask-Limiter's storage (Redis, for an app made with
+    REDIS_URL) and Celery's default app. The suite's app gets them back, so that the tests after it see
+    the same live events, rate limits and tasks (run in place) whatever order they run in."""
+    from participation.extensions import socketio
+
+    kept = {extension: vars(extension).copy() for extension in (socketio, limiter)}
+    yield
+    for extension, state in kept.items():
+        vars(extension).clear()
+        vars(extension).update(state)
+    app.extensions["celery"].set_default()
+    app.extensions["celery"].set_current()
+
+
 # Endpoints that change state without a permission rule, on purpose (anyone may do them).
 UNGUARDED = {"accounts.login", "accounts.logout", "accounts.register"}
 UNAUTHORISED_WRITES: list[str] = []

@@ -8,22 +8,11 @@ from alembic.migration import MigrationContext
 
 from participation import create_app
 from participation.extensions import db as _db
-from participation.extensions import limiter, socketio
 
 
 @pytest.fixture(autouse=True)
-def _the_suites_app_stays_current(app):
-    """The apps made here take over what a process keeps once, for its one app in production:
-    Flask-SocketIO's server, Flask-Limiter's storage (Redis, for an app made with REDIS_URL) and
-    Celery's default app. The suite's app gets them back, so that the tests after these see the same
-    live events, rate limits and tasks whatever order they run in."""
-    kept = {extension: vars(extension).copy() for extension in (socketio, limiter)}
-    yield
-    for extension, state in kept.items():
-        vars(extension).clear()
-        vars(extension).update(state)
-    app.extensions["celery"].set_default()
-    app.extensions["celery"].set_current()
+def _the_suites_app_stays_current(suites_app_stays_current):
+    """The apps made here hand back what a process keeps once (see tests/conftest.py)."""
 
 
 def test_environment_overrides_config(monkeypatch, tmp_path):
@@ -224,3 +213,15 @@ def test_typeable_text(text, expected):
     from participation.core.validation import typeable
 
     assert typeable(text) is expected
+
+
+def test_deferrable_tasks_are_tasks_that_exist(app):
+    """The routes that put e-mails and refreshes behind routing name real tasks (a typo would route nothing)."""
+    from participation.celery_app import DEFERRABLE_TASKS, PRIORITY_DEFERRABLE
+
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    assert set(DEFERRABLE_TASKS) <= set(celery.tasks)
+    route = celery.amqp.router.route({}, "notifications.deliver")
+    assert route["priority"] == PRIORITY_DEFERRABLE
+    assert "priority" not in celery.amqp.router.route({}, "intake.analyse_submission")

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
-from participation.celery_app import PRIORITY_WAITED_FOR
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.extensions import db
@@ -24,7 +23,6 @@ TRANSIENT = (OSError, OperationalError)
     autoretry_for=TRANSIENT,
     retry_backoff=True,
     max_retries=5,
-    priority=PRIORITY_WAITED_FOR,
 )
 def analyse_submission(submission_id: int) -> str | None:
     """Store language, sentiment and keywords, then route: dispatch when sure, else wait in triage."""

@@ -9,7 +9,6 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select, update
 
-from participation.celery_app import PRIORITY_DEFERRABLE
 from participation.extensions import db
 from participation.notifications import services
 from participation.notifications.mail import backend, build, is_permanent
@@ -103,7 +102,7 @@ def start_embedded_mailer(app):
     return Background(app, MAILER, send_one).start()
 
 
-@shared_task(name="notifications.deliver", ignore_result=True, priority=PRIORITY_DEFERRABLE)
+@shared_task(name="notifications.deliver", ignore_result=True)
 def deliver(message_id: int) -> str:
     """Send one outbox e-mail (queued after the commit that wrote it)."""
     return send_one(message_id)
@@ -143,7 +142,7 @@ def flush(now: datetime | None = None) -> dict:
     return outcomes
 
 
-@shared_task(name="notifications.flush_outbox", ignore_result=True, priority=PRIORITY_DEFERRABLE)
+@shared_task(name="notifications.flush_outbox", ignore_result=True)
 def flush_outbox() -> dict:
     """The beat job: deliver what is due, including retries and the end of quiet hours."""
     return flush()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from participation.celery_app import PRIORITY_DEFERRABLE
 from participation.core.uow import transaction
 
 
-@shared_task(name="routing.retrain_router", priority=PRIORITY_DEFERRABLE)
+@shared_task(name="routing.retrain_router")
 def retrain_router() -> int:
     """Fit and store a new router from the catalog and every confirmed ticket."""
     from participation.routing.engine import forget, retrain
@@ -19,7 +18,7 @@ def retrain_router() -> int:
     return model.id
 
 
-@shared_task(name="routing.maybe_retrain", priority=PRIORITY_DEFERRABLE)
+@shared_task(name="routing.maybe_retrain")
 def maybe_retrain() -> int | None:
     """Retrain when enough new confirmations have arrived since the stored router was fitted."""
     from participation.routing.engine import retrain_due

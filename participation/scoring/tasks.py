@@ -8,7 +8,6 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import event, inspect
 
-from participation.celery_app import PRIORITY_DEFERRABLE
 from participation.core.uow import after_commit, on_rollback, transaction
 from participation.deadlines.models import ClockState, SlaClock
 from participation.routing.hooks import subscribe
@@ -17,7 +16,7 @@ from participation.routing.models import TicketEvent
 _QUEUED = "participation.scoring.queued"
 
 
-@shared_task(name="scoring.refresh", ignore_result=True, priority=PRIORITY_DEFERRABLE)
+@shared_task(name="scoring.refresh", ignore_result=True)
 def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
     """Recompute the given periods (frozen months stay as they are).
 
@@ -32,7 +31,7 @@ def refresh(periods: list[str], ticket_ids: list[int] | None = None) -> int:
         return sum(recompute(period) for period in periods)
 
 
-@shared_task(name="scoring.refresh_rolling", ignore_result=True, priority=PRIORITY_DEFERRABLE)
+@shared_task(name="scoring.refresh_rolling", ignore_result=True)
 def refresh_rolling() -> int:
     """The rolling 30 days of every department, computed anew (a window that moves with the clock), and
     the open months brought up to the moment (clocks that fell due since, with no change to any ticket)."""

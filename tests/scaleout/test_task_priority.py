@@ -19,7 +19,9 @@ pytestmark = pytest.mark.redis
 BACKLOG = 150
 
 
-def test_routing_is_not_held_up_by_a_backlog_of_emails(db, catalog, database_url, redis_url, tmp_path, monkeypatch):
+def test_routing_is_not_held_up_by_a_backlog_of_emails(
+    db, catalog, database_url, redis_url, tmp_path, monkeypatch, suites_app_stays_current
+):
     with transaction():
         db.session.add_all(
             OutboxMessage(dedupe_key=f"backlog-{n}", recipient=f"staff{n}@example.org", subject="s", body="b")
@@ -53,7 +55,9 @@ def test_routing_is_not_held_up_by_a_backlog_of_emails(db, catalog, database_url
             while time.monotonic() < deadline:
                 db.session.expire_all()
                 sent = db.session.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT)
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.dedupe_key.like("backlog-%"))
                 )
                 if sent == BACKLOG:
                     break
@@ -62,8 +66,11 @@ def test_routing_is_not_held_up_by_a_backlog_of_emails(db, catalog, database_url
     analysed_at = db.session.scalar(select(Submission.analysed_at))
     assert analysed_at is not None
     sent_before = db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at < analysed_at)
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.sent_at < analysed_at, OutboxMessage.dedupe_key.like("backlog-%"))
     )
     assert sent == BACKLOG  # every e-mail went out too
-    # Without priorities the worker would have sent the whole backlog first; it reserves one task ahead.
+    # Without priorities the worker would have sent the whole backlog first. (Reserving one task ahead,
+    # worker_prefetch_multiplier 1, is not what this shows: the backlog is queued before the worker starts.)
     assert sent_before <= 3, sent_before
