@@ -133,7 +133,9 @@ ROUTING_ON_TICKET = {
     "deadlines.pause.suspend",
     "deadlines.interim",
 }
-TICKET = SimpleNamespace(lead_department_id=999, parts=[SimpleNamespace(department_id=999, status=PartStatus.PENDING)])
+TICKET = SimpleNamespace(
+    lead_department_id=999, parts=[SimpleNamespace(department_id=999, status=PartStatus.PENDING, departed=False)]
+)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from participation.core.errors import Conflict
 from participation.core.models import utcnow
@@ -240,6 +241,9 @@ class TicketPart(db.Model):
     contribution: Mapped[str] = mapped_column(Text, default="")
     rating: Mapped[int | None]
     rating_note: Mapped[str] = mapped_column(Text, default="")
+    # Ended because the department left the ticket (a return upheld, the part removed, swapped out as
+    # lead), not because the ticket closed for everyone (withdrawn, rejected, merged): it no longer sees it.
+    departed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -275,8 +279,15 @@ class TicketPart(db.Model):
         self.accepted_at = self.accepted_at or now
 
     def end(self) -> None:
+        """The ticket closed for everyone (withdrawn, rejected, merged): the part ends, the department
+        keeps sight of the ticket."""
         self._require(PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED, PartStatus.WAIVED)
         self.status = PartStatus.ENDED
+
+    def leave(self) -> None:
+        """The department leaves the ticket (a return upheld, removed, swapped out as lead)."""
+        self.end()
+        self.departed = True
 
     def waive(self) -> None:
         if self.role != PartRole.CO:

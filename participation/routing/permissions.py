@@ -2,7 +2,6 @@
 
 from participation.accounts.models import Role
 from participation.core.permissions import rule
-from participation.routing.models import PartStatus
 
 
 def is_coordinator(actor) -> bool:
@@ -19,17 +18,16 @@ def is_staff_of(actor, department_id) -> bool:
 
 
 def _has_part(actor, ticket) -> bool:
-    """A department that has left the ticket (its part ended: a return upheld, removed, swapped out as
-    lead) no longer sees it: what it did stays in the history and the scorecard."""
-    return any(is_staff_of(actor, p.department_id) for p in ticket.parts if p.status != PartStatus.ENDED)
+    """A department that has left the ticket (a return upheld, its part removed, swapped out as lead) no
+    longer sees it; what it did stays in the history and the scorecard. A ticket that closed for everyone
+    (withdrawn, rejected, merged) stays in sight of the departments that were on it."""
+    return any(is_staff_of(actor, p.department_id) for p in ticket.parts if not p.departed)
 
 
 def has_left(actor, ticket) -> bool:
-    """Did the actor's department once have a part in the ticket, now ended, and none still open? (Its
-    old links then lead to the inbox with a word of why, not to a bare refusal.)"""
-    return not _has_part(actor, ticket) and any(
-        is_staff_of(actor, p.department_id) for p in ticket.parts if p.status == PartStatus.ENDED
-    )
+    """Did the actor's department leave the ticket, with no other part of it still its own? (Its old
+    links then lead to the inbox with a word of why, not to a bare refusal.)"""
+    return not _has_part(actor, ticket) and any(is_staff_of(actor, p.department_id) for p in ticket.parts)
 
 
 @rule("routing.part.sign")

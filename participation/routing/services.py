@@ -300,6 +300,7 @@ def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketP
         if existing.status != PartStatus.ENDED:
             raise Conflict(_("%(name)s already has a part in this ticket.", name=department.name))
         existing.role, existing.status, existing.accepted_at, existing.done_at = role, PartStatus.PENDING, None, None
+        existing.departed = False
         existing.assigned_at = utcnow()
         return existing
     part = TicketPart(
@@ -506,7 +507,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
         target = _department(target_code, "department") if target_code else None
         if target is not None and target.id == part.department_id:
             raise ValidationFailed(fields={"department": [_("Choose another department.")]})
-        part.end()
+        part.leave()
         dispute.status = DisputeStatus.UPHELD
         if part.role == PartRole.LEAD:
             if target is None:
@@ -552,7 +553,7 @@ def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
         raise Conflict(_("Swap the lead instead of removing it."))
     reason = _text(reason, "reason")
     _close_open_disputes(part, actor, reason)
-    part.end()
+    part.leave()
     record(part.ticket, "part.removed", actor, department=part.department, part_id=part.id, reason=reason)
     _announce(part.ticket, "part.removed")
     return part
@@ -590,7 +591,7 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
         raise ValidationFailed(fields={"department": [_("This department is already the lead.")]})
     if old is not None:
         _close_open_disputes(old, actor, reason)
-        old.end()
+        old.leave()
     existing = ticket.part_for(target.id)
     if existing is not None:
         existing.role = PartRole.LEAD

@@ -121,3 +121,44 @@ def test_a_department_that_left_is_led_from_old_links_to_its_inbox(client, db, p
     assert client.get(f"/tickets/{joint_ticket.id}?partial=1").status_code == 403
     login(people.transport)
     assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
+
+
+@pytest.mark.parametrize("closing", ["withdraw", "reject"])
+def test_a_ticket_closed_for_everyone_stays_in_sight_of_its_departments(
+    client, db, people, joint_ticket, bearer, login, closing
+):
+    """Withdrawn or rejected, the ticket ends every open part, but the departments did not leave it:
+    they still read it (their history), and no 'no longer has a part' message misleads them."""
+    with transaction():
+        if closing == "withdraw":
+            services.withdraw(joint_ticket, people.citizen, "已经自己解决了")
+        else:
+            services.reject(people.coordinator, joint_ticket.id, "重复提交")
+    assert {p.status for p in joint_ticket.parts} == {PartStatus.ENDED}
+    assert not any(p.departed for p in joint_ticket.parts)
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.urban)).status_code == 200
+    login(people.env)
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 200
+    login(people.transport)  # never on it
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
+
+
+def test_a_merged_duplicate_stays_in_sight_of_its_departments(client, db, people, joint_ticket, submit, login):
+    master = submit("工地晚上施工太吵了，一直到凌晨两点")
+    with transaction():
+        services.dispatch(people.coordinator, master.id, ["NOISE"], "ENV", [])
+        services.merge(people.coordinator, joint_ticket.id, master.id, "同一工地")
+    login(people.urban)  # on the duplicate only
+    page = client.get(f"/tickets/{joint_ticket.id}")
+    assert page.status_code == 200 and f"#{master.id}" in page.get_data(as_text=True)
+
+
+def test_a_department_that_left_and_is_invited_back_sees_the_ticket_again(client, db, people, joint_ticket, bearer):
+    urban = bearer(people.urban)
+    with transaction():
+        services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "交通局已另行处理")
+    assert part_of(joint_ticket, "URBAN").departed
+    with transaction():
+        services.invite(people.env, joint_ticket.id, "URBAN", "还是需要城管配合")
+    assert not part_of(joint_ticket, "URBAN").departed
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=urban).status_code == 200
