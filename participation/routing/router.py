@@ -251,7 +251,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class Router:
     """Fitted on a catalog and (optionally) labelled past tickets; answers `suggest`."""
 
-    version = 4  # of the fitted model's make: a stored router of another version is fitted again
+    version = 5  # of the fitted model's make: a stored router of another version is fitted again
     proto_temperature = 12.0
     char_analyzer = "char_wb"
     char_ngrams = (1, 3)
@@ -262,7 +262,7 @@ class Router:
     proto_history = False
     secondary_rank = 4
     semantic_weight = 0.4  # the sentence-meaning model's share for a category with no history ...
-    semantic_history_k = 10.0  # ... times k / (k + the category's confirmed tickets)
+    semantic_history_k = 25.0  # ... times k / (k + the category's confirmed tickets)
     semantic_temperature = 15.0
     first_raised = True  # a multi-issue item's categories in the order its text raises them, the first primary
     set_aside_weight = 3.0  # a set-aside subject's probability p scales its category by 1 - 3p (at least 0)

@@ -37,12 +37,22 @@ FIFTH = tuple(
     ROOT / "tests/routing/data" / n for n in ("haibin_catalog.json", "haibin_cases.json", "haibin_history.json")
 )
 
+# A sixth, written in the same session by another helper under the same rules. Its warm run was the first
+# to fall below its cold one (72.5 against 70.8 %), which led to the sentence model keeping more of its
+# share for categories with history (`Router.semantic_history_k` 25 instead of 10; see docs/routing.md).
+SIXTH = tuple(
+    ROOT / "tests/routing/data" / n
+    for n in ("shancheng_catalog.json", "shancheng_cases.json", "shancheng_history.json")
+)
+
 
 def load(path: Path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module", params=[DEMO, OTHER, THIRD, FOURTH], ids=["demo", "unseen", "third", "fourth"])
+@pytest.fixture(
+    scope="module", params=[DEMO, OTHER, THIRD, FOURTH, SIXTH], ids=["demo", "unseen", "third", "fourth", "sixth"]
+)
 def figures(request):
     catalog, cases, history = request.param
     view = CatalogView.from_document(load(catalog))
@@ -75,7 +85,8 @@ def test_the_sentence_model_keeps_its_voice_for_categories_without_history():
     past = [(f"路灯又坏了，第{k}次报修，晚上一片漆黑", [common]) for k in range(30)]
     router = Router(view, past)
     share = dict(zip(router.codes, router._semantic_share, strict=True))
-    assert share[common] == pytest.approx(Router.semantic_weight * 10 / (10 + 30))
+    k = Router.semantic_history_k
+    assert share[common] == pytest.approx(Router.semantic_weight * k / (k + 30))
     assert {share[c] for c in router.codes if c != common} == {Router.semantic_weight}
     scores = router._scores(["小区门口的垃圾桶满了好几天没人清运"])
     assert scores.sum() == pytest.approx(1.0)
@@ -566,8 +577,8 @@ def test_a_comma_between_digits_does_not_cut_a_clause():
 
 
 def test_on_the_fifth_set_past_tickets_help_and_a_plain_classifier_does_not_win():
-    """The fifth set's figures as they stood when it arrived (63.3 % cold, 65.8 % warm; a TF-IDF
-    classifier of character n-grams gets 58.3 % cold and 22.5 % warm): held as a floor, not a target."""
+    """The fifth set is below the 70 % aim cold (63.3 %; 72.5 % warm; a TF-IDF classifier of character
+    n-grams gets 58.3 % cold and 22.5 % warm): held as a floor, not a target."""
     catalog, cases, history = FIFTH
     view = CatalogView.from_document(load(catalog))
     labelled = parse_cases(load(cases))
