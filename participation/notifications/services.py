@@ -331,10 +331,11 @@ def _queue(messages: list[OutboxMessage], now: datetime) -> None:
     """Hand the e-mails due now to the worker once committed; deferred ones wait for the sweep."""
     due = [m.id for m in messages if m.next_attempt_at <= now]
     if due:
-        after_commit(_send_later, due)
+        after_commit(send_later, due)
 
 
-def _send_later(message_ids: list[int]) -> None:
+def send_later(message_ids: list[int]) -> None:
+    """Hand committed outbox e-mails to delivery: the embedded mailer thread, else one task each."""
     from participation.core.scheduler import hand_over
     from participation.notifications.tasks import MAILER, deliver
 

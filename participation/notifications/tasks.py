@@ -122,11 +122,9 @@ def release_stale_claims(now: datetime) -> int:
     return len(rows)
 
 
-def flush(now: datetime | None = None) -> dict:
-    """Free stale claims, then send every due pending e-mail (oldest first, one batch)."""
-    now = now or services.clock()
-    released = release_stale_claims(now)
-    due = list(
+def _due(now: datetime) -> list[int]:
+    """The pending e-mails due by now, oldest first, one batch."""
+    return list(
         db.session.scalars(
             select(OutboxMessage.id)
             .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
@@ -134,6 +132,14 @@ def flush(now: datetime | None = None) -> dict:
             .limit(current_app.config["OUTBOX_BATCH"])
         )
     )
+
+
+def flush(now: datetime | None = None) -> dict:
+    """Free stale claims, then send every due pending e-mail here and now (oldest first, one batch):
+    `flask notifications flush`."""
+    now = now or services.clock()
+    released = release_stale_claims(now)
+    due = _due(now)
     db.session.commit()
     outcomes: dict[str, int] = {"released": released}
     for message_id in due:
@@ -144,5 +150,13 @@ def flush(now: datetime | None = None) -> dict:
 
 @shared_task(name="notifications.flush_outbox", ignore_result=True)
 def flush_outbox() -> dict:
-    """The beat job: deliver what is due, including retries and the end of quiet hours."""
-    return flush()
+    """The beat job: free stale claims, then give each due e-mail (a retry, the end of quiet hours, one
+    whose delivery was lost) a delivery of its own, queued behind routing like every e-mail. A slow or
+    hung mail server then holds up one e-mail at a time, never a worker process for a whole batch.
+    An e-mail queued twice is sent once: its delivery claims it first."""
+    now = services.clock()
+    released = release_stale_claims(now)
+    due = _due(now)
+    db.session.commit()
+    services.send_later(due)
+    return {"released": released, "queued": len(due)}

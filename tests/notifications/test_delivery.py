@@ -176,3 +176,24 @@ def test_the_embedded_beat_runs_its_jobs_and_stops_promptly(app, db, make_user, 
     started = time.monotonic()
     assert beat.stop()
     assert time.monotonic() - started < 5  # not after the hour-long interval
+
+
+def test_the_beat_job_gives_each_due_email_a_delivery_of_its_own(app, db, monkeypatch, clock):
+    """A hung mail server must hold up one e-mail at a time, not a worker process for a whole batch:
+    the beat job queues deliveries (behind routing) instead of sending the batch itself."""
+    from participation.notifications import tasks
+
+    now = clock.now
+    with transaction():
+        for key, due_at in (("due-1", now), ("due-2", now), ("later", now + timedelta(hours=1))):
+            db.session.add(
+                OutboxMessage(
+                    dedupe_key=key, recipient=f"{key}@example.org", subject="s", body="b", next_attempt_at=due_at
+                )
+            )
+    queued: list[int] = []
+    monkeypatch.setattr(tasks, "deliver", type("Stub", (), {"delay": staticmethod(queued.append)}))
+    assert tasks.flush_outbox() == {"released": 0, "queued": 2}
+    due = {m.id for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("due-%")))}
+    assert set(queued) == due
+    assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {OutboxStatus.PENDING}  # none sent here
