@@ -24,10 +24,12 @@ def _has_part(actor, ticket) -> bool:
     return any(is_staff_of(actor, p.department_id) for p in ticket.parts if not p.departed)
 
 
-def has_left(actor, ticket) -> bool:
-    """Did the actor's department leave the ticket, with no other part of it still its own? (Its old
-    links then lead to the inbox with a word of why, not to a bare refusal.)"""
-    return not _has_part(actor, ticket) and any(is_staff_of(actor, p.department_id) for p in ticket.parts)
+def left_from(actor, ticket) -> int | None:
+    """The department through which the actor left the ticket, when no part of it is still theirs
+    (their old links then lead to that department's inbox with a word of why, not a bare refusal)."""
+    if _has_part(actor, ticket):
+        return None
+    return next((p.department_id for p in ticket.parts if is_staff_of(actor, p.department_id)), None)
 
 
 @rule("routing.part.sign")

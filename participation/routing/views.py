@@ -17,7 +17,7 @@ from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
 from participation.routing.models import PartRole, PartStatus
-from participation.routing.permissions import has_left
+from participation.routing.permissions import left_from
 
 bp = Blueprint("routing", __name__)
 
@@ -103,17 +103,25 @@ def ticket(ticket_id: int):
     item = services.get_ticket(ticket_id)
     try:
         context = _workspace_context(item)
-    except PermissionDenied:
-        if _partial() or not has_left(current_user, item):
+    except PermissionDenied as refusal:
+        if _partial():
             raise
-        # An old notice or bookmark of a ticket the department has since left.
-        flash(
-            _("Your department no longer has a part in ticket #%(id)s, so it is no longer shown to you.", id=item.id),
-            "info",
-        )
-        return redirect(url_for("routing.inbox"))
+        return _left(item, refusal)
     template = "routing/_ticket_panel.html" if _partial() else "routing/ticket.html"
     return render_template(template, **context)
+
+
+def _left(item, refusal: DomainError):
+    """A refusal: for staff whose department has left the ticket (an old notice, a bookmark, a page
+    left open), their department's inbox with a word of why; for anyone else, the refusal itself."""
+    department_id = left_from(current_user, item)
+    if department_id is None:
+        raise refusal
+    flash(
+        _("Your department no longer has a part in ticket #%(id)s, so it is no longer shown to you.", id=item.id),
+        "info",
+    )
+    return redirect(url_for("routing.inbox", department=department_id))
 
 
 ACTIONS = {
@@ -167,7 +175,9 @@ def act(ticket_id: int):
         with transaction():
             action(ticket_id)
     except DomainError as error:
-        if error.status in (401, 403, 404):
+        if error.status == 403:
+            return _left(services.get_ticket(ticket_id), error)  # a page left open while the department left
+        if error.status in (401, 404):
             raise
         item = services.get_ticket(ticket_id)
         return render_template("routing/ticket.html", **_workspace_context(item, _errors(error))), error.status

@@ -113,14 +113,20 @@ def test_a_department_that_left_is_led_from_old_links_to_its_inbox(client, db, p
     with transaction():
         services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "交通局已另行处理")
     login(people.urban)
+    urban = part_of(joint_ticket, "URBAN").department_id
     page = client.get(f"/tickets/{joint_ticket.id}")
-    assert page.status_code == 302 and page.headers["Location"].endswith("/inbox")
+    assert page.status_code == 302 and page.headers["Location"].endswith(f"/inbox?department={urban}")
+    # A form of the ticket's page, left open while the department left: the same.
+    note = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "note", "text": "还在跟进"})
+    assert note.status_code == 302 and note.headers["Location"].endswith(f"/inbox?department={urban}")
     inbox = client.get("/inbox").get_data(as_text=True)
     assert f"#{joint_ticket.id}" in inbox and joint_ticket.submission.text not in inbox
     # The live panel's partial request is refused, not redirected.
     assert client.get(f"/tickets/{joint_ticket.id}?partial=1").status_code == 403
     login(people.transport)
     assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
+    refused = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "note", "text": "看看"})
+    assert refused.status_code == 403
 
 
 @pytest.mark.parametrize("closing", ["withdraw", "reject"])
