@@ -114,7 +114,7 @@ def _dispute_ruled(event: TicketEvent) -> None:
     variant = event.type.removeprefix("dispute.")
     # Upheld, the department's part has ended and the ticket is no longer its to open: the notice says
     # what happened and leads to its inbox.
-    link = path("routing.inbox") if variant == "upheld" else None
+    link = path("routing.inbox", department=event.department_id) if variant == "upheld" else None
     _staff_notice(
         event, services.department_staff(event.department_id), "dispute_ruled", event.department, link, variant=variant
     )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from participation.extensions import db
 from participation.notifications import services
@@ -122,12 +122,12 @@ def release_stale_claims(now: datetime) -> int:
     return len(rows)
 
 
-def _due(now: datetime) -> list[int]:
+def _due(now: datetime, *conditions) -> list[int]:
     """The pending e-mails due by now, oldest first, one batch."""
     return list(
         db.session.scalars(
             select(OutboxMessage.id)
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now, *conditions)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(current_app.config["OUTBOX_BATCH"])
         )
@@ -153,10 +153,20 @@ def flush_outbox() -> dict:
     """The beat job: free stale claims, then give each due e-mail (a retry, the end of quiet hours, one
     whose delivery was lost) a delivery of its own, queued behind routing like every e-mail. A slow or
     hung mail server then holds up one e-mail at a time, never a worker process for a whole batch.
-    An e-mail queued twice is sent once: its delivery claims it first."""
+    An e-mail queued twice all the same is sent once: its delivery claims it first."""
     now = services.clock()
     released = release_stale_claims(now)
-    due = _due(now)
+    # Not those whose own delivery, queued at their commit, is still on its way behind other work: a
+    # retry, one held back (quiet hours, a failed one sent again), or one whose delivery is long overdue.
+    lost = now - timedelta(seconds=current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
+    due = _due(
+        now,
+        or_(
+            OutboxMessage.attempts > 0,
+            OutboxMessage.next_attempt_at > OutboxMessage.created_at,
+            OutboxMessage.created_at <= lost,
+        ),
+    )
     db.session.commit()
     services.send_later(due)
     return {"released": released, "queued": len(due)}

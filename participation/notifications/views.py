@@ -115,7 +115,7 @@ def retry(message_id: int):
 
 @bp.cli.command("flush")
 def flush_command() -> None:
-    """Send the due e-mails of the outbox now (what the beat job does)."""
+    """Send the due e-mails of the outbox now, here (the beat job queues them for the worker instead)."""
     from participation.notifications.tasks import flush
 
     click.echo(json.dumps(flush()))

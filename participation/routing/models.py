@@ -95,7 +95,7 @@ class PartStatus(enum.StrEnum):
     DONE = "done"
     WAIVED = "waived"
     RETURN_REQUESTED = "return_requested"
-    ENDED = "ended"  # left the ticket: return upheld, or removed by the coordinator
+    ENDED = "ended"  # over: the department left (`departed`), or the ticket closed for everyone
 
 
 ACTIVE_PART_STATUSES = {PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.DONE, PartStatus.RETURN_REQUESTED}

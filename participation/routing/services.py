@@ -294,6 +294,18 @@ def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], a
     _announce(ticket, "dispatched", public=True)
 
 
+def _take_lead(ticket: Ticket, department: Department) -> TicketPart:
+    """The department leads: a co-handling part it already has becomes the lead part (open again if it
+    was done or waived), else it gets a new one."""
+    existing = ticket.part_for(department.id)
+    if existing is None:
+        return _add_part(ticket, department, PartRole.LEAD)
+    existing.role = PartRole.LEAD
+    if existing.status in (PartStatus.DONE, PartStatus.WAIVED):
+        existing.status = PartStatus.ACCEPTED
+    return existing
+
+
 def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketPart:
     existing = next((p for p in ticket.parts if p.department_id == department.id), None)
     if existing is not None:
@@ -367,11 +379,11 @@ def add_note(actor: Any, ticket_id: int, text: str) -> TicketEvent:
 
 
 def _acting_department(actor: Any, ticket: Ticket) -> Department | None:
+    """The actor's department on the ticket: one still on it before one that left (a person may work
+    for several)."""
     ids = getattr(actor, "department_ids", set())
-    for part in ticket.parts:
-        if part.department_id in ids:
-            return part.department
-    return None
+    mine = sorted((p for p in ticket.parts if p.department_id in ids), key=lambda p: p.departed)
+    return mine[0].department if mine else None
 
 
 def _open_for_work(ticket: Ticket) -> None:
@@ -513,7 +525,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
             if target is None:
                 raise ValidationFailed(fields={"department": [_("Name the department that takes the lead.")]})
             ticket.lead_department = target
-            _add_part(ticket, target, PartRole.LEAD)
+            _take_lead(ticket, target)
             if ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
                 change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
         elif target is not None and ticket.part_for(target.id) is None:
@@ -592,13 +604,7 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
     if old is not None:
         _close_open_disputes(old, actor, reason)
         old.leave()
-    existing = ticket.part_for(target.id)
-    if existing is not None:
-        existing.role = PartRole.LEAD
-        if existing.status in (PartStatus.DONE, PartStatus.WAIVED):
-            existing.status = PartStatus.ACCEPTED
-    else:
-        _add_part(ticket, target, PartRole.LEAD)
+    _take_lead(ticket, target)
     ticket.lead_department = target
     if (
         ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)

@@ -184,16 +184,25 @@ def test_the_beat_job_gives_each_due_email_a_delivery_of_its_own(app, db, monkey
     from participation.notifications import tasks
 
     now = clock.now
+    long_ago = now - timedelta(seconds=app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"] + 60)
+    rows = (  # key, created, due, attempts
+        ("due-lost", long_ago, long_ago, 0),  # its delivery was lost (a worker died with it)
+        ("due-retry", now - timedelta(minutes=2), now, 1),  # a retry now due
+        ("due-held", now - timedelta(hours=8), now, 0),  # held back by quiet hours until now
+        ("on-its-way", now, now, 0),  # queued by its own commit a moment ago: not again
+        ("later", now, now + timedelta(hours=1), 1),  # not due
+    )
     with transaction():
-        for key, due_at in (("due-1", now), ("due-2", now), ("later", now + timedelta(hours=1))):
+        for key, created, due_at, attempts in rows:
             db.session.add(
                 OutboxMessage(
-                    dedupe_key=key, recipient=f"{key}@example.org", subject="s", body="b", next_attempt_at=due_at
+                    dedupe_key=key, recipient=f"{key}@example.org", subject="s", body="b",
+                    created_at=created, next_attempt_at=due_at, attempts=attempts,
                 )
-            )
+            )  # fmt: skip
     queued: list[int] = []
     monkeypatch.setattr(tasks, "deliver", type("Stub", (), {"delay": staticmethod(queued.append)}))
-    assert tasks.flush_outbox() == {"released": 0, "queued": 2}
+    assert tasks.flush_outbox() == {"released": 0, "queued": 3}
     due = {m.id for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("due-%")))}
     assert set(queued) == due
     assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {OutboxStatus.PENDING}  # none sent here

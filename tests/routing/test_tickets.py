@@ -129,6 +129,32 @@ def test_lead_transfer_upheld_changes_the_lead(db, people, joint_ticket):
     assert len([p for p in joint_ticket.parts if p.role.value == "lead" and p.status.value != "ended"]) == 1
 
 
+def test_lead_transfer_upheld_to_a_co_handler_makes_its_part_the_lead(db, people, joint_ticket):
+    """The co-handler named takes the lead with the part it has (before, the ruling was refused: the
+    department "already has a part")."""
+    urban = part_of(joint_ticket, "URBAN")
+    with transaction():
+        services.accept(people.urban, urban.id)
+        services.contribute(people.urban, urban.id, "已清理占道")
+        dispute = services.request_return(
+            people.env, part_of(joint_ticket, "ENV").id, "transfer", "应由城管主办", "URBAN"
+        )
+        services.rule(people.coordinator, dispute.id, "upheld")
+    assert joint_ticket.lead_department.code == "URBAN"
+    assert joint_ticket.lead_part is urban and urban.status.value == "accepted"  # its done part is open again
+    assert part_of(joint_ticket, "ENV").departed
+    assert len([p for p in joint_ticket.parts if p.role.value == "lead" and p.status.value != "ended"]) == 1
+
+
+def test_notes_are_signed_by_the_department_still_on_the_ticket(db, people, joint_ticket, make_user):
+    both = make_user("department_staff", departments=("URBAN", "TRANSPORT"))
+    with transaction():
+        services.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "另行处理")
+        services.invite(people.env, joint_ticket.id, "TRANSPORT", "请交通局配合")
+        event = services.add_note(both, joint_ticket.id, "交通局跟进中")
+    assert event.department.code == "TRANSPORT"
+
+
 def test_transfer_needs_a_department_and_a_reason(db, people, joint_ticket):
     part = part_of(joint_ticket, "URBAN")
     with pytest.raises(ValidationFailed):
