@@ -9,10 +9,8 @@ from alembic.migration import MigrationContext
 from participation import create_app
 from participation.extensions import db as _db
 
-
-@pytest.fixture(autouse=True)
-def _the_suites_app_stays_current(suites_app_stays_current):
-    """The apps made here hand back what a process keeps once (see tests/conftest.py)."""
+# The apps made here hand back what a process keeps once (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("suites_app_stays_current")
 
 
 def test_environment_overrides_config(monkeypatch, tmp_path):

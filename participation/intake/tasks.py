@@ -18,12 +18,7 @@ from participation.text import analyse
 TRANSIENT = (OSError, OperationalError)
 
 
-@shared_task(
-    name="intake.analyse_submission",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="intake.analyse_submission", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def analyse_submission(submission_id: int) -> str | None:
     """Store language, sentiment and keywords, then route: dispatch when sure, else wait in triage."""
     from participation.intake.services import announce_status
