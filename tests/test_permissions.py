@@ -33,6 +33,7 @@ MATRIX: dict[str, set[str | None]] = {
     "routing.dispute.rule": {"coordinator"},
     "routing.ticket.reopen": {"coordinator"},
     "routing.ticket.view": {"coordinator"},
+    "routing.ticket.find": {"coordinator"},
     "routing.ticket.note": {"coordinator"},
     "routing.ticket.invite": {"coordinator"},
     "routing.ticket.lead": set(),
@@ -134,7 +135,9 @@ ROUTING_ON_TICKET = {
     "deadlines.interim",
 }
 TICKET = SimpleNamespace(
-    lead_department_id=999, parts=[SimpleNamespace(department_id=999, status=PartStatus.PENDING, departed=False)]
+    lead_department_id=999,
+    parts=[SimpleNamespace(department_id=999, status=PartStatus.PENDING, departed=False)],
+    submission=SimpleNamespace(user_id=99),
 )
 
 
@@ -157,6 +160,7 @@ def test_own_things(role):
     assert can(actor, "notifications.read", SimpleNamespace(user_id=actor.id))
     assert can(actor, "notifications.preferences.edit", actor)
     assert can(actor, "forums.comment.edit", SimpleNamespace(author_id=actor.id))
+    assert can(actor, "routing.ticket.find", SimpleNamespace(parts=[], submission=SimpleNamespace(user_id=actor.id)))
 
 
 def test_inactive_accounts_count_as_anonymous(others):

@@ -59,7 +59,7 @@ def ticket_deadlines(ticket_id: int):
     """The ticket's clocks, for whoever may see the ticket."""
     from participation.routing.services import get_ticket
 
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, current_user)
     authorize(current_user, "routing.ticket.view", ticket)
     return jsonify(_deadlines_of(ticket))
 

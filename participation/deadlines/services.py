@@ -190,10 +190,10 @@ def _recompute_on_events(events: list[TicketEvent]) -> None:
 # -- pauses, contact, interim deadlines -------------------------------------------------------
 
 
-def _ticket(ticket_id: int) -> Ticket:
+def _ticket(ticket_id: int, actor: Any) -> Ticket:
     from participation.routing.services import get_ticket
 
-    return get_ticket(ticket_id)
+    return get_ticket(ticket_id, actor)
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
@@ -209,7 +209,7 @@ def pause(actor: Any, ticket_id: int, kind: str, reason: str) -> Ticket:
     """Stop the ticket's clocks while waiting for the citizen, or for an approved suspension (capped)."""
     from participation.routing.services import _announce, record
 
-    ticket = _ticket(ticket_id)
+    ticket = _ticket(ticket_id, actor)
     if kind not in PAUSE_KINDS:
         raise ValidationFailed(fields={"kind": [_("Choose waiting for the citizen or suspension.")]})
     authorize(actor, "deadlines.pause.waiting" if kind == "waiting_citizen" else "deadlines.pause.suspend", ticket)
@@ -238,7 +238,7 @@ def resume(actor: Any, ticket_id: int, reason: str = "") -> Ticket:
     """Start the clocks again."""
     from participation.routing.services import _announce, record
 
-    ticket = _ticket(ticket_id)
+    ticket = _ticket(ticket_id, actor)
     authorize(actor, "deadlines.pause.waiting", ticket)
     if ticket.paused_since is None:
         raise Conflict(_("The clocks of this ticket are not paused."))
@@ -252,7 +252,7 @@ def record_contact(actor: Any, ticket_id: int, note: str) -> Ticket:
     """The lead department reached the submitter (by phone, in person); this stops the first-contact clock."""
     from participation.routing.services import _announce, record
 
-    ticket = _ticket(ticket_id)
+    ticket = _ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.lead", ticket)
     note = _reason(note, "note")
     record(ticket, "contact.recorded", actor, department=ticket.lead_department, message=note)
@@ -264,7 +264,7 @@ def set_interim_deadline(actor: Any, ticket_id: int, clock_id: int, due: str | d
     """The coordinator gives a late clock a new interim deadline (it replaces the due time)."""
     from participation.routing.services import _announce, record
 
-    ticket = _ticket(ticket_id)
+    ticket = _ticket(ticket_id, actor)
     authorize(actor, "deadlines.interim", ticket)
     reason = _reason(reason)
     clock = db.session.get(SlaClock, clock_id)

@@ -96,7 +96,7 @@ def list_tickets():
 
 @bp.get("/tickets/<int:ticket_id>")
 def get_ticket(ticket_id: int):
-    ticket = services.get_ticket(ticket_id)
+    ticket = services.get_ticket(ticket_id, current_user)
     services.timeline(current_user, ticket)  # authorises
     return jsonify(ticket_json(ticket, current_user, full=True))
 
@@ -144,7 +144,7 @@ def ticket_action(ticket_id: int, action: str):
             from participation.core.errors import NotFound
 
             raise NotFound()
-    return _respond(services.get_ticket(ticket_id))
+    return _respond(services.get_ticket(ticket_id, current_user))
 
 
 @bp.post("/parts/accept")

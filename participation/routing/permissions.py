@@ -69,6 +69,17 @@ def _view(actor, ticket):
     return is_coordinator(actor) or _has_part(actor, ticket)
 
 
+@rule("routing.ticket.find")
+def _find(actor, ticket):
+    """Who may learn that a ticket exists at all: coordinators, staff of a department that is or was on it,
+    and its sender. Anyone else asking for it by number is told there is no such ticket, exactly as for a
+    number never given out, so ticket numbers cannot be probed one by one."""
+    if is_coordinator(actor) or any(is_staff_of(actor, p.department_id) for p in ticket.parts):
+        return True
+    submission = getattr(ticket, "submission", None)
+    return actor is not None and submission is not None and submission.user_id == actor.id
+
+
 @rule("routing.ticket.note")
 def _note(actor, ticket):
     return is_coordinator(actor) or _has_part(actor, ticket)

@@ -18,7 +18,7 @@ from participation.core.audit import audit
 from participation.core.errors import Conflict, NotFound, ValidationFailed
 from participation.core.labels import status_label
 from participation.core.models import utcnow
-from participation.core.permissions import SYSTEM, authorize, is_authenticated
+from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
 from participation.core.validation import record_id, small_int, visible
 from participation.extensions import db
 from participation.routing.models import (
@@ -119,18 +119,24 @@ def change_status(
 # -- loading ---------------------------------------------------------------------------------
 
 
-def get_ticket(ticket_id: int) -> Ticket:
+def get_ticket(ticket_id: int, actor: Any = None) -> Ticket:
+    """The ticket; asked for by a signed-in actor who may not know it exists, the same "no such ticket"
+    as for a number never given out (the rule "routing.ticket.find")."""
     ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None:
+    if ticket is None or _hidden_from(actor, ticket):
         raise NotFound(_("No such ticket."))
     return ticket
 
 
-def get_part(part_id: int) -> TicketPart:
+def get_part(part_id: int, actor: Any = None) -> TicketPart:
     part = db.session.get(TicketPart, part_id)
-    if part is None:
+    if part is None or _hidden_from(actor, part.ticket):
         raise NotFound(_("No such part."))
     return part
+
+
+def _hidden_from(actor: Any, ticket: Ticket) -> bool:
+    return is_authenticated(actor) and not can(actor, "routing.ticket.find", ticket)
 
 
 def _department(code: str | None, field: str) -> Department:
@@ -205,7 +211,7 @@ def route(ticket: Ticket) -> None:
 
 def dispatch(actor: Any, ticket_id: int, categories: list[str], lead: str, co: list[str]) -> Ticket:
     """The coordinator's dispatch from triage; the decision becomes training data for the router."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.dispatch", ticket)
     if ticket.status != TicketStatus.TRIAGE:
         raise Conflict(_("Only tickets waiting in triage can be dispatched."))
@@ -243,7 +249,7 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
     """The coordinator corrects a dispatched ticket's categories; the correction trains the router.
 
     Departments stay as they are (swap the lead or add co-handlers for that)."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.coordinate", ticket)
     _open_for_work(ticket)
     found = _categories(categories)
@@ -332,7 +338,7 @@ def _add_part(ticket: Ticket, department: Department, role: PartRole) -> TicketP
 
 def accept(actor: Any, part_id: int) -> TicketPart:
     """Sign for a part; the lead's signature puts the ticket in progress."""
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.part.work", part)
     part.accept(actor.id, utcnow())
     ticket = part.ticket
@@ -357,7 +363,7 @@ def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
 
 def reply_public(actor: Any, ticket_id: int, text: str) -> Ticket:
     """The lead department's reply, shown to the citizen (without staff names)."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.lead", ticket)
     _open_for_work(ticket)
     text = _text(text, "text")
@@ -369,7 +375,7 @@ def reply_public(actor: Any, ticket_id: int, text: str) -> Ticket:
 
 def add_note(actor: Any, ticket_id: int, text: str) -> TicketEvent:
     """An internal note for the departments and the coordinator; never shown to the citizen."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.note", ticket)
     text = _text(text, "text")
     department = _acting_department(actor, ticket)
@@ -395,7 +401,7 @@ def _open_for_work(ticket: Ticket) -> None:
 
 def invite(actor: Any, ticket_id: int, department_code: str, note: str = "") -> TicketPart:
     """The lead (or the coordinator) brings in a co-handling department."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.invite", ticket)
     _open_for_work(ticket)
     department = _department(department_code, "department")
@@ -409,7 +415,7 @@ def invite(actor: Any, ticket_id: int, department_code: str, note: str = "") -> 
 
 def contribute(actor: Any, part_id: int, note: str) -> TicketPart:
     """A co-handler records its contribution and finishes its part."""
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.part.work", part)
     _open_for_work(part.ticket)
     part.contribute(_text(note, "note"), utcnow())
@@ -420,7 +426,7 @@ def contribute(actor: Any, part_id: int, note: str) -> TicketPart:
 
 def rate(actor: Any, part_id: int, rating: int, note: str = "") -> TicketPart:
     """The lead rates a co-handler's contribution, 1 to 5."""
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.ticket.lead", part.ticket)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationFailed(fields={"rating": [_("Give a whole number from 1 to 5.")]})
@@ -432,7 +438,7 @@ def rate(actor: Any, part_id: int, rating: int, note: str = "") -> TicketPart:
 
 def request_return(actor: Any, part_id: int, kind: str, reason: str, suggested: str | None = None) -> Dispute:
     """Ask the coordinator to take a part back ("not our responsibility") or transfer it."""
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.part.work", part)
     _open_for_work(part.ticket)
     try:
@@ -474,7 +480,7 @@ def request_return(actor: Any, part_id: int, kind: str, reason: str, suggested: 
 
 def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
     """The lead closes the work: every co part done or waived, and a reply to the citizen."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.lead", ticket)
     reply = _text(reply, "reply")
     lead = ticket.lead_part
@@ -548,7 +554,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
 
 
 def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.coordinate", part.ticket)
     reason = _text(reason, "reason")
     _close_open_disputes(part, actor, reason)
@@ -559,7 +565,7 @@ def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
 
 
 def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
-    part = get_part(part_id)
+    part = get_part(part_id, actor)
     authorize(actor, "routing.coordinate", part.ticket)
     if part.role == PartRole.LEAD:
         raise Conflict(_("Swap the lead instead of removing it."))
@@ -593,7 +599,7 @@ def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
 
 def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> Ticket:
     """The coordinator gives the lead to another department; the old lead leaves the ticket."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.coordinate", ticket)
     _open_for_work(ticket)
     reason = _text(reason, "reason")
@@ -620,7 +626,7 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
 
 def reject(actor: Any, ticket_id: int, reason: str) -> Ticket:
     """Spam or invalid: the coordinator closes it with a reason the citizen sees."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.coordinate", ticket)
     reason = _text(reason, "reason")
     change_status(ticket, TicketStatus.REJECTED.value, actor, public=True, message=reason)
@@ -631,7 +637,7 @@ def reject(actor: Any, ticket_id: int, reason: str) -> Ticket:
 
 def reopen(actor: Any, ticket_id: int, reason: str) -> Ticket:
     """Back to work after resolution: the lead's part reopens, the count goes up."""
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.reopen", ticket)
     reason = _text(reason, "reason")
     change_status(ticket, TicketStatus.REOPENED.value, actor, public=True, message=reason)
@@ -777,7 +783,7 @@ def merge(actor: Any, ticket_id: int, master_id: int, reason: str = "") -> Ticke
     the new master. The ticket must still be in triage or dispatched (the life cycle refuses
     the rest), and the master must be open.
     """
-    ticket = get_ticket(ticket_id)
+    ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.coordinate", ticket)
     reason = _text(reason, "reason", required=False)
     master = db.session.get(Ticket, master_id) if record_id(master_id) else None

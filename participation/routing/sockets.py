@@ -45,7 +45,7 @@ class RoutingNamespace(Namespace):
         def check():
             if record_id(ticket_id) is None:
                 raise NotFound()
-            authorize(current_user, "routing.ticket.view", services.get_ticket(ticket_id))
+            authorize(current_user, "routing.ticket.view", services.get_ticket(ticket_id, current_user))
 
         return self._join(check, ticket_room(ticket_id))
 

@@ -100,7 +100,7 @@ def _workspace_context(ticket, errors: dict | None = None) -> dict:
 @bp.get("/tickets/<int:ticket_id>")
 @login_required
 def ticket(ticket_id: int):
-    item = services.get_ticket(ticket_id)
+    item = services.get_ticket(ticket_id, current_user)
     try:
         context = _workspace_context(item)
     except PermissionDenied as refusal:
@@ -175,11 +175,11 @@ def act(ticket_id: int):
         with transaction():
             action(ticket_id)
     except DomainError as error:
-        if error.status == 403:
-            return _left(services.get_ticket(ticket_id), error)  # a page left open while the department left
+        if error.status == 403:  # perhaps a page left open while the department left
+            return _left(services.get_ticket(ticket_id, current_user), error)
         if error.status in (401, 404):
             raise
-        item = services.get_ticket(ticket_id)
+        item = services.get_ticket(ticket_id, current_user)
         return render_template("routing/ticket.html", **_workspace_context(item, _errors(error))), error.status
     back = request.form.get("back")
     return redirect(

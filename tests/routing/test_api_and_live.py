@@ -32,7 +32,19 @@ def test_staff_work_a_ticket_over_the_api(client, db, people, joint_ticket, bear
 
 def test_departments_without_a_part_cannot_see_the_ticket(client, db, people, joint_ticket, bearer):
     transport = bearer(people.transport)
-    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=transport).status_code == 403
+    # Asked for a ticket it was never on, a department hears what it would hear of a number never given
+    # out: ticket numbers cannot be probed one by one.
+    foreign = client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=transport)
+    unknown = client.get(f"/api/v1/tickets/{joint_ticket.id + 1000}", headers=transport)
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.get_json() == unknown.get_json()
+    part = joint_ticket.parts[0].id
+    for path in (f"/api/v1/parts/{part}/accept", f"/api/v1/tickets/{joint_ticket.id}/notes"):
+        assert client.post(path, json={"text": "x"}, headers=transport).status_code == 404
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}/deadlines", headers=transport).status_code == 404
+    # The coordinator and the ticket's own departments find it.
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.coordinator)).status_code == 200
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.env)).status_code == 200
     assert client.get("/api/v1/tickets?department=ENV", headers=transport).status_code == 403
     assert client.get("/api/v1/tickets?department=TRANSPORT", headers=transport).get_json()["parts"] == []
     assert client.get(f"/api/v1/tickets/{joint_ticket.id}").status_code == 401

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from participation.accounts.services import create_token
 from participation.core.audit import AuditLog
-from participation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from participation.core.errors import Conflict, NotFound, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.routing import services
@@ -342,7 +342,7 @@ def _in_progress(people, ticket):
         ("closed master", Conflict, "master_id"),
         ("unknown master", ValidationFailed, "master_id"),
         ("huge id", ValidationFailed, "master_id"),
-        ("not a coordinator", PermissionDenied, None),
+        ("not a coordinator", NotFound, None),  # staff not on the ticket do not learn that it exists
         ("ticket closed", Conflict, None),
         ("ticket in progress", Conflict, None),
         ("master of its own master", Conflict, "master_id"),
@@ -437,7 +437,7 @@ def test_merge_over_the_api(client, db, people, noise):
     assert itself.status_code == 409
     error = itself.get_json()["error"]
     assert error["code"] == "conflict" and error["message"] and "master_id" in error["fields"]
-    assert client.post(url, json={"master_id": master.id}, headers=staff).status_code == 403
+    assert client.post(url, json={"master_id": master.id}, headers=staff).status_code == 404  # not theirs to find
     assert client.post(url, json={"master_id": 2**40}, headers=coordinator).status_code == 422
     assert ticket.status == TicketStatus.TRIAGE and not events_of(ticket, "merged")
     ok = client.post(url, json={"master_id": master.id, "reason": "同一工地"}, headers=coordinator)

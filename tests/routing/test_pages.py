@@ -37,11 +37,12 @@ def test_inbox_workspace_and_forms(client, db, people, joint_ticket, login):
 
 
 def test_other_departments_and_citizens_are_kept_out(client, db, people, joint_ticket, login):
-    login(people.transport)
-    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
-    assert client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "note", "text": "x"}).status_code == 403
+    login(people.transport)  # never on it: the same answer as for a ticket that does not exist
+    assert client.get(f"/tickets/{joint_ticket.id}").status_code == 404
+    assert client.get(f"/tickets/{joint_ticket.id + 1000}").status_code == 404
+    assert client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "note", "text": "x"}).status_code == 404
     client.post("/logout")
-    login(people.citizen)
+    login(people.citizen)  # its sender knows it exists, and is refused the staff's page
     assert client.get(f"/tickets/{joint_ticket.id}").status_code == 403
     assert client.get("/coordination/triage").status_code == 403
     assert client.get("/inbox").status_code == 404

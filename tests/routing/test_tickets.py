@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from participation.core.audit import AuditLog
-from participation.core.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
+from participation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from participation.core.uow import transaction
 from participation.routing import services
 from participation.routing.models import Dispute, TicketEvent, TrainingExample
@@ -54,9 +54,18 @@ def test_dispatcher_choice_becomes_training_data(db, people, joint_ticket):
     assert example.categories == ["NOISE"] and example.ticket_id == joint_ticket.id
 
 
-@pytest.mark.parametrize("who", ["urban", "transport", "citizen", "coordinator"])
-def test_only_the_departments_own_staff_sign_for_a_part(db, people, joint_ticket, who):
-    with pytest.raises((PermissionDenied, NotAuthenticated)):
+@pytest.mark.parametrize(
+    "who, refusal",
+    [
+        ("urban", PermissionDenied),
+        ("transport", NotFound),
+        ("citizen", PermissionDenied),
+        ("coordinator", PermissionDenied),
+    ],
+)
+def test_only_the_departments_own_staff_sign_for_a_part(db, people, joint_ticket, who, refusal):
+    """A department on the ticket is refused another's part; one never on it is not told the part exists."""
+    with pytest.raises(refusal):
         services.accept(getattr(people, who), part_of(joint_ticket, "ENV").id)
     assert part_of(joint_ticket, "ENV").status.value == "pending"
 
