@@ -128,9 +128,12 @@ def _celery_process(args: list[str], env: dict[str, str], log: Path, ready: str,
 
 
 @contextmanager
-def worker_process(env: dict[str, str], log_dir: Path):
-    """A real Celery worker consuming from Redis; yields once it is ready."""
-    args = ["worker", "--pool", "solo", "--loglevel", "info", "--without-gossip", "--without-mingle"]
+def worker_process(env: dict[str, str], log_dir: Path, include: str | None = None, prefork: bool = False):
+    """A real Celery worker consuming from Redis; yields once it is ready (`include`: a module of test tasks
+    it loads as well; `prefork`: one child process, as deployed, instead of running tasks in the consumer)."""
+    pool = ["--pool", "prefork", "--concurrency", "1"] if prefork else ["--pool", "solo"]
+    args = ["worker", *pool, "--loglevel", "info", "--without-gossip", "--without-mingle"]
+    args += ["--include", include] if include else []
     with _celery_process([*args, "--without-heartbeat"], env, log_dir / "worker.log", "ready.", "worker") as proc:
         yield proc
 
