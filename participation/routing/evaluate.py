@@ -67,9 +67,11 @@ def evaluate(router: Router, cases: list[Case]) -> tuple[dict, list[dict]]:
     multi = multi_hits = 0
     auto = auto_hits = 0
     predictions = []
+    sure: list[tuple[float, bool]] = []  # each case's confidence, and whether its primary is right
     for case, decision in zip(cases, decisions, strict=True):
         predicted = [c for c, _ in decision.categories]
         hit = predicted[0] == case.categories[0]
+        sure.append((decision.confidence, hit))
         primary_hits += hit
         lead_hits += decision.lead == case.lead
         truth_co, got_co = set(case.co), set(decision.co)
@@ -107,5 +109,26 @@ def evaluate(router: Router, cases: list[Case]) -> tuple[dict, list[dict]]:
         "routed_without_triage": _ratio(auto, n),
         "accuracy_without_triage": _ratio(auto_hits, auto),
         "suggestions_per_second": round(n / elapsed, 1) if elapsed else None,
+        "by_threshold": by_threshold(sure),
     }
     return figures, predictions
+
+
+SWEEP = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+
+
+def by_threshold(sure: list[tuple[float, bool]]) -> list[dict]:
+    """For a city choosing ROUTING_CONFIDENCE_THRESHOLD on its own cases: at each threshold, the share of
+    items that would be dispatched at once, and how many of those would go to the right category (the rest
+    wait in the coordinator's triage queue)."""
+    out = []
+    for threshold in SWEEP:
+        auto = [hit for confidence, hit in sure if confidence >= threshold]
+        out.append(
+            {
+                "threshold": threshold,
+                "routed_without_triage": _ratio(len(auto), len(sure)),
+                "accuracy_without_triage": _ratio(sum(auto), len(auto)),
+            }
+        )
+    return out
