@@ -17,8 +17,8 @@ from participation.accounts.models import Role, User
 from participation.accounts.services import normalise_mobile
 from participation.catalog.models import Category, District
 from participation.core.audit import audit
-from participation.core.errors import Conflict, NotFound, ValidationFailed
-from participation.core.permissions import authorize, is_authenticated
+from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from participation.core.permissions import authorize, can, is_authenticated
 from participation.core.uow import after_commit
 from participation.core.validation import validate
 from participation.extensions import db
@@ -288,8 +288,11 @@ def visible_submissions(actor: User, limit: int = 100) -> list[Submission]:
 
 
 def attachment_for(actor: Any, attachment_id: int) -> Attachment:
+    """A photo, for whoever may see the request's private details; for anyone else the same 404 as for a
+    photo that does not exist (photo numbers cannot be probed)."""
+    if not is_authenticated(actor):
+        raise NotAuthenticated()
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None:
+    if attachment is None or not can(actor, "intake.submission.view_private", attachment.submission):
         raise NotFound()
-    authorize(actor, "intake.submission.view_private", attachment.submission)
     return attachment

@@ -48,6 +48,7 @@ def dispute_json(dispute) -> dict:
 
 def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
     submission = ticket.submission
+    coordinator = can(actor, "routing.coordinate", ticket)
     out: dict = {
         "id": ticket.id,
         "code": submission.tracking_code,
@@ -65,7 +66,8 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
         "created_at": ticket.created_at.isoformat(),
         "master_id": ticket.master_id,
         "merged_at": ticket.merged_at.isoformat() if ticket.merged_at else None,
-        "duplicate_candidates": ticket.duplicate_candidates or [],
+        # Suggested masters are the coordinators' to weigh (other departments' tickets among them).
+        "duplicate_candidates": (ticket.duplicate_candidates or []) if coordinator else [],
     }
     if full:
         out["parts"] = [part_json(p) for p in ticket.parts]
@@ -77,7 +79,7 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
                 "public": e.public,
                 "department": e.department.code if e.department else None,
                 "actor": e.actor.display_name if e.actor else None,
-                "payload": e.payload,
+                "payload": e.payload if e.type != "duplicate.suggested" or coordinator else {},
             }
             for e in ticket.events
         ]

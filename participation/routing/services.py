@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from participation.catalog.models import Category, Department
 from participation.core.audit import audit
-from participation.core.errors import Conflict, NotFound, ValidationFailed
+from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from participation.core.labels import status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
@@ -122,6 +122,7 @@ def change_status(
 def get_ticket(ticket_id: int, actor: Any = None) -> Ticket:
     """The ticket; asked for by a signed-in actor who may not know it exists, the same "no such ticket"
     as for a number never given out (the rule "routing.ticket.find")."""
+    _signed_in(actor)
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or _hidden_from(actor, ticket):
         raise NotFound(_("No such ticket."))
@@ -129,10 +130,18 @@ def get_ticket(ticket_id: int, actor: Any = None) -> Ticket:
 
 
 def get_part(part_id: int, actor: Any = None) -> TicketPart:
+    _signed_in(actor)
     part = db.session.get(TicketPart, part_id)
     if part is None or _hidden_from(actor, part.ticket):
         raise NotFound(_("No such part."))
     return part
+
+
+def _signed_in(actor: Any) -> None:
+    """Someone not signed in is asked to sign in before any number is looked up: the same answer whether
+    or not the ticket exists. (No actor at all is the platform's own call: a task, the command line.)"""
+    if actor is not None and not is_authenticated(actor):
+        raise NotAuthenticated()
 
 
 def _hidden_from(actor: Any, ticket: Ticket) -> bool:
@@ -508,10 +517,12 @@ def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
 
 def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department: str | None = None) -> Dispute:
     """Uphold (the part ends; routing continues elsewhere) or overrule (back to work, counted as wrongful)."""
+    # Only coordinators rule; anyone else is refused before the number is looked up, so that dispute
+    # numbers cannot be probed.
+    authorize(actor, "routing.dispute.rule", None)
     dispute = db.session.get(Dispute, dispute_id)
     if dispute is None:
         raise NotFound(_("No such dispute."))
-    authorize(actor, "routing.dispute.rule", dispute)
     if dispute.status != DisputeStatus.OPEN:
         raise Conflict(_("This dispute has already been ruled on."))
     note = _text(note, "note", required=False)

@@ -47,7 +47,14 @@ def test_departments_without_a_part_cannot_see_the_ticket(client, db, people, jo
     assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.env)).status_code == 200
     assert client.get("/api/v1/tickets?department=ENV", headers=transport).status_code == 403
     assert client.get("/api/v1/tickets?department=TRANSPORT", headers=transport).get_json()["parts"] == []
-    assert client.get(f"/api/v1/tickets/{joint_ticket.id}").status_code == 401
+    # Not signed in: asked to sign in, whether or not the number exists.
+    for path in (f"/api/v1/tickets/{joint_ticket.id}", f"/api/v1/tickets/{joint_ticket.id + 1000}"):
+        assert client.get(path).status_code == 401
+    for path in (
+        f"/api/v1/parts/{joint_ticket.parts[0].id}/accept",
+        f"/api/v1/parts/{joint_ticket.parts[0].id + 1000}/accept",
+    ):
+        assert client.post(path).status_code == 401
 
 
 def test_coordinator_queues_and_rulings_over_the_api(client, db, people, submit, bearer):
@@ -74,9 +81,9 @@ def test_coordinator_queues_and_rulings_over_the_api(client, db, people, submit,
     )
     assert dispute.status_code == 201
     dispute_id = dispute.get_json()["id"]
-    assert (
-        client.post(f"/api/v1/disputes/{dispute_id}/rule", json={"decision": "upheld"}, headers=env).status_code == 403
-    )
+    for number in (dispute_id, dispute_id + 1000):  # refused alike, whether the dispute exists or not
+        refused = client.post(f"/api/v1/disputes/{number}/rule", json={"decision": "upheld"}, headers=env)
+        assert refused.status_code == 403
     ruled = client.post(f"/api/v1/disputes/{dispute_id}/rule", json={"decision": "upheld"}, headers=coordinator)
     assert ruled.status_code == 200 and ruled.get_json()["status"] == "upheld"
     assert client.get(f"/api/v1/tickets/{ticket.id}", headers=coordinator).get_json()["lead"] == "TRANSPORT"

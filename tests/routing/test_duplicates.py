@@ -504,3 +504,23 @@ def test_a_follower_hears_its_master_live(app, db, people, noise):
     with transaction():
         services.add_note(people.env, master.id, "内部")  # internal: nothing for the citizens
     assert statuses(follower) == []
+
+
+def test_suggested_masters_are_shown_to_coordinators_only(client, db, people, noise):
+    """A department on the ticket is not shown other tickets it could not find (the suggestion's candidates),
+    in the ticket's JSON or its timeline; the coordinator is."""
+    master = noise(NOISE_ZH)
+    ticket = noise(NOISE_ZH_AGAIN)
+    assert [c["ticket_id"] for c in ticket.duplicate_candidates] == [master.id]
+    with transaction():
+        services.dispatch(people.coordinator, ticket.id, ["NOISE"], "URBAN", [])
+    _t, staff_raw = create_token(people.urban, "api")
+    _t, coordinator_raw = create_token(people.coordinator, "api")
+    db.session.commit()
+    seen = {}
+    for who, raw in (("staff", staff_raw), ("coordinator", coordinator_raw)):
+        body = client.get(f"/api/v1/tickets/{ticket.id}", headers={"Authorization": f"Bearer {raw}"}).get_json()
+        suggested = [e["payload"] for e in body["timeline"] if e["type"] == "duplicate.suggested"]
+        seen[who] = (body["duplicate_candidates"], suggested)
+    assert seen["staff"] == ([], [{}])
+    assert [c["ticket_id"] for c in seen["coordinator"][0]] == [master.id] and seen["coordinator"][1][0]["candidates"]
