@@ -720,7 +720,7 @@ class _Run:
             if ticket.status != TicketStatus.RESOLVED:
                 return
             answers = self._answers(rng, fast and round_ == 1, late)
-            callbacks.answer_by_tracking_code(None, ticket.submission.tracking_code, answers)
+            callbacks.answer_by_tracking_code(SYSTEM, ticket.submission.tracking_code, answers)
             self.counts["callbacks"] += 1
             self.counts[f"callbacks.satisfaction.{answers['satisfaction']}"] += 1
             if ticket.status != TicketStatus.REOPENED:

@@ -56,6 +56,7 @@ MATRIX: dict[str, set[str | None]] = {
     "surveys.manage": {"coordinator"},
     "surveys.analyse": {"coordinator", "researcher"},
     "surveys.respond": set(ROLES),
+    "surveys.callback.answer": set(),
     "scoring.view": {"coordinator", "department_admin"},
     "scoring.weights.edit": {"coordinator"},
     "scoring.view_full": {"coordinator"},
@@ -107,6 +108,7 @@ def others():
         "accounts.token.revoke": ApiToken(user_id=owner.id, name="t", prefix="pt_", token_hash="x"),
         "intake.submission.view_private": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.withdraw": Submission(user_id=owner.id, organisation_id=None),
+        "surveys.callback.answer": Submission(user_id=owner.id, organisation_id=None),
         **{name: TICKET for name in MATRIX if name.startswith("routing.ticket") or name in ROUTING_ON_TICKET},
         "routing.part.work": SimpleNamespace(department_id=999, ticket=TICKET),
         "routing.inbox": SimpleNamespace(id=999),
@@ -157,6 +159,7 @@ def test_own_things(role):
     own = Submission(user_id=actor.id, organisation_id=None)
     assert can(actor, "intake.submission.view_private", own)
     assert can(actor, "intake.submission.withdraw", own)
+    assert can(actor, "surveys.callback.answer", own)
     assert can(actor, "notifications.read", SimpleNamespace(user_id=actor.id))
     assert can(actor, "notifications.preferences.edit", actor)
     assert can(actor, "forums.comment.edit", SimpleNamespace(author_id=actor.id))
@@ -174,3 +177,8 @@ def test_inactive_accounts_count_as_anonymous(others):
 def test_unknown_rule_is_an_error(db):
     with pytest.raises(LookupError):
         can(None, "no.such.rule")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_anyone_holding_the_code_answers_the_callback_of_a_request_sent_without_an_account(role):
+    assert can(person(role), "surveys.callback.answer", Submission(user_id=None, organisation_id=None))

@@ -14,7 +14,8 @@ def _list_own(actor, _obj):
     return actor is not None
 
 
-def _owns(actor, submission) -> bool:
+def owns(actor, submission) -> bool:
+    """The account that sent it, or a member of the enterprise it was sent for."""
     if actor is None:
         return False
     if submission.user_id is not None and submission.user_id == actor.id:
@@ -24,7 +25,7 @@ def _owns(actor, submission) -> bool:
 
 @rule("intake.submission.view_private")
 def _view_private(actor, submission):
-    return actor is not None and (_owns(actor, submission) or actor.has_role(Role.COORDINATOR, Role.ADMIN))
+    return actor is not None and (owns(actor, submission) or actor.has_role(Role.COORDINATOR, Role.ADMIN))
 
 
 @rule("intake.submission.withdraw")

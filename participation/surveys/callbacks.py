@@ -9,8 +9,8 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from participation.core.errors import Conflict, NotFound
-from participation.core.permissions import SYSTEM
+from participation.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from participation.core.permissions import SYSTEM, can, is_authenticated
 from participation.extensions import db
 from participation.routing.hooks import subscribe
 from participation.routing.models import Ticket, TicketEvent, TicketStatus
@@ -121,13 +121,19 @@ def pending_invitation(ticket: Ticket) -> Invitation | None:
 
 
 def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str = "zh"):
-    """Whoever holds the tracking code answers that request's callback (as a hotline callback would ask them)."""
+    """The sender answers that request's callback (as a hotline callback would ask them): whoever holds the
+    tracking code of a request sent without an account, the signed-in sender of one sent from an account."""
     from participation.intake.services import get_by_code
 
     submission = get_by_code(code)
     invitation = pending_invitation(submission.ticket)
     if invitation is None:
         raise NotFound(_("There is no callback waiting for this request."))
+    # No actor at all is the platform's own call (demo data, scripts); a web request always has one, if
+    # only the anonymous visitor.
+    if actor is not None and not can(actor, "surveys.callback.answer", submission):
+        message = _("Sign in with the account that sent this request to answer.")
+        raise PermissionDenied(message) if is_authenticated(actor) else NotAuthenticated(message)
     survey = db.session.get(Survey, invitation.survey_id)
     if survey.status != SurveyStatus.OPEN:
         raise Conflict(_("This survey is closed."))

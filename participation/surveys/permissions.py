@@ -2,6 +2,7 @@
 
 from participation.accounts.models import Role
 from participation.core.permissions import rule
+from participation.intake.permissions import owns
 from participation.routing.permissions import is_coordinator
 
 
@@ -39,3 +40,14 @@ def _analyse(actor, survey):
 @rule("surveys.respond")
 def _respond(actor, _survey):
     return True  # anyone may answer an open survey (the service checks distribution and tokens)
+
+
+@rule("surveys.callback.answer")
+def _answer_callback(actor, submission):
+    """A request's callback is its sender's to answer. A request sent without an account is answered by
+    whoever holds its tracking code (the code is all its sender has); one sent from an account, by that
+    account (or a member of the enterprise it was sent for), signed in: a tracking code passed on lets
+    others follow the request, not judge it."""
+    if submission.user_id is None and submission.organisation_id is None:
+        return True
+    return owns(actor, submission)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from participation.core.errors import DomainError, NotFound
 from participation.core.i18n import current_language
+from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.extensions import db, limiter
 from participation.surveys import callbacks, services
@@ -307,6 +308,18 @@ def pending_callback(code: str) -> SurveyFile | None:
     if survey.status != SurveyStatus.OPEN or survey.current_version is None:
         return None
     return SurveyFile.model_validate(survey.current_version.definition)
+
+
+@bp.app_template_global("may_answer_callback")
+def may_answer_callback(code: str) -> bool:
+    """Whether the person looking at the tracking page may answer its callback (the sender's account, or
+    anyone for a request sent without one)."""
+    from participation.intake.services import get_by_code
+
+    try:
+        return can(current_user, "surveys.callback.answer", get_by_code(code))
+    except NotFound:
+        return False
 
 
 @bp.post("/track/<code>/callback")

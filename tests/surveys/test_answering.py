@@ -276,7 +276,8 @@ def results(ticket) -> list[tuple[int, str]]:
     return [(r.round, r.outcome) for r in callbacks.results_of(ticket)]
 
 
-def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, people, english):
+def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, people, english, login):
+    login(people.citizen)
     code = joint_ticket.submission.tracking_code
     assert 'id="callback-form"' not in client.get(f"/track/{code}").get_data(as_text=True)
     resolve_joint(joint_ticket, people)
@@ -300,7 +301,8 @@ def test_tracking_page_callback_reopens_then_escalates(client, joint_ticket, peo
     assert results(joint_ticket) == [(1, "reopened"), (2, "escalated")]
 
 
-def test_tracking_page_callback_satisfied_closes(client, joint_ticket, people):
+def test_tracking_page_callback_satisfied_closes(client, joint_ticket, people, login):
+    login(people.citizen)
     resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     sent = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1", "q_comment": "谢谢"})
@@ -309,7 +311,8 @@ def test_tracking_page_callback_satisfied_closes(client, joint_ticket, people):
     assert joint_ticket.status == TicketStatus.CLOSED and results(joint_ticket) == [(1, "closed")]
 
 
-def test_tracking_page_callback_errors_keep_the_answers(client, joint_ticket, people, english):
+def test_tracking_page_callback_errors_keep_the_answers(client, joint_ticket, people, english, login):
+    login(people.citizen)
     resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_rating": "7"})
@@ -330,7 +333,8 @@ def test_callback_without_one_waiting(client, joint_ticket, english):
     assert client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {}}).status_code == 404
 
 
-def test_callback_through_the_api(client, joint_ticket, people):
+def test_callback_through_the_api(client, joint_ticket, people, login):
+    login(people.citizen)
     resolve_joint(joint_ticket, people)
     code = joint_ticket.submission.tracking_code
     url = f"/api/v1/submissions/{code}/callback"
@@ -341,3 +345,42 @@ def test_callback_through_the_api(client, joint_ticket, people):
     assert response.status_code == 201 and response.json["outcome"] == "reopened"
     db.session.refresh(joint_ticket)
     assert joint_ticket.status == TicketStatus.REOPENED
+
+
+def test_a_callback_is_its_senders_to_answer(client, db, catalog, joint_ticket, people, english, login, make_user):
+    """A request sent from an account: its tracking code lets others follow it, not judge it; the sender,
+    signed in, answers. A request sent without an account: whoever holds the code is its sender."""
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    answer = {"q_solved": "1", "q_satisfaction": "1"}
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert 'id="callback-form"' not in page and "Sign in with the account that sent this request" in page
+    refused = client.post(f"/track/{code}/callback", data=answer)
+    assert refused.status_code == 401 and "Sign in with the account" in refused.get_data(as_text=True)
+    api = client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {"solved": 1, "satisfaction": 1}})
+    assert api.status_code == 401
+    login(make_user("citizen"))
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 403
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.RESOLVED and count(CallbackResult) == 0
+    client.post("/logout")
+    login(people.citizen)
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 302
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.CLOSED
+
+
+def test_an_anonymous_requests_callback_is_answered_with_its_code(client, db, catalog, people, english):
+    from participation.intake import services as intake
+    from participation.routing import services as routing
+
+    with transaction():
+        submission, _ = intake.submit(None, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "anonymous": True})
+    ticket = submission.ticket
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    resolve_joint(ticket, people)
+    code = submission.tracking_code
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"}).status_code == 302
