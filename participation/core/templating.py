@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask
 from flask_babel import format_datetime
 from flask_login import current_user
@@ -41,8 +43,21 @@ def register_template_helpers(app: Flask) -> None:
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
         }
 
-    app.jinja_env.filters["dt"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+    app.jinja_env.filters["dt"] = dt
     app.jinja_env.filters["age"] = age
+
+
+def dt(value: datetime | str | None) -> str:
+    """A moment in the city's time zone (a datetime, or the ISO text of one as public views carry it; a
+    moment without a zone is UTC, as the database stores it)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 
 def age(value) -> str:

@@ -16,7 +16,8 @@ from participation.core.views import safe_next
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
-from participation.routing.models import PartRole, PartStatus
+from participation.routing.engine import departments_now
+from participation.routing.models import PartRole, PartStatus, TicketStatus
 from participation.routing.permissions import left_from
 
 bp = Blueprint("routing", __name__)
@@ -83,18 +84,39 @@ def bulk_accept():
     return redirect(safe_next(request.form.get("back"), url_for("routing.inbox")))
 
 
-def _workspace_context(ticket, errors: dict | None = None) -> dict:
+def _workspace_context(ticket, errors: dict | None = None, posted: dict | None = None) -> dict:
+    """What the workspace shows; after a refused action, `posted` is what the person had typed (kept in the
+    form it came from, not lost)."""
     events = services.timeline(current_user, ticket)
     duplicates = suggested_masters([ticket]) if can(current_user, "routing.coordinate", ticket) else {}
+    categories = catalog.categories()
+    proposed_lead, proposed_co = None, []
+    if ticket.status == TicketStatus.TRIAGE and ticket.suggestions:
+        # The dispatch form starts from the router's first suggestion and the departments the catalog
+        # gives it (with the district office where the category asks for it).
+        district = ticket.district.code if ticket.district else None
+        proposed_lead, proposed_co = departments_now([ticket.suggestions[0]["code"]], district)
     return {
         "ticket": ticket,
         "duplicates": duplicates.get(ticket.id, []),
         "submission": ticket.submission,
         "events": events,
         "errors": errors or {},
+        "posted": posted or {},
         "departments": catalog.departments(),
-        "categories": catalog.categories(),
+        "categories": categories,
+        "category_names": {c.code: c.name for c in categories},
+        "proposed_lead": proposed_lead,
+        "proposed_co": proposed_co,
     }
+
+
+def _chosen_categories() -> list[str]:
+    """The primary category (a field of its own) first, then the further ones. A form that sends them all
+    in `categories` (the API's order) keeps its first as the primary."""
+    primary = request.form.get("primary", "").strip()
+    further = [c for c in request.form.getlist("categories") if c and c != primary]
+    return ([primary] if primary else []) + further
 
 
 @bp.get("/tickets/<int:ticket_id>")
@@ -151,17 +173,22 @@ ACTIONS = {
     "reject": lambda t: services.reject(current_user, t, request.form.get("reason", "")),
     "reopen": lambda t: services.reopen(current_user, t, request.form.get("reason", "")),
     "merge": lambda t: services.merge(current_user, t, form_int("master_id"), request.form.get("reason", "")),
-    "categories": lambda t: services.recategorise(
-        current_user, t, [c for c in request.form.getlist("categories") if c]
-    ),
+    "categories": lambda t: services.recategorise(current_user, t, _chosen_categories()),
     "dispatch": lambda t: services.dispatch(
         current_user,
         t,
-        [c for c in request.form.getlist("categories") if c],
+        _chosen_categories(),
         request.form.get("lead", ""),
         [c for c in request.form.getlist("co") if c],
     ),
 }
+
+
+@bp.get("/tickets/<int:ticket_id>/act")
+def act_page(ticket_id: int):
+    """The address a refused action leaves in the browser: reloading it, or switching the language there,
+    goes back to the ticket."""
+    return redirect(url_for("routing.ticket", ticket_id=ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>/act")
@@ -180,7 +207,8 @@ def act(ticket_id: int):
         if error.status in (401, 404):
             raise
         item = services.get_ticket(ticket_id, current_user)
-        return render_template("routing/ticket.html", **_workspace_context(item, _errors(error))), error.status
+        context = _workspace_context(item, _errors(error), request.form.to_dict())
+        return render_template("routing/ticket.html", **context), error.status
     back = request.form.get("back")
     return redirect(
         back

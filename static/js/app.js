@@ -7,6 +7,21 @@
     return node ? JSON.parse(node.textContent) : {};
   }
 
+  function cityNow() {
+    // Now, as the server writes times: the city's time zone, "YYYY-MM-DD HH:mm".
+    var zone = document.documentElement.dataset.tz || undefined;
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+    } catch (e) {
+      return new Date().toISOString().slice(0, 16).replace("T", " ");
+    }
+  }
+
   function setStatus(code, status) {
     var names = labels();
     document.querySelectorAll('.live-status[data-code="' + code + '"]').forEach(function (cell) {
@@ -25,7 +40,7 @@
     if (timeline && document.querySelector('[data-live="track"][data-code="' + code + '"]')) {
       var item = document.createElement("li");
       var stamp = document.createElement("time");
-      stamp.textContent = new Date().toISOString().slice(0, 16).replace("T", " ");
+      stamp.textContent = cityNow();
       item.appendChild(stamp);
       item.appendChild(document.createTextNode(" " + (names[status] || status)));
       timeline.appendChild(item);

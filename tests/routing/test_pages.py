@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from participation.core.uow import transaction
 from participation.routing import services
 from tests.routing.conftest import part_of
@@ -96,3 +98,62 @@ def test_triage_page_shows_the_oldest_waiting_and_how_many_wait(app, client, db,
     assert [f'data-ticket="{t.id}"' in page for t in tickets] == [False, True, True]
     assert 'id="triage-more"' not in page  # all that wait are shown
     assert len(services.triage_queue(people.coordinator)) == 2 == services.triage_waiting(people.coordinator)
+
+
+def test_the_tracking_page_gives_times_in_the_city_time_zone_as_staff_pages_do(client, db, people, joint_ticket, login):
+    """Stored in UTC; shown to the citizen, as to staff, in the city's time (Asia/Shanghai, UTC+8)."""
+    from zoneinfo import ZoneInfo
+
+    from participation.routing.models import TicketEvent
+
+    event = db.session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == joint_ticket.id).order_by(TicketEvent.id.desc()).limit(1)
+    )
+    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=ZoneInfo("UTC"))
+    city = at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    utc = at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M")
+    track = client.get(f"/track/{joint_ticket.submission.tracking_code}").get_data(as_text=True)
+    assert f"<time>{city}</time>" in track and f"<time>{utc}</time>" not in track
+    login(people.env)
+    assert f"<time>{city}</time>" in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+
+
+def test_the_dispatch_form_starts_from_the_routers_suggestion_and_takes_any_primary(client, db, people, submit, login):
+    ticket = submit()
+    assert ticket.status.value == "triage" and ticket.suggestions[0]["code"] == "NOISE"
+    login(people.coordinator)
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    # The suggestions by name; the lead and co-handlers the catalog gives the first (with the district office).
+    assert 'data-code="NOISE">施工噪音' in page
+    assert '<option value="ENV" selected>' in page
+    assert '<option value="URBAN" selected>' in page and '<option value="OFFICE-EAST-HILL" selected>' in page
+    # The primary is chosen on its own, whatever the codes' order in the list of further categories.
+    response = client.post(
+        f"/tickets/{ticket.id}/act",
+        data={"action": "dispatch", "primary": "POTHOLE", "categories": ["NOISE"], "lead": "TRANSPORT"},
+    )
+    assert response.status_code == 302
+    assert [c.code for c in ticket.categories] == ["POTHOLE", "NOISE"]
+    client.post(
+        f"/tickets/{ticket.id}/act", data={"action": "categories", "primary": "NOISE", "categories": ["POTHOLE"]}
+    )
+    assert [c.code for c in ticket.categories] == ["NOISE", "POTHOLE"]
+
+
+def test_a_refused_action_keeps_what_was_typed_says_why_once_and_leaves_a_reloadable_address(
+    client, db, people, joint_ticket, login
+):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    login(people.env)
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "resolve", "reply": "已处理完毕，<b>谢谢</b>"}
+    )
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert '<textarea name="reply" rows="3" required>已处理完毕，&lt;b&gt;谢谢&lt;/b&gt;</textarea>' in page
+    assert page.count('role="alert"') == 1  # the message once, at the top
+    # The note form, which was not the one sent, stays empty.
+    assert '<input name="text" value="" placeholder' in page
+    again = client.get(f"/tickets/{joint_ticket.id}/act")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/tickets/{joint_ticket.id}")
