@@ -60,27 +60,92 @@
     });
   }
 
+  /* Whether a region holds work the person has not sent: any field changed from what the server gave. */
+  function unsent(region) {
+    var fields = region.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var el = fields[i];
+      if (el.type === "hidden" || el.type === "submit" || el.type === "button") continue;
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== el.defaultChecked) return true;
+      } else if (el.tagName === "SELECT") {
+        // A drop-down with no option marked selected shows its first one.
+        var marked = false;
+        for (var k = 0; k < el.options.length; k++) marked = marked || el.options[k].defaultSelected;
+        for (var j = 0; j < el.options.length; j++) {
+          var given = el.options[j].defaultSelected || (!marked && !el.multiple && el.size <= 1 && j === 0);
+          if (el.options[j].selected !== given) return true;
+        }
+      } else if (el.value !== el.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /* The note above a region that has changed on the server while the person was working in it. */
+  function staleNotice(region, kind, refresh) {
+    var note = region.previousElementSibling;
+    var ours = note && note.classList.contains("stale-notice");
+    if (!kind) {
+      if (ours) note.remove();
+      return;
+    }
+    var texts = document.getElementById("live-texts");
+    if (!texts) return;
+    if (!ours) {
+      note = document.createElement("div");
+      note.className = "flash flash-info stale-notice";
+      note.setAttribute("role", "status");
+      region.parentNode.insertBefore(note, region);
+    }
+    note.textContent = "";
+    note.dataset.kind = kind;
+    note.appendChild(document.createTextNode(kind === "gone" ? texts.dataset.gone : texts.dataset.changed));
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small";
+    button.textContent = kind === "gone" ? texts.dataset.reload : texts.dataset.apply;
+    button.addEventListener("click", function () {
+      if (kind === "gone") window.location.reload();
+      else refresh(true);
+    });
+    note.appendChild(document.createTextNode(" "));
+    note.appendChild(button);
+  }
+
   /* Regions that the server re-renders when something changes: inboxes, tickets, queues, tracking. */
   function liveRegions() {
     if (typeof io === "undefined") return;
     document.querySelectorAll("[data-live-region]").forEach(function (region) {
       var socket = io(region.dataset.ns, { transports: ["websocket", "polling"] });
       var timer = null;
-      var refresh = function () {
+      var refresh = function (force) {
         clearTimeout(timer);
         timer = setTimeout(function () {
-          var active = document.activeElement;
-          var typing = active && region.contains(active) && active.value && /INPUT|TEXTAREA/.test(active.tagName);
-          if (typing) {
+          // Work not yet sent (text typed, a box ticked, a choice changed) is never replaced under the
+          // person's hands: the region waits, and says that it has changed.
+          if (force !== true && unsent(region)) {
             region.dataset.stale = "1";
+            staleNotice(region, "changed", refresh);
             return;
           }
           fetch(region.dataset.refresh, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
-            .then(function (r) { return r.ok ? r.text() : null; })
+            .then(function (r) {
+              if (!r.ok) {
+                // No longer ours to see (the department left the ticket, the session ended): say so
+                // rather than keep showing forms that would be refused.
+                region.dataset.stale = "1";
+                staleNotice(region, "gone", refresh);
+                return null;
+              }
+              return r.text();
+            })
             .then(function (html) {
               if (html === null) return;
               region.innerHTML = html;
               region.dataset.stale = "";
+              staleNotice(region, null);
               region.classList.remove("flash-update");
               void region.offsetWidth;
               region.classList.add("flash-update");
@@ -109,9 +174,12 @@
       socket.on("ticket.updated", refresh);
       socket.on("submission.status", refresh);
       socket.on("survey.updated", refresh);
-      region.addEventListener("focusout", function () {
-        if (region.dataset.stale === "1") refresh();
-      });
+      var recheck = function () {
+        if (region.dataset.stale === "1" && !unsent(region)) refresh();
+      };
+      region.addEventListener("focusout", recheck);
+      region.addEventListener("change", recheck);
+      region.addEventListener("input", recheck);
     });
   }
 

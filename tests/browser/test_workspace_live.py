@@ -1,0 +1,47 @@
+"""A ticket's workspace changes under a person's hands: what they typed is kept until they send or clear it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_live_change_keeps_a_draft_and_says_the_page_changed(joint_ticket, people, live_server, new_context):
+    ticket_id = joint_ticket.id
+    base = live_server()
+    lead = new_context().new_page()
+    log_in(lead, base, people.env)
+    lead.goto(f"{base}/tickets/{ticket_id}")
+    expect(lead.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    draft = lead.locator('textarea[name="reply"]')
+    draft.fill("已协调城管夜间巡查，工地承诺22点后停工。")
+    lead.locator("h1").click()  # the cursor leaves the field: the draft is still unsent
+
+    urban = new_context().new_page()
+    log_in(urban, base, people.urban)
+    urban.goto(f"{base}/tickets/{ticket_id}")
+    urban.locator('#parts form:has(input[name="action"][value="accept"]) button').click()
+    urban_row = urban.locator("#parts tr[data-department=\"URBAN\"]")
+    expect(urban_row).to_contain_text("已签收")
+
+    # The lead's page has changed on the server: it says so, and the draft is where it was.
+    notice = lead.locator(".stale-notice")
+    expect(notice).to_be_visible()
+    expect(draft).to_have_value("已协调城管夜间巡查，工地承诺22点后停工。")
+    row = lead.locator("#parts tr[data-department=\"URBAN\"]")
+    expect(row).to_contain_text("待签收")
+    # Asked to, it shows the changes (and lets the draft go).
+    notice.locator("button").click()
+    expect(row).to_contain_text("已签收")
+    expect(lead.locator('textarea[name="reply"]')).to_have_value("")
+    expect(lead.locator(".stale-notice")).to_have_count(0)
+
+    # With nothing typed, changes simply appear.
+    urban.locator('#parts form:has(input[name="action"][value="contribute"]) input[name="note"]').fill("已查验施工许可")
+    urban.locator('#parts form:has(input[name="action"][value="contribute"]) button').click()
+    expect(row).to_contain_text("已完成")
+    expect(lead.locator(".stale-notice")).to_have_count(0)
