@@ -25,14 +25,14 @@ def test_a_live_change_keeps_a_draft_and_says_the_page_changed(joint_ticket, peo
     log_in(urban, base, people.urban)
     urban.goto(f"{base}/tickets/{ticket_id}")
     urban.locator('#parts form:has(input[name="action"][value="accept"]) button').click()
-    urban_row = urban.locator("#parts tr[data-department=\"URBAN\"]")
+    urban_row = urban.locator('#parts tr[data-department="URBAN"]')
     expect(urban_row).to_contain_text("已签收")
 
     # The lead's page has changed on the server: it says so, and the draft is where it was.
     notice = lead.locator(".stale-notice")
     expect(notice).to_be_visible()
     expect(draft).to_have_value("已协调城管夜间巡查，工地承诺22点后停工。")
-    row = lead.locator("#parts tr[data-department=\"URBAN\"]")
+    row = lead.locator('#parts tr[data-department="URBAN"]')
     expect(row).to_contain_text("待签收")
     # Asked to, it shows the changes (and lets the draft go).
     notice.locator("button").click()
