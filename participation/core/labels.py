@@ -74,6 +74,7 @@ EVENT = {
     "status.resolved": _l("Resolved by the lead department."),
     "status.rejected": _l("Not accepted."),
     "status.reopened": _l("Reopened."),
+    "callback.recorded": _l("The citizen answered the callback."),
     "status.closed": _l("Closed."),
     "clock.paused": _l("The deadlines were paused."),
     "clock.resumed": _l("The deadlines run again."),
@@ -96,6 +97,35 @@ CLOCK_STATE = {
     "missed": _l("Late"),
     "cancelled": _l("Stopped"),
 }
+
+
+# Texts the platform itself writes into a ticket's history (a reopening after an unhappy callback). They
+# are stored as written (in English since the thirteenth session, in the sender's language before) and
+# shown in the reader's language.
+UNHAPPY = "The citizen was not satisfied with the resolution."
+UNHAPPY_AGAIN = "The citizen was not satisfied again; the coordination centre supervises."
+_SYSTEM_TEXT = {
+    UNHAPPY: _l("The citizen was not satisfied with the resolution."),
+    "市民对办理结果不满意。": _l("The citizen was not satisfied with the resolution."),
+    UNHAPPY_AGAIN: _l("The citizen was not satisfied again; the coordination centre supervises."),
+    "市民再次表示不满意，由协调中心督办。": _l(
+        "The citizen was not satisfied again; the coordination centre supervises."
+    ),
+}
+
+SATISFACTION = {1: _l("satisfied"), 2: _l("basically satisfied"), 3: _l("dissatisfied")}
+
+
+def system_text(text: str | None) -> str:
+    """A text of the history in the reader's language when the platform wrote it; a person's text as it is."""
+    if not text:
+        return ""
+    label = _SYSTEM_TEXT.get(text)
+    return str(label) if label is not None else text
+
+
+def satisfaction_label(code) -> str:
+    return str(SATISFACTION.get(code, code))
 
 
 def status_label(code: str) -> str:

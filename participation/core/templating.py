@@ -18,8 +18,10 @@ from participation.core.labels import (
     part_role_label,
     part_status_label,
     role_label,
+    satisfaction_label,
     section_label,
     status_label,
+    system_text,
 )
 from participation.core.permissions import can
 
@@ -37,6 +39,8 @@ def register_template_helpers(app: Flask) -> None:
             "part_status_label": part_status_label,
             "part_role_label": part_role_label,
             "section_label": section_label,
+            "system_text": system_text,
+            "satisfaction_label": satisfaction_label,
             "clock_label": clock_label,
             "clock_state_label": clock_state_label,
             "late_label": late_label,

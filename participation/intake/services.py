@@ -18,6 +18,7 @@ from participation.accounts.services import normalise_mobile
 from participation.catalog.models import Category, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from participation.core.labels import system_text
 from participation.core.permissions import authorize, can, is_authenticated
 from participation.core.uow import after_commit
 from participation.core.validation import validate
@@ -258,7 +259,7 @@ def _public_event(event, language: str) -> dict:
         "at": event.at.isoformat(),
         "type": event.type,
         "status": event.to_status,
-        "message": payload.get("message", ""),
+        "message": system_text(payload.get("message", "")),
     }
     names = payload.get(f"departments_{language}") or payload.get("departments_zh")
     if names:

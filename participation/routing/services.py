@@ -544,7 +544,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
             ticket.lead_department = target
             _take_lead(ticket, target)
             if ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
-                change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
+                change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False)
         elif target is not None and ticket.part_for(target.id) is None:
             _add_part(ticket, target, PartRole.CO)
     else:
@@ -627,7 +627,7 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
         ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED)
         and ticket.lead_part.status == PartStatus.PENDING
     ):
-        change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False, reason="lead changed")
+        change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False)
     record(
         ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from participation.catalog import services as catalog
@@ -78,7 +79,7 @@ def bulk_accept():
     try:
         with transaction():
             accepted = services.bulk_accept(current_user, ids)
-        flash(_("Signed for %(n)s tickets.", n=len(accepted)), "success")
+        flash(ngettext("Signed for %(num)s ticket.", "Signed for %(num)s tickets.", len(accepted)), "success")
     except DomainError as error:
         flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
     return redirect(safe_next(request.form.get("back"), url_for("routing.inbox")))

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN
 from participation.core.permissions import SYSTEM, can, is_authenticated
 from participation.extensions import db
 from participation.routing.hooks import subscribe
@@ -168,6 +169,7 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
         "solved": result.solved,
         "satisfaction": result.satisfaction,
         "rating": result.rating,
+        "comment": str(answers.get("comment") or "")[:2000],
         "follower": follower,
     }
     if follower or master.status != TicketStatus.RESOLVED:
@@ -181,11 +183,11 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
     elif master.reopen_count == 0:
         result.outcome = "reopened"
         routing.record(master, "callback.recorded", None, **payload)
-        routing.reopen(SYSTEM, master.id, _("The citizen was not satisfied with the resolution."))
+        routing.reopen(SYSTEM, master.id, UNHAPPY)
     else:
         result.outcome = "escalated"
         routing.record(master, "callback.recorded", None, **payload)
-        routing.reopen(SYSTEM, master.id, _("The citizen was not satisfied again; the coordination centre supervises."))
+        routing.reopen(SYSTEM, master.id, UNHAPPY_AGAIN)
         master.escalation_level = 2
         from participation.core.models import utcnow
 

@@ -104,3 +104,33 @@ def test_followers_are_asked_and_stored_on_the_master(joint_ticket, people, subm
     assert joint_ticket.status == TicketStatus.RESOLVED  # a follower's answer is recorded, not acted on
     (result,) = callbacks.results_of(joint_ticket)
     assert result.follower and result.outcome == "recorded"
+
+
+def test_staff_read_the_callback_and_everyone_reads_the_reopening_in_their_language(
+    client, joint_ticket, people, login
+):
+    resolve_joint(joint_ticket, people)
+    answer(joint_ticket, solved=2, satisfaction=3, rating=2, comment="晚上还是很吵")
+    code = joint_ticket.submission.tracking_code
+    client.get("/lang/en")
+    track = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "The citizen was not satisfied with the resolution." in track
+    client.get("/lang/zh")
+    assert "市民对办理结果不满意。" in client.get(f"/track/{code}").get_data(as_text=True)
+    login(people.env)
+    client.get("/lang/en")
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "The citizen answered the callback." in page and "callback.recorded" not in page
+    assert "Not solved · dissatisfied · ★ 2/5" in page and "晚上还是很吵" in page
+    assert "Reopened once" in page
+
+
+def test_a_reopening_stored_in_chinese_before_is_read_in_english(client, joint_ticket, people):
+    from participation.core.labels import system_text
+
+    with client.application.test_request_context("/", headers={"Accept-Language": "en"}):
+        from flask_babel import force_locale
+
+        with force_locale("en"):
+            assert system_text("市民对办理结果不满意。") == "The citizen was not satisfied with the resolution."
+            assert system_text("工地还在施工") == "工地还在施工"  # a person's own words stay as they are
