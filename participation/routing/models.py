@@ -307,6 +307,8 @@ class TicketPart(db.Model):
         if self.role != PartRole.CO:
             raise Conflict(_("Only co-handling contributions are rated."))
         self._require(PartStatus.DONE)
+        if self.rating is not None:  # a stale page or a resubmitted form must not rewrite the scorecard's input
+            raise Conflict(_("This contribution has already been rated (★ %(n)s).", n=self.rating))
         self.rating, self.rating_note = rating, note
 
 

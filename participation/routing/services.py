@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from participation.catalog.models import Category, Department
+from participation.catalog.models import Category, Department, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from participation.core.labels import status_label
@@ -184,7 +184,6 @@ def suggest(actor: Any, text: str, district: str | None = None, category: str | 
 
 
 def _district_codes() -> set[str]:
-    from participation.catalog.models import District
 
     return set(db.session.scalars(select(District.code)))
 
@@ -677,6 +676,19 @@ def timeline(actor: Any, ticket: Ticket) -> list[TicketEvent]:
     return list(ticket.events)
 
 
+def _district_and_below(code: str) -> list[int]:
+    """A district's id with those of its sub-districts, at any depth (a district chosen in the inbox's
+    filter holds the tickets of its sub-districts); none for an unknown code."""
+    place = db.session.scalar(select(District).where(District.code == code))
+    out: list[int] = []
+    stack = [place] if place is not None else []
+    while stack:
+        node = stack.pop()
+        out.append(node.id)
+        stack.extend(node.children)
+    return out
+
+
 AGE_MAX_DAYS = 36500  # an inbox filter's "older than" beyond a century is a typing slip, not a question
 
 
@@ -704,8 +716,6 @@ def inbox(
 ) -> list[TicketPart]:
     """The department's parts, newest first, filtered."""
     from datetime import timedelta
-
-    from participation.catalog.models import District
 
     department = db.session.get(Department, department_id)
     if department is None:
@@ -735,7 +745,7 @@ def inbox(
             .where(Category.code == category)
         )
     if district:
-        stmt = stmt.join(District, District.id == Ticket.district_id).where(District.code == district)
+        stmt = stmt.where(Ticket.district_id.in_(_district_and_below(district)))
     if older_than_days is not None:
         if not 0 <= older_than_days <= AGE_MAX_DAYS:
             raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})

@@ -43,6 +43,10 @@ def test_full_joint_life_cycle(db, people, joint_ticket):
         services.resolve(people.env, ticket.id, "噪音已停止，路面已修复。")
     assert ticket.status.value == "resolved"
     assert part_of(ticket, "ENV").status.value == "done" and part_of(ticket, "URBAN").rating == 5
+    with pytest.raises(Conflict, match="★ 5"):  # a stale page or a resubmitted form does not rewrite it
+        services.rate(people.env, part_of(ticket, "URBAN").id, 1)
+    db.session.rollback()
+    assert part_of(ticket, "URBAN").rating == 5
     assert ticket.public_reply == "噪音已停止，路面已修复。"
     assert events(ticket)[-1] == "status.resolved"
     assert "note" in events(ticket) and "part.invited" in events(ticket)
@@ -269,6 +273,10 @@ def test_departments_see_only_their_tickets(db, people, joint_ticket, submit):
         people.env, people.env.memberships[0].department_id, category="NOISE", district="EAST-HILL"
     )
     assert len(filtered) == 1
+    # A district holds the tickets of its sub-districts (the ticket is in EAST-HILL, under EAST).
+    department = people.env.memberships[0].department_id
+    assert [p.ticket_id for p in services.inbox(people.env, department, district="EAST")] == [joint_ticket.id]
+    assert services.inbox(people.env, department, district="NOWHERE") == []
 
 
 def test_bulk_accept_all_or_nothing(db, people, submit):
