@@ -184,7 +184,6 @@ def suggest(actor: Any, text: str, district: str | None = None, category: str | 
 
 
 def _district_codes() -> set[str]:
-
     return set(db.session.scalars(select(District.code)))
 
 
