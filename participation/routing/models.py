@@ -162,6 +162,8 @@ class Ticket(db.Model):
         if status not in _ALLOWED.get(self.status, set()):
             from participation.core.labels import status_label
 
+            if status == self.status:  # done already, from another page or a second click
+                raise Conflict(_("This ticket is already %(status)s.", status=status_label(status.value)))
             raise Conflict(
                 _(
                     "A ticket cannot go from %(a)s to %(b)s.",
@@ -260,6 +262,8 @@ class TicketPart(db.Model):
             )
 
     def accept(self, user_id: int, now: datetime) -> None:
+        if self.status == PartStatus.ACCEPTED:  # a colleague signed first, or a second click
+            raise Conflict(_("This part has already been signed for."))
         self._require(PartStatus.PENDING)
         self.status, self.accepted_at, self.accepted_by_id = PartStatus.ACCEPTED, now, user_id
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from participation.catalog.models import Category, Department, District
 from participation.core.audit import audit
-from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from participation.core.errors import Conflict, DomainError, NotAuthenticated, NotFound, ValidationFailed
 from participation.core.labels import status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
@@ -359,13 +359,27 @@ def accept(actor: Any, part_id: int) -> TicketPart:
 
 
 def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
-    """Sign for several parts at once: all of them, or none if one cannot be signed for."""
+    """Sign for several parts at once: all of them, or none if one cannot be signed for (the message names
+    its ticket). A part a colleague has signed for meanwhile is left as it is: what was asked is done.
+    Returns the parts signed for now."""
     authorize(actor, "routing.part.sign")
     if not part_ids:
         raise ValidationFailed(fields={"parts": [_("Choose at least one ticket.")]})
     if any(record_id(i) is None for i in part_ids):
         raise ValidationFailed(fields={"parts": [_("No such ticket.")]})
-    return [accept(actor, part_id) for part_id in dict.fromkeys(part_ids)]
+    accepted = []
+    for part_id in dict.fromkeys(part_ids):
+        part = db.session.get(TicketPart, part_id)
+        if part is not None and part.status == PartStatus.ACCEPTED and can(actor, "routing.part.work", part):
+            continue
+        try:
+            accepted.append(accept(actor, part_id))
+        except DomainError as error:  # say which ticket stopped the batch
+            if part is not None and can(actor, "routing.ticket.find", part.ticket):
+                error.message = _("Ticket #%(id)s: %(why)s", id=part.ticket_id, why=error.message)
+                error.args = (error.message,)
+            raise
+    return accepted
 
 
 def reply_public(actor: Any, ticket_id: int, text: str) -> Ticket:
@@ -490,6 +504,8 @@ def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
     ticket = get_ticket(ticket_id, actor)
     authorize(actor, "routing.ticket.lead", ticket)
     reply = _text(reply, "reply")
+    if not ticket.is_open:  # resolved already (by a colleague, on another page), or closed
+        raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=status_label(ticket.status.value)))
     lead = ticket.lead_part
     if lead is None or lead.status != PartStatus.ACCEPTED:
         raise Conflict(_("The lead department must have signed for the ticket before resolving it."))

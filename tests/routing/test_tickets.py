@@ -10,7 +10,7 @@ from participation.core.errors import Conflict, NotFound, PermissionDenied, Vali
 from participation.core.uow import transaction
 from participation.routing import services
 from participation.routing.models import Dispute, TicketEvent, TrainingExample
-from tests.routing.conftest import part_of
+from tests.routing.conftest import part_of, resolve_joint
 
 
 def events(ticket) -> list[str]:
@@ -77,8 +77,20 @@ def test_only_the_departments_own_staff_sign_for_a_part(db, people, joint_ticket
 def test_accept_twice_is_a_conflict(db, people, joint_ticket):
     with transaction():
         services.accept(people.env, part_of(joint_ticket, "ENV").id)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="已签收"):  # says what happened, not "this part is Signed for"
         services.accept(people.env, part_of(joint_ticket, "ENV").id)
+
+
+def test_acting_twice_says_it_was_done_already(db, people, joint_ticket, submit):
+    resolve_joint(joint_ticket, people)
+    with pytest.raises(Conflict, match="已办结"):  # a colleague resolved it on another page
+        services.resolve(people.env, joint_ticket.id, "再次回复")
+    db.session.rollback()
+    other = submit("路灯坏了好几天")
+    with transaction():
+        services.withdraw(other, people.citizen, "")
+    with pytest.raises(Conflict, match="该工单已是“已撤回”状态"):  # not "cannot go from withdrawn to withdrawn"
+        services.withdraw(other, people.citizen, "")
 
 
 def test_only_the_lead_resolves_and_replies(db, people, joint_ticket):
@@ -286,16 +298,17 @@ def test_bulk_accept_all_or_nothing(db, people, submit):
             services.dispatch(people.coordinator, t.id, ["NOISE"], "ENV", [])
     ids = [t.lead_part.id for t in tickets]
     with transaction():
-        services.accept(people.env, ids[0])
-    with pytest.raises(Conflict):
+        waived = services.invite(people.coordinator, tickets[2].id, "URBAN")
+        services.waive(people.coordinator, waived.id, "不需要")
+    with pytest.raises(PermissionDenied, match=f"#{tickets[2].id}"):  # one not theirs: none, and which
         with transaction():
-            services.bulk_accept(people.env, ids)
+            services.bulk_accept(people.env, [ids[0], ids[1], waived.id])
     db.session.expire_all()
-    assert [db.session.get(type(tickets[0].lead_part), i).status.value for i in ids] == [
-        "accepted",
-        "pending",
-        "pending",
-    ]
+    assert [db.session.get(type(tickets[0].lead_part), i).status.value for i in ids] == ["pending"] * 3
+    # One a colleague signed for meanwhile is left as it is; the rest are signed for.
     with transaction():
-        services.bulk_accept(people.env, ids[1:])
+        services.accept(people.env, ids[0])
+    with transaction():
+        signed = services.bulk_accept(people.env, ids)
+    assert [p.id for p in signed] == ids[1:]
     assert all(t.status.value == "in_progress" for t in tickets)
