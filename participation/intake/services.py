@@ -233,7 +233,7 @@ def _public_departments(ticket, language: str) -> list[dict]:
     departments = [
         {"code": p.department.code, "name": p.department.text("name", language), "role": p.role.value}
         for p in ticket.parts
-        if p.status.value != "ended"
+        if p.status.value not in ("ended", "waived")  # a waived part no longer handles it
     ]
     departments.sort(key=lambda d: d["role"] != "lead")
     return departments

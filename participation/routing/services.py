@@ -430,7 +430,7 @@ def invite(actor: Any, ticket_id: int, department_code: str, note: str = "") -> 
     part = _add_part(ticket, department, PartRole.CO)
     db.session.flush()
     record(ticket, "part.invited", actor, department=department, part_id=part.id, note=note)
-    _announce(ticket, "part.invited")
+    _announce(ticket, "part.invited", public=True)  # the departments the citizen sees changed
     return part
 
 
@@ -574,7 +574,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
         note=note,
         new_department=ticket.lead_department.code if part.role == PartRole.LEAD else department,
     )
-    _announce(ticket, f"dispute.{dispute.status.value}")
+    _announce(ticket, f"dispute.{dispute.status.value}", public=dispute.status == DisputeStatus.UPHELD)
     return dispute
 
 
@@ -585,7 +585,7 @@ def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
     _close_open_disputes(part, actor, reason)
     part.waive()
     record(part.ticket, "part.waived", actor, department=part.department, part_id=part.id, reason=reason)
-    _announce(part.ticket, "part.waived")
+    _announce(part.ticket, "part.waived", public=True)
     return part
 
 
@@ -598,7 +598,7 @@ def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
     _close_open_disputes(part, actor, reason)
     part.leave()
     record(part.ticket, "part.removed", actor, department=part.department, part_id=part.id, reason=reason)
-    _announce(part.ticket, "part.removed")
+    _announce(part.ticket, "part.removed", public=True)
     return part
 
 
@@ -645,7 +645,7 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
     record(
         ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None
     )
-    _announce(ticket, "lead.swapped")
+    _announce(ticket, "lead.swapped", public=True)
     return ticket
 
 

@@ -157,3 +157,20 @@ def test_a_refused_action_keeps_what_was_typed_says_why_once_and_leaves_a_reload
     assert '<input name="text" value="" placeholder' in page
     again = client.get(f"/tickets/{joint_ticket.id}/act")
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/tickets/{joint_ticket.id}")
+
+
+def test_the_citizen_sees_the_departments_change_live_and_not_the_waived(app, client, db, people, joint_ticket):
+    from tests.conftest import live_client
+
+    code = joint_ticket.submission.tracking_code
+    watcher = live_client(app, "/intake")
+    assert watcher.emit("follow_code", {"code": code}, namespace="/intake", callback=True)["ok"] is True
+    with transaction():
+        services.invite(people.coordinator, joint_ticket.id, "TRANSPORT")
+    heard = [e for e in watcher.get_received("/intake") if e["name"] == "submission.status"]
+    assert heard and heard[-1]["args"][0]["code"] == code  # the tracking page refreshes its departments
+    assert "交通运输局" in client.get(f"/track/{code}").get_data(as_text=True)
+    with transaction():
+        services.waive(people.coordinator, part_of(joint_ticket, "TRANSPORT").id, "无需协办")
+    assert [e for e in watcher.get_received("/intake") if e["name"] == "submission.status"]
+    assert "交通运输局" not in client.get(f"/track/{code}").get_data(as_text=True)
