@@ -49,7 +49,12 @@ def normalise_mobile(value: str, field: str = "mobile") -> str:
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
         )
     ):
-        raise ValidationFailed(fields={field: [_("Enter an e-mail address or a mobile number.")]})
+        message = (
+            _("Enter an e-mail address or a mobile number.")
+            if field == "login"
+            else _("Enter a valid mobile number, such as 138 0013 8000.")
+        )
+        raise ValidationFailed(fields={field: [message]})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -318,3 +318,16 @@ def test_huge_ids_are_not_found(client, catalog, db, make_user, login):
     login(make_user("citizen"))
     assert client.get("/attachments/100000000000000000000").status_code == 404
     assert client.get("/tickets/99999999999999999999").status_code == 404
+
+
+def test_contact_problems_are_said_where_they_are(client, catalog, db):
+    client.get("/lang/en")
+    long_name = client.post("/submit", data=form(anonymous="", contact_name="名" * 81, contact_phone="13800138000"))
+    assert long_name.status_code == 422
+    page = long_name.get_data(as_text=True)
+    assert page.count('data-field="contact.name"') == 1
+    bad_phone = client.post("/submit", data=form(anonymous="", contact_name="王", contact_phone="12345"))
+    page = bad_phone.get_data(as_text=True)
+    assert bad_phone.status_code == 422 and "Enter a valid mobile number" in page
+    assert "e-mail address or a mobile number" not in page  # that is the log-in form's message
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
