@@ -210,6 +210,8 @@ def act(ticket_id: int):
         item = services.get_ticket(ticket_id, current_user)
         context = _workspace_context(item, _errors(error), request.form.to_dict())
         return render_template("routing/ticket.html", **context), error.status
+    if request.form.get("action") == "dispatch":
+        flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")
     back = request.form.get("back")
     return redirect(
         back

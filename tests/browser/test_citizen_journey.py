@@ -122,6 +122,8 @@ def test_my_requests_update_live_without_reload(db, catalog, make_user, new_cont
     log_in(actor, base, user)
     actor.goto(base + "/my")
     actor_row = actor.locator(f'#my-requests tr[data-code="{code}"]')
+    actor_row.locator("details.withdraw summary").click()  # a second step: withdrawing cannot be undone
+    actor_row.locator('form input[name="reason"]').fill("已经自行解决")
     actor_row.locator('form button[type="submit"]').click()
     expect(actor.locator(".flash-info")).to_be_visible()
     expect(actor_row.locator(".live-status .badge")).to_have_attribute("data-status", "withdrawn")

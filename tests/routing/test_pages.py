@@ -127,12 +127,20 @@ def test_the_dispatch_form_starts_from_the_routers_suggestion_and_takes_any_prim
     assert 'data-code="NOISE">施工噪音' in page
     assert '<option value="ENV" selected>' in page
     assert '<option value="URBAN" selected>' in page and '<option value="OFFICE-EAST-HILL" selected>' in page
+    assert 'name="back" value="/coordination/triage"' in page  # after dispatching, on to the next waiting
     # The primary is chosen on its own, whatever the codes' order in the list of further categories.
     response = client.post(
         f"/tickets/{ticket.id}/act",
-        data={"action": "dispatch", "primary": "POTHOLE", "categories": ["NOISE"], "lead": "TRANSPORT"},
+        data={
+            "action": "dispatch",
+            "primary": "POTHOLE",
+            "categories": ["NOISE"],
+            "lead": "TRANSPORT",
+            "back": "/coordination/triage",
+        },
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].endswith("/coordination/triage")
+    assert f"#{ticket.id}" in client.get("/coordination/triage").get_data(as_text=True)  # "was dispatched"
     assert [c.code for c in ticket.categories] == ["POTHOLE", "NOISE"]
     client.post(
         f"/tickets/{ticket.id}/act", data={"action": "categories", "primary": "NOISE", "categories": ["POTHOLE"]}
