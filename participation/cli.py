@@ -295,6 +295,26 @@ def routing_evaluate(
     click.echo(json.dumps(figures, indent=2))
 
 
+@routing_cli.command("export-cases")
+@click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Confirmed on or after this day (UTC).")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Confirmed before this day (UTC).")
+def routing_export_cases(out_file: Path, since, until) -> None:
+    """Write the dispatchers' confirmed tickets as cases for `routing evaluate` (or its --train).
+
+    Train on older tickets and evaluate on newer ones: `export-cases past.json --until 2026-10-01`,
+    `export-cases recent.json --since 2026-10-01`, then `evaluate recent.json --train past.json`. The
+    texts are the senders' own words: keep the file as the tickets are kept."""
+    from datetime import UTC
+
+    from participation.routing.evaluate import confirmed_cases
+
+    bounds = [d.replace(tzinfo=UTC) if d is not None else None for d in (since, until)]
+    cases = confirmed_cases(*bounds)
+    out_file.write_text(json.dumps(cases, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    click.echo(json.dumps({"cases": len(cases), "file": str(out_file)}))
+
+
 @routing_cli.command("retrain")
 def routing_retrain() -> None:
     """Fit the router on the catalog and every confirmed ticket now, and store it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
@@ -131,4 +132,42 @@ def by_threshold(sure: list[tuple[float, bool]]) -> list[dict]:
                 "accuracy_without_triage": _ratio(sum(auto), len(auto)),
             }
         )
+    return out
+
+
+def confirmed_cases(since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """The dispatchers' confirmed decisions as cases for `routing evaluate` (and its `--train`): each
+    ticket once, with its latest confirmation (a dispatch, or a later correction of its categories), its
+    district, and the departments on it now (the lead; co-handlers not waived or ended). `since` and
+    `until` bound the confirmation's time (from, and before), so that a city can train on older tickets
+    and evaluate on newer ones, as its router will meet them."""
+    from sqlalchemy import select
+
+    from participation.extensions import db
+    from participation.routing.models import PartRole, PartStatus, Ticket, TrainingExample
+
+    stmt = select(TrainingExample).order_by(TrainingExample.id)
+    if since is not None:
+        stmt = stmt.where(TrainingExample.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(TrainingExample.created_at < until)
+    latest: dict[object, TrainingExample] = {}
+    for example in db.session.scalars(stmt):
+        latest[example.ticket_id if example.ticket_id is not None else f"x{example.id}"] = example
+    out = []
+    for example in latest.values():
+        case: dict = {"id": f"ticket-{example.ticket_id}" if example.ticket_id else f"example-{example.id}"}
+        case.update(text=example.text, categories=list(example.categories), district=None, lead=None, co=[])
+        ticket = db.session.get(Ticket, example.ticket_id) if example.ticket_id else None
+        if ticket is not None:
+            case["district"] = ticket.district.code if ticket.district else None
+            case["enterprise"] = ticket.submission.organisation_id is not None
+            lead = ticket.lead_department
+            case["lead"] = lead.code if lead else None
+            case["co"] = sorted(
+                p.department.code
+                for p in ticket.parts
+                if p.role == PartRole.CO and p.status not in (PartStatus.WAIVED, PartStatus.ENDED)
+            )
+        out.append(case)
     return out

@@ -94,3 +94,49 @@ def test_a_change_of_departments_applies_to_the_next_decision_without_a_refit(ap
         db.session.scalar(select(Department).where(Department.code == "TRANSPORT")).active = False
     assert services.suggest(None, text, "EAST-HILL")["co"] == ["OFFICE-EAST-HILL"]  # inactive: left out
     engine.forget()
+
+
+def test_confirmed_tickets_export_as_cases_a_city_can_evaluate_on(app, db, people, submit, tmp_path):
+    """A city's own confirmations, older ones to train on and newer ones to evaluate, in evaluate's format."""
+    import json
+    from datetime import timedelta
+
+    from participation.core.models import utcnow
+
+    old = submit("这条路上的坑越来越多，电动车经常摔")
+    with transaction():
+        services.dispatch(people.coordinator, old.id, ["POTHOLE"], "TRANSPORT", [])
+    with transaction():
+        db.session.execute(
+            TrainingExample.__table__.update()
+            .where(TrainingExample.ticket_id == old.id)
+            .values(created_at=utcnow() - timedelta(days=40))
+        )
+    new = submit()
+    with transaction():
+        services.dispatch(people.coordinator, new.id, ["POTHOLE"], "TRANSPORT", [])
+    with transaction():  # corrected later: the latest confirmation is the one exported
+        services.recategorise(people.coordinator, new.id, ["NOISE", "POTHOLE"])
+    runner = app.test_cli_runner()
+    cut = (utcnow() - timedelta(days=10)).strftime("%Y-%m-%d")
+    past, recent = tmp_path / "past.json", tmp_path / "recent.json"
+    for path, bound in ((past, "--until"), (recent, "--since")):
+        result = runner.invoke(args=["routing", "export-cases", str(path), bound, cut])
+        assert result.exit_code == 0, result.output
+    (p,) = json.loads(past.read_text(encoding="utf-8"))
+    (r,) = json.loads(recent.read_text(encoding="utf-8"))
+    assert p == {
+        "id": f"ticket-{old.id}",
+        "text": "这条路上的坑越来越多，电动车经常摔",
+        "categories": ["POTHOLE"],
+        "district": "EAST-HILL",
+        "enterprise": False,
+        "lead": "TRANSPORT",
+        "co": [],
+    }
+    assert r["id"] == f"ticket-{new.id}" and r["categories"] == ["NOISE", "POTHOLE"]
+    evaluated = runner.invoke(args=["routing", "evaluate", str(recent), "--train", str(past)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["cases"] == 1
+    bad = runner.invoke(args=["routing", "export-cases", str(recent), "--since", "yesterday"])
+    assert bad.exit_code != 0 and "yesterday" in bad.output
