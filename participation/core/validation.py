@@ -115,8 +115,12 @@ def visible(text: str) -> bool:
 
 
 def small_int(value: str | None) -> int | None:
-    """A form value as a database-sized non-negative integer, or None."""
-    if value is None or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+    """A form value as a database-sized non-negative integer, or None (full-width digits, as a Chinese
+    input method types them, count as digits)."""
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFKC", value).strip()
+    if not re.fullmatch(r"[0-9]{1,9}", value):
         return None
     return int(value)
 

@@ -199,7 +199,8 @@ def _ticket(ticket_id: int, actor: Any) -> Ticket:
 def _reason(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed(fields={field: [_("Give a reason.")]})
+        missing = _("Say how you reached the submitter.") if field == "note" else _("Give a reason.")
+        raise ValidationFailed(fields={field: [missing]})
     if len(reason) > 1000:
         raise ValidationFailed(fields={field: [_("At most %(n)s characters.", n=1000)]})
     return reason

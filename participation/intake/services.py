@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -197,7 +198,9 @@ def announce_status(submission: Submission, status: str, **extra: str) -> None:
 
 
 def get_by_code(code: str) -> Submission:
-    submission = db.session.scalar(select(Submission).where(Submission.tracking_code == (code or "").strip().upper()))
+    # Typed with a Chinese input method, a code may come in full-width letters and digits (ＨＣ－７Ｋ…).
+    wanted = unicodedata.normalize("NFKC", code or "").strip().upper()
+    submission = db.session.scalar(select(Submission).where(Submission.tracking_code == wanted))
     if submission is None:
         raise NotFound(_("No request has this tracking code."))
     return submission

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -82,7 +84,7 @@ def submitted(code: str):
 
 @bp.get("/track")
 def track_lookup():
-    code = (request.args.get("code") or "").strip().upper()
+    code = unicodedata.normalize("NFKC", request.args.get("code") or "").strip().upper()
     if code:
         return redirect(url_for("intake.track", code=code))
     return render_template("intake/track_lookup.html")

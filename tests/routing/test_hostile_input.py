@@ -26,6 +26,15 @@ def test_an_inbox_age_within_range_filters(client, db, people, joint_ticket, bea
     env = bearer(people.env)
     assert len(client.get("/api/v1/tickets?department=ENV&age=0", headers=env).get_json()["parts"]) == 1
     assert client.get("/api/v1/tickets?department=ENV&age=36500", headers=env).get_json()["parts"] == []
+    assert len(client.get("/api/v1/tickets?department=ENV&age=０", headers=env).get_json()["parts"]) == 1  # full-width
+
+
+def test_a_tracking_code_typed_in_full_width_is_found(client, db, joint_ticket):
+    code = joint_ticket.submission.tracking_code
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in code.lower())
+    page = client.get(f"/track/{wide}")
+    assert page.status_code == 200 and code in page.get_data(as_text=True)
+    assert client.get(f"/track?code={wide}").headers["Location"].endswith(f"/track/{code}")
 
 
 def test_an_unknown_queue_is_refused(client, db, people, bearer):
