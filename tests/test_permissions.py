@@ -34,6 +34,7 @@ MATRIX: dict[str, set[str | None]] = {
     "routing.ticket.reopen": {"coordinator"},
     "routing.ticket.view": {"coordinator"},
     "routing.ticket.find": {"coordinator"},
+    "routing.ticket.code": {"coordinator"},
     "routing.ticket.note": {"coordinator"},
     "routing.ticket.invite": {"coordinator"},
     "routing.ticket.lead": set(),
@@ -181,4 +182,6 @@ def test_unknown_rule_is_an_error(db):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_anyone_holding_the_code_answers_the_callback_of_a_request_sent_without_an_account(role):
-    assert can(person(role), "surveys.callback.answer", Submission(user_id=None, organisation_id=None))
+    """But the departments being judged: not even with the code (which they see shortened)."""
+    judged = role in ("department_staff", "department_admin")
+    assert can(person(role), "surveys.callback.answer", Submission(user_id=None, organisation_id=None)) is not judged

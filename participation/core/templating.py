@@ -26,11 +26,18 @@ from participation.core.labels import (
 from participation.core.permissions import can
 
 
+def shown_code(actor, ticket) -> str:
+    from participation.routing.permissions import shown_code as shown
+
+    return shown(actor, ticket)
+
+
 def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def _helpers():
         return {
             "can": lambda name, obj=None: can(current_user, name, obj),
+            "shown_code": lambda ticket: shown_code(current_user, ticket),
             "lang": current_language(),
             "status_label": status_label,
             "kind_label": kind_label,

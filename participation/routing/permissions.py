@@ -80,6 +80,22 @@ def _find(actor, ticket):
     return actor is not None and submission is not None and submission.user_id == actor.id
 
 
+@rule("routing.ticket.code")
+def _code(actor, _ticket):
+    """Who reads a ticket's tracking code in full: the coordination centre (the hotline, which asks the
+    sender's callback by phone). The code lets its holder answer the callback of a request sent without an
+    account, so the departments being judged see it shortened."""
+    return is_coordinator(actor)
+
+
+def shown_code(actor, ticket) -> str:
+    """The ticket's tracking code as this reader may see it: whole, or its first and last characters."""
+    code = ticket.submission.tracking_code
+    from participation.core.permissions import can
+
+    return code if can(actor, "routing.ticket.code", ticket) else f"{code[:5]}…{code[-2:]}"
+
+
 @rule("routing.ticket.note")
 def _note(actor, ticket):
     return is_coordinator(actor) or _has_part(actor, ticket)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from participation.core.permissions import can
+from participation.routing.permissions import shown_code
 
 
 def part_json(part, with_ticket: bool = False) -> dict:
@@ -51,7 +52,7 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
     coordinator = can(actor, "routing.coordinate", ticket)
     out: dict = {
         "id": ticket.id,
-        "code": submission.tracking_code,
+        "code": shown_code(actor, ticket),
         "status": ticket.status.value,
         "kind": submission.kind.value,
         "title": submission.title,
@@ -71,7 +72,7 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
     }
     if full:
         out["parts"] = [part_json(p) for p in ticket.parts]
-        out["followers"] = [{"id": f.id, "code": f.submission.tracking_code} for f in ticket.followers]
+        out["followers"] = [{"id": f.id, "code": shown_code(actor, f)} for f in ticket.followers]
         out["timeline"] = [
             {
                 "at": e.at.isoformat(),

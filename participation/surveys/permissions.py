@@ -48,6 +48,8 @@ def _answer_callback(actor, submission):
     whoever holds its tracking code (the code is all its sender has); one sent from an account, by that
     account (or a member of the enterprise it was sent for), signed in: a tracking code passed on lets
     others follow the request, not judge it."""
-    if submission.user_id is None and submission.organisation_id is None:
+    if owns(actor, submission):
         return True
-    return owns(actor, submission)
+    if actor is not None and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN):
+        return False  # the departments being judged do not answer for the citizen
+    return submission.user_id is None and submission.organisation_id is None

@@ -182,3 +182,25 @@ def test_the_citizen_sees_the_departments_change_live_and_not_the_waived(app, cl
         services.waive(people.coordinator, part_of(joint_ticket, "TRANSPORT").id, "无需协办")
     assert [e for e in watcher.get_received("/intake") if e["name"] == "submission.status"]
     assert "交通运输局" not in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_departments_see_the_tracking_code_shortened_and_cannot_answer_the_callback(
+    client, db, people, joint_ticket, login, bearer
+):
+    """The code lets its holder judge the handling of a request sent without an account: the departments
+    being judged see it shortened; the coordination centre (the hotline) whole."""
+    code = joint_ticket.submission.tracking_code
+    short = f"{code[:5]}…{code[-2:]}"
+    login(people.env)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert short in page and code not in page
+    assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.env)).get_json()["code"] == short
+    whole = client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.coordinator)).get_json()
+    assert whole["code"] == code
+    # Even holding the code of a request sent without an account, a department does not answer for the citizen.
+    from participation.surveys.permissions import _answer_callback
+
+    joint_ticket.submission.user_id = None
+    assert not _answer_callback(people.env, joint_ticket.submission)
+    assert _answer_callback(None, joint_ticket.submission)
+    db.session.rollback()
