@@ -297,10 +297,10 @@ def routing_evaluate(
 
 @routing_cli.command("export-cases")
 @click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Confirmed on or after this day (UTC).")
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Confirmed before this day (UTC).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Submitted on or after this day (UTC).")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Submitted before this day (UTC).")
 def routing_export_cases(out_file: Path, since, until) -> None:
-    """Write the dispatchers' confirmed tickets as cases for `routing evaluate` (or its --train).
+    """Write the settled tickets (confirmed by a dispatcher, or resolved) as cases for `routing evaluate`.
 
     Train on older tickets and evaluate on newer ones: `export-cases past.json --until 2026-10-01`,
     `export-cases recent.json --since 2026-10-01`, then `evaluate recent.json --train past.json`. The

@@ -136,38 +136,53 @@ def by_threshold(sure: list[tuple[float, bool]]) -> list[dict]:
 
 
 def confirmed_cases(since: datetime | None = None, until: datetime | None = None) -> list[dict]:
-    """The dispatchers' confirmed decisions as cases for `routing evaluate` (and its `--train`): each
-    ticket once, with its latest confirmation (a dispatch, or a later correction of its categories), its
-    district, and the departments on it now (the lead; co-handlers not waived or ended). `since` and
-    `until` bound the confirmation's time (from, and before), so that a city can train on older tickets
-    and evaluate on newer ones, as its router will meet them."""
-    from sqlalchemy import select
+    """A city's settled routing decisions as cases for `routing evaluate` (and its `--train`): every ticket
+    a dispatcher confirmed (dispatched from triage, or its categories corrected) and every ticket resolved
+    or closed (dispatched at once, and handled where it went), each once, with its categories, district
+    and departments as they stand. `since` and `until` bound when the ticket was submitted (from, and
+    before), so that a ticket falls in one period only: a city trains on older tickets and evaluates on
+    newer ones, as its router will meet them. Confirmations imported without a ticket count by their own
+    date."""
+    from sqlalchemy import or_, select
 
     from participation.extensions import db
-    from participation.routing.models import PartRole, PartStatus, Ticket, TrainingExample
+    from participation.routing.models import PartRole, PartStatus, Ticket, TicketStatus, TrainingExample
 
-    stmt = select(TrainingExample).order_by(TrainingExample.id)
-    if since is not None:
-        stmt = stmt.where(TrainingExample.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(TrainingExample.created_at < until)
-    latest: dict[object, TrainingExample] = {}
-    for example in db.session.scalars(stmt):
-        latest[example.ticket_id if example.ticket_id is not None else f"x{example.id}"] = example
+    def within(column):
+        bounds = []
+        if since is not None:
+            bounds.append(column >= since)
+        if until is not None:
+            bounds.append(column < until)
+        return bounds
+
+    confirmed = select(TrainingExample.ticket_id).where(TrainingExample.ticket_id.is_not(None))
+    settled = or_(Ticket.id.in_(confirmed), Ticket.status.in_([TicketStatus.RESOLVED, TicketStatus.CLOSED]))
     out = []
-    for example in latest.values():
-        case: dict = {"id": f"ticket-{example.ticket_id}" if example.ticket_id else f"example-{example.id}"}
-        case.update(text=example.text, categories=list(example.categories), district=None, lead=None, co=[])
-        ticket = db.session.get(Ticket, example.ticket_id) if example.ticket_id else None
-        if ticket is not None:
-            case["district"] = ticket.district.code if ticket.district else None
-            case["enterprise"] = ticket.submission.organisation_id is not None
-            lead = ticket.lead_department
-            case["lead"] = lead.code if lead else None
-            case["co"] = sorted(
-                p.department.code
-                for p in ticket.parts
-                if p.role == PartRole.CO and p.status not in (PartStatus.WAIVED, PartStatus.ENDED)
-            )
-        out.append(case)
+    for ticket in db.session.scalars(select(Ticket).where(settled, *within(Ticket.created_at)).order_by(Ticket.id)):
+        categories = [c.code for c in ticket.categories]
+        if not categories:
+            continue
+        lead = ticket.lead_department
+        out.append(
+            {
+                "id": f"ticket-{ticket.id}",
+                "text": ticket.submission.text,
+                "categories": categories,
+                "district": ticket.district.code if ticket.district else None,
+                "enterprise": ticket.submission.organisation_id is not None,
+                "lead": lead.code if lead else None,
+                "co": sorted(
+                    p.department.code
+                    for p in ticket.parts
+                    if p.role == PartRole.CO and p.status not in (PartStatus.WAIVED, PartStatus.ENDED)
+                ),
+            }
+        )
+    imported = select(TrainingExample).where(TrainingExample.ticket_id.is_(None), *within(TrainingExample.created_at))
+    for example in db.session.scalars(imported.order_by(TrainingExample.id)):
+        out.append(
+            {"id": f"example-{example.id}", "text": example.text, "categories": list(example.categories),
+             "district": None, "lead": None, "co": []}
+        )  # fmt: skip
     return out

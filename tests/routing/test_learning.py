@@ -96,27 +96,32 @@ def test_a_change_of_departments_applies_to_the_next_decision_without_a_refit(ap
     engine.forget()
 
 
-def test_confirmed_tickets_export_as_cases_a_city_can_evaluate_on(app, db, people, submit, tmp_path):
-    """A city's own confirmations, older ones to train on and newer ones to evaluate, in evaluate's format."""
+def test_settled_tickets_export_as_cases_a_city_can_evaluate_on(app, db, people, submit, tmp_path):
+    """A city's own settled tickets, older ones to train on and newer ones to evaluate, in evaluate's format:
+    each ticket in one period only (by when it was submitted), with its categories as they stand."""
     import json
     from datetime import timedelta
 
     from participation.core.models import utcnow
+    from participation.routing.models import Ticket
+    from tests.routing.conftest import resolve_joint
 
     old = submit("这条路上的坑越来越多，电动车经常摔")
     with transaction():
         services.dispatch(people.coordinator, old.id, ["POTHOLE"], "TRANSPORT", [])
     with transaction():
         db.session.execute(
-            TrainingExample.__table__.update()
-            .where(TrainingExample.ticket_id == old.id)
-            .values(created_at=utcnow() - timedelta(days=40))
+            Ticket.__table__.update().where(Ticket.id == old.id).values(created_at=utcnow() - timedelta(days=40))
         )
+    with transaction():  # corrected after the cut: still the old period's, with the corrected categories
+        services.recategorise(people.coordinator, old.id, ["POTHOLE", "NOISE"])
     new = submit()
     with transaction():
-        services.dispatch(people.coordinator, new.id, ["POTHOLE"], "TRANSPORT", [])
-    with transaction():  # corrected later: the latest confirmation is the one exported
-        services.recategorise(people.coordinator, new.id, ["NOISE", "POTHOLE"])
+        services.dispatch(people.coordinator, new.id, ["NOISE"], "ENV", ["URBAN"])
+    db.session.execute(TrainingExample.__table__.delete().where(TrainingExample.ticket_id == new.id))
+    db.session.commit()
+    unsettled = submit("路灯不亮了")  # waiting in triage: not a settled decision
+    resolve_joint(new, people)  # resolved without a dispatcher's confirmation: settled where it went
     runner = app.test_cli_runner()
     cut = (utcnow() - timedelta(days=10)).strftime("%Y-%m-%d")
     past, recent = tmp_path / "past.json", tmp_path / "recent.json"
@@ -128,13 +133,14 @@ def test_confirmed_tickets_export_as_cases_a_city_can_evaluate_on(app, db, peopl
     assert p == {
         "id": f"ticket-{old.id}",
         "text": "这条路上的坑越来越多，电动车经常摔",
-        "categories": ["POTHOLE"],
+        "categories": ["POTHOLE", "NOISE"],
         "district": "EAST-HILL",
         "enterprise": False,
         "lead": "TRANSPORT",
         "co": [],
     }
-    assert r["id"] == f"ticket-{new.id}" and r["categories"] == ["NOISE", "POTHOLE"]
+    assert r["id"] == f"ticket-{new.id}" and r["categories"] == ["NOISE"] and r["co"] == ["URBAN"]
+    assert f"ticket-{unsettled.id}" not in past.read_text() + recent.read_text()
     evaluated = runner.invoke(args=["routing", "evaluate", str(recent), "--train", str(past)])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.output)["cases"] == 1
