@@ -105,6 +105,8 @@ CLOCK_STATE = {
 UNHAPPY = "The citizen was not satisfied with the resolution."
 UNHAPPY_AGAIN = "The citizen was not satisfied again; the coordination centre supervises."
 _SYSTEM_TEXT = {
+    "cap reached": _l("The pause reached its longest allowed length; the deadlines run again."),
+    "withdrawn": _l("The request was withdrawn."),
     UNHAPPY: _l("The citizen was not satisfied with the resolution."),
     "市民对办理结果不满意。": _l("The citizen was not satisfied with the resolution."),
     UNHAPPY_AGAIN: _l("The citizen was not satisfied again; the coordination centre supervises."),
@@ -122,6 +124,15 @@ def system_text(text: str | None) -> str:
         return ""
     label = _SYSTEM_TEXT.get(text)
     return str(label) if label is not None else text
+
+
+def halfwidth(text: str) -> str:
+    """Full-width letters, digits and signs (as a Chinese input method types them: ＨＣ－７Ｋ, ３) and the
+    ideographic space, as their ASCII forms; nothing else changes."""
+    return text.translate(_HALFWIDTH)
+
+
+_HALFWIDTH = {0x3000: 0x20, **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}}
 
 
 def satisfaction_label(code) -> str:

@@ -114,12 +114,15 @@ def visible(text: str) -> bool:
     return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
+_FULL_WIDTH_DIGITS = {0x3000: 0x20, **{0xFF10 + d: 0x30 + d for d in range(10)}}
+
+
 def small_int(value: str | None) -> int | None:
     """A form value as a database-sized non-negative integer, or None (full-width digits, as a Chinese
     input method types them, count as digits)."""
     if value is None:
         return None
-    value = unicodedata.normalize("NFKC", value).strip()
+    value = value.translate(_FULL_WIDTH_DIGITS).strip()
     if not re.fullmatch(r"[0-9]{1,9}", value):
         return None
     return int(value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import unicodedata
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,7 +18,7 @@ from participation.accounts.services import normalise_mobile
 from participation.catalog.models import Category, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
-from participation.core.labels import system_text
+from participation.core.labels import halfwidth, system_text
 from participation.core.permissions import authorize, can, is_authenticated
 from participation.core.uow import after_commit
 from participation.core.validation import validate
@@ -199,7 +198,7 @@ def announce_status(submission: Submission, status: str, **extra: str) -> None:
 
 def get_by_code(code: str) -> Submission:
     # Typed with a Chinese input method, a code may come in full-width letters and digits (ＨＣ－７Ｋ…).
-    wanted = unicodedata.normalize("NFKC", code or "").strip().upper()
+    wanted = halfwidth(code or "").strip().upper()
     submission = db.session.scalar(select(Submission).where(Submission.tracking_code == wanted))
     if submission is None:
         raise NotFound(_("No request has this tracking code."))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,6 +9,7 @@ from flask_login import current_user, login_required
 from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
+from participation.core.labels import halfwidth
 from participation.core.uow import transaction
 from participation.extensions import limiter
 from participation.intake import services, uploads
@@ -84,7 +83,7 @@ def submitted(code: str):
 
 @bp.get("/track")
 def track_lookup():
-    code = unicodedata.normalize("NFKC", request.args.get("code") or "").strip().upper()
+    code = halfwidth(request.args.get("code") or "").strip().upper()
     if code:
         return redirect(url_for("intake.track", code=code))
     return render_template("intake/track_lookup.html")

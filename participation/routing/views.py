@@ -79,7 +79,10 @@ def bulk_accept():
     try:
         with transaction():
             accepted = services.bulk_accept(current_user, ids)
-        flash(ngettext("Signed for %(num)s ticket.", "Signed for %(num)s tickets.", len(accepted)), "success")
+        if accepted:
+            flash(ngettext("Signed for %(num)s ticket.", "Signed for %(num)s tickets.", len(accepted)), "success")
+        else:
+            flash(_("Nothing was left to sign for: colleagues had signed for them already."), "info")
     except DomainError as error:
         flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
     return redirect(safe_next(request.form.get("back"), url_for("routing.inbox")))
@@ -208,7 +211,7 @@ def act(ticket_id: int):
         if error.status in (401, 404):
             raise
         item = services.get_ticket(ticket_id, current_user)
-        context = _workspace_context(item, _errors(error), request.form.to_dict())
+        context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
         return render_template("routing/ticket.html", **context), error.status
     if request.form.get("action") == "dispatch":
         flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")

@@ -34,7 +34,7 @@
     });
     var row = document.querySelector('tr[data-code="' + code + '"]');
     if (row && ["withdrawn", "closed", "rejected", "duplicate", "resolved"].indexOf(status) >= 0) {
-      row.querySelectorAll("form").forEach(function (f) { f.remove(); });
+      row.querySelectorAll("details.withdraw, form").forEach(function (f) { f.remove(); });
     }
     var timeline = document.getElementById("timeline");
     if (timeline && document.querySelector('[data-live="track"][data-code="' + code + '"]')) {
@@ -62,6 +62,11 @@
 
   /* Whether a region holds work the person has not sent: any field changed from what the server gave. */
   function unsent(region) {
+    // Text given back by the server after a refused action is the person's work too, until sent or cleared.
+    var kept = region.querySelectorAll("form[data-kept] textarea, form[data-kept] input:not([type=hidden])");
+    for (var n = 0; n < kept.length; n++) {
+      if (kept[n].value.trim()) return true;
+    }
     var fields = region.querySelectorAll("input, textarea, select");
     for (var i = 0; i < fields.length; i++) {
       var el = fields[i];
@@ -76,8 +81,8 @@
           var given = el.options[j].defaultSelected || (!marked && !el.multiple && el.size <= 1 && j === 0);
           if (el.options[j].selected !== given) return true;
         }
-      } else if (el.value !== el.defaultValue) {
-        return true;
+      } else if (el.value !== el.defaultValue && !el.closest("form[data-kept]")) {
+        return true;  // (a kept form's text counts while it is not empty, above)
       }
     }
     return false;
@@ -132,17 +137,26 @@
           }
           fetch(region.dataset.refresh, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
             .then(function (r) {
-              if (!r.ok) {
+              if (r.status === 401 || r.status === 403 || r.status === 404) {
                 // No longer ours to see (the department left the ticket, the session ended): say so
                 // rather than keep showing forms that would be refused.
                 region.dataset.stale = "1";
                 staleNotice(region, "gone", refresh);
                 return null;
               }
+              if (!r.ok) {  // busy or failing for a moment: the next change, or leaving a field, tries again
+                region.dataset.stale = "1";
+                return null;
+              }
               return r.text();
             })
             .then(function (html) {
               if (html === null) return;
+              if (force !== true && unsent(region)) {  // typed into while the page was on its way
+                region.dataset.stale = "1";
+                staleNotice(region, "changed", refresh);
+                return;
+              }
               region.innerHTML = html;
               region.dataset.stale = "";
               staleNotice(region, null);
@@ -150,7 +164,8 @@
               void region.offsetWidth;
               region.classList.add("flash-update");
               region.dispatchEvent(new CustomEvent("live:updated", { bubbles: true }));
-            });
+            })
+            .catch(function () { region.dataset.stale = "1"; });  // offline: tried again on the next change
         }, 150);
       };
       socket.on("connect", function () {

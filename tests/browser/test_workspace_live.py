@@ -40,8 +40,18 @@ def test_a_live_change_keeps_a_draft_and_says_the_page_changed(joint_ticket, peo
     expect(lead.locator('textarea[name="reply"]')).to_have_value("")
     expect(lead.locator(".stale-notice")).to_have_count(0)
 
-    # With nothing typed, changes simply appear.
-    urban.locator('#parts form:has(input[name="action"][value="contribute"]) input[name="note"]').fill("已查验施工许可")
-    urban.locator('#parts form:has(input[name="action"][value="contribute"]) button').click()
-    expect(row).to_contain_text("已完成")
+    # A refused action gives the typed text back; that text is the person's work too, kept from refreshes.
+    lead.locator('textarea[name="reply"]').fill("噪音问题已解决。")
+    lead.locator("#resolve").click()  # refused: the lead has not signed for the ticket
+    expect(lead.locator('form[data-kept] textarea[name="reply"]')).to_have_value("噪音问题已解决。")
+    expect(lead.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    contribute = urban.locator('#parts form:has(input[name="action"][value="contribute"])')
+    contribute.locator('input[name="note"]').fill("已查验施工许可")
+    contribute.locator("button").click()
+    expect(urban.locator('#parts tr[data-department="URBAN"]')).to_contain_text("已完成")
+    expect(lead.locator(".stale-notice")).to_be_visible()
+    expect(lead.locator('textarea[name="reply"]')).to_have_value("噪音问题已解决。")
+    # Cleared, the page catches up by itself.
+    lead.locator('textarea[name="reply"]').fill("")
+    expect(lead.locator('#parts tr[data-department="URBAN"]')).to_contain_text("已完成")
     expect(lead.locator(".stale-notice")).to_have_count(0)

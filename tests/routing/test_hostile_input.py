@@ -177,3 +177,10 @@ def test_a_department_that_left_and_is_invited_back_sees_the_ticket_again(client
         services.invite(people.env, joint_ticket.id, "URBAN", "还是需要城管配合")
     assert not part_of(joint_ticket, "URBAN").departed
     assert client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=urban).status_code == 200
+
+
+def test_only_full_width_forms_of_ascii_are_read_as_such():
+    from participation.core.validation import small_int
+
+    assert small_int("１２") == 12 and small_int("　３　") == 3
+    assert small_int("²") is None and small_int("①") is None and small_int("㉑") is None

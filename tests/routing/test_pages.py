@@ -204,3 +204,25 @@ def test_departments_see_the_tracking_code_shortened_and_cannot_answer_the_callb
     assert not _answer_callback(people.env, joint_ticket.submission)
     assert _answer_callback(None, joint_ticket.submission)
     db.session.rollback()
+
+
+def test_a_refused_dispatch_keeps_every_choice_and_says_each_problem_once(client, db, people, submit, login):
+    ticket = submit()
+    login(people.coordinator)
+    refused = client.post(
+        f"/tickets/{ticket.id}/act",
+        data={
+            "action": "dispatch",
+            "primary": "POTHOLE",
+            "categories": ["NOISE"],
+            "lead": "NOPE",
+            "co": ["TRANSPORT", "DRC"],
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<option value="TRANSPORT" selected>' in page and '<option value="DRC" selected>' in page
+    assert '<option value="URBAN" selected>' not in page  # the router's proposal gave way to the choice
+    assert '<option value="POTHOLE" selected>' in page and '<option value="NOISE" selected>' in page
+    assert page.count('data-field="lead"') == 1 and "form" in page and "data-kept" in page
+    assert ticket.status.value == "triage"
