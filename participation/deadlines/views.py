@@ -64,7 +64,12 @@ def act(ticket_id: int):
             action(ticket_id)
         flash(DONE[name](), "success")
     except DomainError as error:
-        if error.status in (401, 403, 404):
+        if error.status == 403:  # perhaps a page left open while the department left the ticket
+            from participation.routing.services import get_ticket
+            from participation.routing.views import _left
+
+            return _left(get_ticket(ticket_id, current_user), error)
+        if error.status in (401, 404):
             raise
         details = " ".join(m for messages in (error.fields or {}).values() for m in messages)
         flash(f"{error.message} {details}".strip(), "error")

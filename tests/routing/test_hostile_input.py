@@ -184,3 +184,12 @@ def test_only_full_width_forms_of_ascii_are_read_as_such():
 
     assert small_int("１２") == 12 and small_int("　３　") == 3
     assert small_int("²") is None and small_int("①") is None and small_int("㉑") is None
+
+
+def test_a_lead_swapped_out_is_led_from_its_deadline_forms_to_its_inbox(client, db, people, joint_ticket, login):
+    with transaction():
+        services.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通局牵头")
+    login(people.env)
+    env = part_of(joint_ticket, "ENV").department_id
+    sent = client.post(f"/tickets/{joint_ticket.id}/deadlines", data={"action": "contact", "note": "已电话联系"})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/inbox?department={env}")
