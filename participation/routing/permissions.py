@@ -1,7 +1,7 @@
 """Permission rules for routing: who may see and act on tickets, parts and disputes."""
 
 from participation.accounts.models import Role
-from participation.core.permissions import rule
+from participation.core.permissions import can, rule
 
 
 def is_coordinator(actor) -> bool:
@@ -91,8 +91,6 @@ def _code(actor, _ticket):
 def shown_code(actor, ticket) -> str:
     """The ticket's tracking code as this reader may see it: whole, or its first and last characters."""
     code = ticket.submission.tracking_code
-    from participation.core.permissions import can
-
     return code if can(actor, "routing.ticket.code", ticket) else f"{code[:5]}…{code[-2:]}"
 
 
