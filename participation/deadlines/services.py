@@ -172,6 +172,12 @@ def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
             clock.next_level, clock.next_check_at = None, resume
         clock.calendar_version_id = calendar.version_id
         out.append(clock)
+    computed = {result.key for result in results}
+    for key, clock in existing.items():
+        if key not in computed and clock.state in OPEN_CLOCK_STATES:
+            # the history no longer has this clock (a co-handler made lead has no contribution to make)
+            clock.state, clock.stopped_at, clock.next_level, clock.next_check_at = ClockState.CANCELLED, at, None, None
+            out.append(clock)
     return out
 
 

@@ -254,3 +254,18 @@ def test_api_reads_and_acts_with_the_same_rules(client, bearer, joint_ticket, pe
     assert wrong_clock.status_code == 422 and "clock_id" in wrong_clock.get_json()["error"]["fields"]
     assert client.get("/api/v1/escalations", headers=env).status_code == 403
     assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": []}
+
+
+def test_a_co_handler_made_lead_stops_its_contribution_clock_and_takes_the_ticket_clocks(joint_ticket, people):
+    with transaction():
+        routing.accept(people.urban, part_of(joint_ticket, "URBAN").id)
+        routing.swap_lead(people.coordinator, joint_ticket.id, "URBAN", "the road works are the cause")
+    found = clocks(joint_ticket)
+    assert found["contribution:URBAN"].state.value == "cancelled"
+    assert found["contribution:URBAN"].next_check_at is None  # the sweep will not fire it any more
+    assert found["first_contact:-"].state.value == "running"
+    assert found["first_contact:-"].department.code == "URBAN"
+    assert found["resolve:-"].department.code == "URBAN"
+    assert found["sign_for:ENV"].state.value == "cancelled"
+    due = {c.id for c in deadlines._due_clocks(utcnow() + timedelta(days=400), 100)}
+    assert found["contribution:URBAN"].id not in due
