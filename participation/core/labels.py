@@ -75,6 +75,7 @@ EVENT = {
     "status.rejected": _l("Not accepted."),
     "status.reopened": _l("Reopened."),
     "callback.recorded": _l("The citizen answered the callback."),
+    "callback.escalated": _l("Not satisfied again: escalated to the coordination centre."),
     "status.closed": _l("Closed."),
     "clock.paused": _l("The deadlines were paused."),
     "clock.resumed": _l("The deadlines run again."),

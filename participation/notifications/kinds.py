@@ -60,7 +60,29 @@ KINDS: dict[str, Kind] = {
             {
                 "": _l(
                     "Ticket #%(ticket)s is escalated: the %(clock)s deadline is long past (%(level)s%%, due %(due)s)."
-                )
+                ),
+                "callback": _l(
+                    "Ticket #%(ticket)s is escalated: the citizen was not satisfied again after it was reopened; "
+                    "the coordination centre supervises it."
+                ),
+            },
+        ),
+        Kind(
+            "ticket_reopened",
+            _l("A ticket my department leads is reopened"),
+            "staff",
+            {"": _l("Ticket #%(ticket)s was reopened and is back with %(department)s: %(reason)s")},
+        ),
+        Kind(
+            "part_ended",
+            _l("My department's part of a ticket ends without its work"),
+            "staff",
+            {
+                "waived": _l("The coordinator waived the part of %(department)s in ticket #%(ticket)s: %(reason)s"),
+                "removed": _l("The coordinator removed %(department)s from ticket #%(ticket)s: %(reason)s"),
+                "lead_swapped": _l(
+                    "%(department)s no longer leads ticket #%(ticket)s; %(new)s leads it now: %(reason)s"
+                ),
             },
         ),
         Kind(
@@ -153,7 +175,7 @@ def _localise(value: Any, language: str) -> Any:
 
 def render(code: str, params: dict | None, language: str | None = None) -> str:
     """The text of one notification in the current language (call inside force_locale for another)."""
-    from participation.core.labels import event_label
+    from participation.core.labels import event_label, system_text
 
     language = language or current_language()
     params = dict(params or {})
@@ -165,6 +187,8 @@ def render(code: str, params: dict | None, language: str | None = None) -> str:
     values = _Params({k: _localise(v, language) for k, v in params.items()})
     if "clock" in values:
         values["clock"] = str(CLOCK.get(values["clock"], values["clock"]))
+    if "reason" in values:
+        values["reason"] = system_text(str(values["reason"]))
     if "event" in values:
         values["event"] = event_label(str(values["event"]))
     return str(template) % values

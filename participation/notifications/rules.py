@@ -166,6 +166,63 @@ def _local_time(value: Any) -> str:
     return moment.astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
 
+def _reopened(event: TicketEvent) -> None:
+    """The lead department is back at work: the reason is the citizen's or the coordinator's."""
+    ticket = event.ticket
+    reason = (event.payload or {}).get("message") or ""
+    _staff_notice(
+        event,
+        services.department_staff(ticket.lead_department_id),
+        "ticket_reopened",
+        ticket.lead_department,
+        reason=reason,
+    )
+
+
+def _callback_escalated(event: TicketEvent) -> None:
+    """Unhappy again after a reopening: the coordination centre supervises, the lead's head is told too."""
+    ticket = event.ticket
+    users = services.coordinators() + services.department_heads(ticket.lead_department_id)
+    _staff_notice(
+        event, list({u.id: u for u in users}.values()), "escalated", ticket.lead_department, variant="callback"
+    )
+
+
+def _left(event: TicketEvent, department: Any, variant: str, **params: Any) -> None:
+    """A department's part ended without its work being done: it is told, and led to its inbox when the
+    ticket is no longer its to open."""
+    if department is None:
+        return
+    link = path("routing.inbox", department=department.id) if variant != "waived" else None
+    _staff_notice(
+        event, services.department_staff(department.id), "part_ended", department, link, variant=variant, **params
+    )
+
+
+def _waived(event: TicketEvent) -> None:
+    _left(event, event.department, "waived", reason=(event.payload or {}).get("reason") or "")
+
+
+def _removed(event: TicketEvent) -> None:
+    _left(event, event.department, "removed", reason=(event.payload or {}).get("reason") or "")
+
+
+def _lead_swapped(event: TicketEvent) -> None:
+    _new_department(event)
+    previous = (event.payload or {}).get("previous")
+    if previous:
+        from participation.catalog.models import Department
+
+        department = db.session.query(Department).filter_by(code=previous).one_or_none()
+        _left(
+            event,
+            department,
+            "lead_swapped",
+            new=_names(event.department),
+            reason=(event.payload or {}).get("reason") or "",
+        )
+
+
 def _merged(event: TicketEvent) -> None:
     tell_submitter(event.ticket, "ticket_merged", f"ev{event.id}:ticket_merged")
 
@@ -173,7 +230,11 @@ def _merged(event: TicketEvent) -> None:
 HANDLERS = {
     "dispatched": _dispatched,
     "part.invited": _new_department,
-    "lead.swapped": _new_department,
+    "lead.swapped": _lead_swapped,
+    "part.waived": _waived,
+    "part.removed": _removed,
+    "status.reopened": _reopened,
+    "callback.escalated": _callback_escalated,
     "part.return_requested": _dispute_opened,
     "dispute.opened": _dispute_opened,
     "dispute.upheld": _dispute_ruled,

@@ -160,3 +160,52 @@ def test_local_time_of_a_naive_or_broken_due(db):
     assert rules._local_time("not a time") == "not a time"
     assert rules._local_time("2026-01-01T08:00") == "2026-01-01 08:00"
     assert rules._local_time(datetime(2026, 1, 1, tzinfo=UTC).isoformat()) == "2026-01-01 08:00"
+
+
+def test_a_reopening_tells_the_lead_and_an_escalation_the_coordinators_and_the_head(
+    app, db, people, joint_ticket, make_user
+):
+    from flask_babel import force_locale
+
+    from participation.notifications.kinds import render
+    from participation.surveys import callbacks
+    from tests.routing.conftest import resolve_joint
+
+    head = make_user("department_admin", departments=("ENV",))
+    resolve_joint(joint_ticket, people)
+    with transaction():
+        callbacks.answer_by_tracking_code(None, joint_ticket.submission.tracking_code, {"solved": 2, "satisfaction": 3})
+    reopened = received(db, "ticket_reopened")
+    assert set(reopened) == {people.env.id, head.id}  # the lead's people, not the co-handler's
+    with app.test_request_context(), force_locale("en"):
+        text = render("ticket_reopened", reopened[people.env.id][0].params)
+    assert text.endswith("The citizen was not satisfied with the resolution.")  # the stored reason, in English
+    assert "escalated" not in {n.params.get("variant") for n in received(db, "escalated").get(head.id, [])}
+    resolve_joint(joint_ticket, people, "Second visit.")
+    with transaction():
+        callbacks.answer_by_tracking_code(None, joint_ticket.submission.tracking_code, {"solved": 2, "satisfaction": 3})
+    escalated = received(db, "escalated")
+    assert set(escalated) == {people.coordinator.id, head.id}
+    assert all(n.params["variant"] == "callback" for items in escalated.values() for n in items)
+    assert len(received(db, "ticket_reopened")[people.env.id]) == 2
+
+
+def test_departments_that_leave_a_ticket_are_told(db, people, joint_ticket, submit):
+    with transaction():
+        routing.remove_part(people.coordinator, part_of(joint_ticket, "URBAN").id, "不再需要")
+    removed = received(db, "part_ended")[people.urban.id]
+    assert [n.params["variant"] for n in removed] == ["removed"]
+    assert removed[0].link.startswith("/inbox?department=")  # no longer URBAN's to open
+    with transaction():
+        routing.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通部门牵头")
+    swapped = received(db, "part_ended")[people.env.id]
+    assert [n.params["variant"] for n in swapped] == ["lead_swapped"]
+    assert swapped[0].params["new"]["en"] and swapped[0].link.startswith("/inbox?department=")
+    assert people.transport.id in received(db, "ticket_assigned")
+    other = submit()
+    with transaction():
+        routing.dispatch(people.coordinator, other.id, ["NOISE"], "ENV", ["URBAN"])
+        routing.waive(people.coordinator, part_of(other, "URBAN").id, "已自行处理")
+    waived = [n for n in received(db, "part_ended")[people.urban.id] if n.ticket_id == other.id]
+    assert [n.params["variant"] for n in waived] == ["waived"] and waived[0].link == f"/tickets/{other.id}"
+    assert people.coordinator.id not in received(db, "part_ended")  # nobody is told about their own action
