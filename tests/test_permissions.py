@@ -24,6 +24,7 @@ MATRIX: dict[str, set[str | None]] = {
     "catalog.category.departments": {"admin", "coordinator"},
     "intake.submission.create": set(ROLES),
     "intake.submission.list_own": {r.value for r in Role},
+    "intake.submission.add_information": set(),
     "intake.submission.view_private": {"coordinator", "admin"},
     "intake.submission.withdraw": set(),
     "routing.suggest": set(ROLES),
@@ -107,6 +108,7 @@ def others():
         "accounts.profile.edit": owner,
         "accounts.token.create": owner,
         "accounts.token.revoke": ApiToken(user_id=owner.id, name="t", prefix="pt_", token_hash="x"),
+        "intake.submission.add_information": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.view_private": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.withdraw": Submission(user_id=owner.id, organisation_id=None),
         "surveys.callback.answer": Submission(user_id=owner.id, organisation_id=None),
@@ -158,6 +160,7 @@ def test_own_things(role):
     assert can(actor, "accounts.token.create", actor)
     assert can(actor, "accounts.token.revoke", ApiToken(user_id=actor.id))
     own = Submission(user_id=actor.id, organisation_id=None)
+    assert can(actor, "intake.submission.add_information", own)
     assert can(actor, "intake.submission.view_private", own)
     assert can(actor, "intake.submission.withdraw", own)
     assert can(actor, "surveys.callback.answer", own)
@@ -173,6 +176,15 @@ def test_inactive_accounts_count_as_anonymous(others):
     assert {name for name in MATRIX if can(admin, name, others.get(name, admin))} == {
         n for n, allowed in MATRIX.items() if None in allowed
     }
+
+
+@pytest.mark.parametrize("role", (None, *ROLES))
+def test_what_is_asked_of_a_request_sent_without_an_account_is_given_by_its_code_holder(role):
+    """Or by the coordination centre taking it down on the phone; never by departments, moderators,
+    researchers or administrators."""
+    allowed = role in (None, "citizen", "enterprise", "coordinator")
+    actor = person(role) if role else None
+    assert can(actor, "intake.submission.add_information", Submission(user_id=None, organisation_id=None)) is allowed
 
 
 def test_unknown_rule_is_an_error(db):

@@ -79,6 +79,7 @@ EVENT = {
     "status.closed": _l("Closed."),
     "clock.paused": _l("The deadlines were paused."),
     "clock.resumed": _l("The deadlines run again."),
+    "citizen.information": _l("The sender added information."),
     "contact.recorded": _l("The lead department contacted the submitter."),
     "deadline.interim": _l("The coordinator set an interim deadline."),
     "deadline.checkpoint": _l("A deadline checkpoint was reached."),
@@ -105,7 +106,9 @@ CLOCK_STATE = {
 # shown in the reader's language.
 UNHAPPY = "The citizen was not satisfied with the resolution."
 UNHAPPY_AGAIN = "The citizen was not satisfied again; the coordination centre supervises."
+CITIZEN_ANSWERED = "The sender gave the information asked for."
 _SYSTEM_TEXT = {
+    CITIZEN_ANSWERED: _l("The sender gave the information asked for."),
     "cap reached": _l("The pause reached its longest allowed length; the deadlines run again."),
     "withdrawn": _l("The request was withdrawn."),
     UNHAPPY: _l("The citizen was not satisfied with the resolution."),

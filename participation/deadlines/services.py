@@ -241,16 +241,32 @@ def pause(actor: Any, ticket_id: int, kind: str, reason: str) -> Ticket:
     return ticket
 
 
+def running_pause(ticket: Ticket) -> TicketEvent | None:
+    """The "clock.paused" event of the pause the ticket is in, if it is paused."""
+    if ticket.paused_since is None:
+        return None
+    return next((e for e in reversed(list(ticket.events)) if e.type == "clock.paused"), None)
+
+
+def waiting_for_citizen(ticket: Ticket) -> str | None:
+    """What the departments wait for from the sender (the pause's reason), while they wait; else None."""
+    event = running_pause(ticket)
+    if event is None or (event.payload or {}).get("kind", "waiting_citizen") != "waiting_citizen":
+        return None
+    return (event.payload or {}).get("reason") or ""
+
+
 def resume(actor: Any, ticket_id: int, reason: str = "") -> Ticket:
-    """Start the clocks again."""
+    """Start the clocks again (the sender sees it when the departments were waiting for them)."""
     from participation.routing.services import _announce, record
 
     ticket = _ticket(ticket_id, actor)
     authorize(actor, "deadlines.pause.waiting", ticket)
     if ticket.paused_since is None:
         raise Conflict(_("The clocks of this ticket are not paused."))
+    public = waiting_for_citizen(ticket) is not None
     ticket.paused_since = None
-    record(ticket, "clock.resumed", actor, reason=(reason or "").strip()[:1000])
+    record(ticket, "clock.resumed", actor, public=public, reason=(reason or "").strip()[:1000])
     _announce(ticket, "clock.resumed")
     return ticket
 

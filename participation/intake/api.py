@@ -35,3 +35,13 @@ def create_submission():
 def get_submission(code: str):
     """Status and public timeline by tracking code; no personal data."""
     return jsonify(services.public_view(code))
+
+
+@bp.post("/submissions/<code>/information")
+@limiter.shared_limit(submission_limit, scope="submission")
+def add_information(code: str):
+    """The sender gives what the departments wait for: {"information": "..."}; the deadlines run again."""
+    payload = json_body(request)
+    with transaction():
+        services.add_information(current_user, code, payload.get("information"))
+    return jsonify(services.public_view(code))

@@ -31,3 +31,19 @@ def _view_private(actor, submission):
 @rule("intake.submission.withdraw")
 def _withdraw(actor, submission):
     return actor is not None and submission.user_id == actor.id
+
+
+@rule("intake.submission.add_information")
+def _add_information(actor, submission):
+    """What the departments ask of a sender is given by that sender: the sending account (or its
+    enterprise), signed in; for a request sent without an account, whoever holds its code, or the
+    coordination centre taking it down on the phone. Other staff do not answer for the sender."""
+    if owns(actor, submission):
+        return True
+    if submission.user_id is not None or submission.organisation_id is not None:
+        return False
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return True
+    return actor.has_role(Role.COORDINATOR) or not actor.has_role(
+        Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN, Role.MODERATOR, Role.RESEARCHER, Role.ADMIN
+    )

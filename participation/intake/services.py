@@ -18,10 +18,11 @@ from participation.accounts.services import normalise_mobile
 from participation.catalog.models import Category, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
-from participation.core.labels import halfwidth, system_text
-from participation.core.permissions import authorize, can, is_authenticated
+from participation.core.labels import CITIZEN_ANSWERED, halfwidth, system_text
+from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
 from participation.core.uow import after_commit
 from participation.core.validation import validate
+from participation.deadlines import services as deadlines
 from participation.extensions import db
 from participation.intake import uploads
 from participation.intake.models import Attachment, Channel, Submission, item_text
@@ -196,9 +197,19 @@ def announce_status(submission: Submission, status: str, **extra: str) -> None:
     publish("submission.status", private, private_rooms(submission), NAMESPACE)
 
 
+def normal_code(code: str | None) -> str:
+    """A tracking code as stored, from what a person typed or copied: full-width forms (a Chinese input
+    method types ＨＣ－７Ｋ…), spaces anywhere (read out on the phone in groups), lower case, or the dash left
+    out are all read."""
+    wanted = "".join(halfwidth(code or "").split()).upper()
+    if wanted.startswith("HC") and not wanted.startswith("HC-") and len(wanted) == len("HC") + 10:
+        wanted = "HC-" + wanted[2:]
+    return wanted
+
+
 def get_by_code(code: str) -> Submission:
     # Typed with a Chinese input method, a code may come in full-width letters and digits (ＨＣ－７Ｋ…).
-    wanted = halfwidth(code or "").strip().upper()
+    wanted = normal_code(code)
     submission = db.session.scalar(select(Submission).where(Submission.tracking_code == wanted))
     if submission is None:
         raise NotFound(_("No request has this tracking code."))
@@ -226,6 +237,9 @@ def public_view(code: str) -> dict:
         "reply": ticket.public_reply,
         "timeline": [_public_event(e, language) for e in ticket.events if e.public],
     }
+    waiting = deadlines.waiting_for_citizen(ticket)
+    if waiting is not None:
+        view["waiting"] = {"since": ticket.paused_since.isoformat(), "reason": waiting}
     if ticket.master is not None:
         view["merged"] = _merged_view(ticket, language)
     return view
@@ -261,8 +275,10 @@ def _public_event(event, language: str) -> dict:
         "at": event.at.isoformat(),
         "type": event.type,
         "status": event.to_status,
-        "message": system_text(payload.get("message", "")),
+        "message": system_text(payload.get("message") or payload.get("information") or ""),
     }
+    if event.type == "clock.paused":  # what the departments wait for from the sender, in their words
+        out["message"] = payload.get("reason") or ""
     names = payload.get(f"departments_{language}") or payload.get("departments_zh")
     if names:
         out["departments"] = names
@@ -277,6 +293,32 @@ def withdraw(actor: Any, code: str, reason: str = "") -> Submission:
         raise ValidationFailed(fields={"reason": [_("At most %(n)s characters.", n=500)]})
     routing.withdraw(submission.ticket, actor, reason.strip())
     audit(actor, "submission.withdrawn", submission)
+    return submission
+
+
+INFORMATION_MAX = 2000
+
+
+def add_information(actor: Any, code: str, text: str | None) -> Submission:
+    """The sender gives what the departments asked for while the ticket waits for them; the lead is told
+    and the deadlines run again."""
+    submission = get_by_code(code)
+    authorize(actor, "intake.submission.add_information", submission)
+    if text is not None and not isinstance(text, str):
+        raise ValidationFailed(fields={"information": [_("Must be text.")]})
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed(fields={"information": [_("Write what the departments asked for.")]})
+    if len(text) > INFORMATION_MAX:
+        raise ValidationFailed(fields={"information": [_("At most %(n)s characters.", n=INFORMATION_MAX)]})
+    ticket = submission.ticket
+    if deadlines.waiting_for_citizen(ticket) is None:
+        raise Conflict(_("The departments are not waiting for anything from you on this request now."))
+    routing.record(
+        ticket, "citizen.information", actor if is_authenticated(actor) else None, public=True, information=text
+    )
+    deadlines.resume(SYSTEM, ticket.id, reason=CITIZEN_ANSWERED)
+    audit(actor, "submission.information_added", submission)
     return submission
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
-from participation.core.labels import halfwidth
+from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.extensions import limiter
 from participation.intake import services, uploads
@@ -83,7 +83,7 @@ def submitted(code: str):
 
 @bp.get("/track")
 def track_lookup():
-    code = halfwidth(request.args.get("code") or "").strip().upper()
+    code = services.normal_code(request.args.get("code"))
     if code:
         return redirect(url_for("intake.track", code=code))
     return render_template("intake/track_lookup.html")
@@ -98,6 +98,42 @@ def track(code: str):
     if request.args.get("partial") == "1":
         return render_template("intake/_track_panel.html", view=view)
     return render_template("intake/track.html", view=view)
+
+
+@bp.app_template_global("may_add_information")
+def may_add_information(code: str) -> bool:
+    """Whether the reader may give what the departments wait for on this request (the sender)."""
+    try:
+        submission = services.get_by_code(code)
+    except DomainError:
+        return False
+    return can(current_user, "intake.submission.add_information", submission)
+
+
+@bp.post("/track/<code>/information")
+@limiter.shared_limit(submission_limit, scope="submission")
+def add_information(code: str):
+    text = request.form.get("information", "")
+    try:
+        with transaction():
+            services.add_information(current_user, code, text)
+    except DomainError as error:
+        try:
+            view = services.public_view(code)
+        except DomainError:
+            return render_template("intake/track_lookup.html", error=error.message, code=code), error.status
+        errors = getattr(error, "fields", None) or {"information": [error.message]}
+        return render_template(
+            "intake/track.html", view=view, information=text, information_errors=errors
+        ), error.status
+    flash(_("Thank you. The departments have your information and go on with your request."), "info")
+    return redirect(url_for("intake.track", code=services.normal_code(code)))
+
+
+@bp.get("/track/<code>/information")
+def add_information_page(code: str):
+    """Reloading after a refused form, or switching the language there, leads back to the request."""
+    return redirect(url_for("intake.track", code=services.normal_code(code)))
 
 
 @bp.get("/my")

@@ -74,6 +74,12 @@ KINDS: dict[str, Kind] = {
             {"": _l("Ticket #%(ticket)s was reopened and is back with %(department)s: %(reason)s")},
         ),
         Kind(
+            "citizen_information",
+            _l("A sender gives the information my department asked for"),
+            "staff",
+            {"": _l("The sender of ticket #%(ticket)s gave the information asked for; the deadlines run again.")},
+        ),
+        Kind(
             "part_ended",
             _l("My department's part of a ticket ends without its work"),
             "staff",
@@ -115,6 +121,7 @@ KINDS: dict[str, Kind] = {
                 "resolved": _l("Your request %(code)s is resolved."),
                 "rejected": _l("Your request %(code)s was not accepted."),
                 "reopened": _l("Your request %(code)s was reopened."),
+                "waiting": _l("Your request %(code)s waits for information from you: %(reason)s"),
             },
         ),
         Kind(

@@ -22,6 +22,7 @@ SUBMITTER_EVENTS = {
     "status.resolved": "resolved",
     "status.rejected": "rejected",
     "status.reopened": "reopened",
+    "clock.paused": "waiting",  # public only when the departments wait for the sender
 }
 NOT_FOR_FOLLOWERS = {"submitted", "merged"}
 
@@ -223,6 +224,13 @@ def _lead_swapped(event: TicketEvent) -> None:
         )
 
 
+def _citizen_information(event: TicketEvent) -> None:
+    ticket = event.ticket
+    _staff_notice(
+        event, services.department_staff(ticket.lead_department_id), "citizen_information", ticket.lead_department
+    )
+
+
 def _merged(event: TicketEvent) -> None:
     tell_submitter(event.ticket, "ticket_merged", f"ev{event.id}:ticket_merged")
 
@@ -235,6 +243,7 @@ HANDLERS = {
     "part.removed": _removed,
     "status.reopened": _reopened,
     "callback.escalated": _callback_escalated,
+    "citizen.information": _citizen_information,
     "part.return_requested": _dispute_opened,
     "dispute.opened": _dispute_opened,
     "dispute.upheld": _dispute_ruled,
@@ -260,7 +269,8 @@ def _notify_for(events: list[TicketEvent]) -> None:
             continue
         variant = SUBMITTER_EVENTS.get(event.type)
         if variant is not None:
-            tell_submitter(event.ticket, "ticket_update", f"ev{event.id}:ticket_update", variant=variant)
+            extra = {"reason": (event.payload or {}).get("reason") or ""} if variant == "waiting" else {}
+            tell_submitter(event.ticket, "ticket_update", f"ev{event.id}:ticket_update", variant=variant, **extra)
         if event.type not in NOT_FOR_FOLLOWERS:
             for follower in event.ticket.followers:
                 tell_submitter(follower, "master_update", f"ev{event.id}:master_update:{follower.id}", event=event.type)

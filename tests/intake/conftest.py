@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.routing.conftest import people  # noqa: F401  (fixture reused)
+from tests.routing.conftest import joint_ticket, people, submit  # noqa: F401  (fixtures reused)

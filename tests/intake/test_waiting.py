@@ -1,0 +1,112 @@
+"""Waiting for the sender: the tracking page says what is asked, the sender answers, the clocks run again."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from participation.core.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
+from participation.core.uow import transaction
+from participation.deadlines import services as deadlines
+from participation.intake import services as intake
+from participation.notifications.models import Notification
+from participation.routing import services as routing
+from tests.routing.conftest import part_of
+
+ASK = "Please send a photo of the site at night."
+
+
+@pytest.fixture
+def waiting(joint_ticket, people):
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", ASK)
+    return joint_ticket
+
+
+def kinds(db, user) -> list[tuple[str, str]]:
+    rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))
+    return [(n.kind, n.params.get("variant", "")) for n in rows]
+
+
+def test_the_sender_is_told_and_sees_what_is_asked(db, client, login, english, waiting, people):
+    assert ("ticket_update", "waiting") in kinds(db, people.citizen)
+    code = waiting.submission.tracking_code
+    view = intake.public_view(code)
+    assert view["waiting"]["reason"] == ASK
+    assert [e["message"] for e in view["timeline"] if e["type"] == "clock.paused"] == [ASK]
+    login(people.citizen)
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "The departments are waiting for you" in page and ASK in page and 'name="information"' in page
+
+
+def test_the_sender_answers_and_the_clocks_run_again(db, client, login, english, waiting, people):
+    code = waiting.submission.tracking_code
+    login(people.citizen)
+    refused = client.post(f"/track/{code}/information", data={"information": "   "})
+    assert refused.status_code == 422 and "Write what the departments asked for." in refused.get_data(as_text=True)
+    assert client.get(f"/track/{code}/information").status_code == 302  # a reload leads back to the page
+    response = client.post(f"/track/{code}/information", data={"information": "Photo sent by mail; it is at night."})
+    assert response.status_code == 302
+    db.session.refresh(waiting)
+    assert waiting.paused_since is None
+    types = [e.type for e in waiting.events]
+    assert types[-2:] == ["citizen.information", "clock.resumed"]
+    resumed = waiting.events[-1]
+    assert resumed.public and resumed.actor_id is None
+    assert ("citizen_information", "") in kinds(db, people.env)
+    assert "citizen_information" not in {k for k, _v in kinds(db, people.urban)}  # the lead is told
+    view = intake.public_view(code)
+    assert "waiting" not in view
+    assert view["timeline"][-2]["message"] == "Photo sent by mail; it is at night."
+    again = client.post(f"/track/{code}/information", data={"information": "more"})
+    assert again.status_code == 409
+    assert "not waiting for anything from you" in again.get_data(as_text=True)
+
+
+def test_only_the_sender_answers(db, waiting, people, make_user):
+    code = waiting.submission.tracking_code
+    for someone in (people.env, people.coordinator, make_user("citizen"), None):
+        with pytest.raises((PermissionDenied, NotAuthenticated)), transaction():
+            intake.add_information(someone, code, "not mine to give")
+    with pytest.raises(ValidationFailed) as error, transaction():
+        intake.add_information(people.citizen, code, ["not", "text"])
+    assert set(error.value.fields) == {"information"}
+    db.session.refresh(waiting)
+    assert waiting.paused_since is not None
+
+
+def test_a_request_sent_without_an_account_is_answered_with_its_code(db, client, people):
+    with transaction():
+        submission, _created = intake.submit(
+            None,
+            {
+                "kind": "complaint",
+                "text": "路灯坏了三天，晚上很黑",
+                "district": "EAST-HILL",
+                "contact": {"name": "王", "phone": "13800138000"},
+            },
+        )
+    ticket = submission.ticket
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+        routing.accept(people.env, part_of(ticket, "ENV").id)
+        deadlines.pause(people.env, ticket.id, "waiting_citizen", ASK)
+    with pytest.raises(PermissionDenied), transaction():
+        intake.add_information(people.env, submission.tracking_code, "staff may not")
+    code = submission.tracking_code
+    spaced = code[:2] + " " + code[3:7] + " " + code[7:].lower()  # as read out on the phone
+    response = client.post(
+        "/api/v1/submissions/" + spaced.replace(" ", "%20") + "/information", json={"information": "照片已发到邮箱"}
+    )
+    assert response.status_code == 200, response.get_json()
+    assert "waiting" not in response.get_json()
+    with pytest.raises(Conflict), transaction():
+        intake.add_information(None, submission.tracking_code, "again")
+
+
+@pytest.mark.parametrize(
+    "typed", ["hc-7k3m9q2xpa", "HC 7K3M 9Q2X PA", "HC7K3M9Q2XPA", "ＨＣ－７Ｋ３Ｍ９Ｑ２ＸＰＡ", " HC-7K3M9Q2XPA\n"]
+)
+def test_a_code_is_read_however_it_was_typed(typed):
+    assert intake.normal_code(typed) == "HC-7K3M9Q2XPA"
