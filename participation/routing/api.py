@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from participation.core.api import bp
-from participation.core.errors import ValidationFailed
+from participation.core.errors import NotAuthenticated, ValidationFailed
+from participation.core.permissions import is_authenticated
 from participation.core.uow import transaction
 from participation.core.validation import json_body, small_int
 from participation.extensions import limiter
@@ -58,6 +59,8 @@ def list_tickets():
     from participation.catalog.models import Department
     from participation.catalog.services import by_code
 
+    if not is_authenticated(current_user):
+        raise NotAuthenticated()  # asked first: a signed-out caller has no inbox to name
     queue = request.args.get("queue")
     if queue not in (None, "", "triage", "disputes"):
         raise ValidationFailed(fields={"queue": [_("Give triage or disputes, or leave it out for an inbox.")]})

@@ -668,6 +668,8 @@ def reopen(actor: Any, ticket_id: int, reason: str) -> Ticket:
     change_status(ticket, TicketStatus.REOPENED.value, actor, public=True, message=reason)
     ticket.reopen_count += 1
     ticket.resolved_at = None
+    # The reply that went with the resolution no longer answers the request (it stays in the timeline).
+    ticket.public_reply, ticket.public_reply_at = "", None
     if ticket.lead_part is not None and ticket.lead_part.status == PartStatus.DONE:
         ticket.lead_part.reopen()
     _announce(ticket, "reopened", public=True)

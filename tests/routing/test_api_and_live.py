@@ -48,7 +48,13 @@ def test_departments_without_a_part_cannot_see_the_ticket(client, db, people, jo
     assert client.get("/api/v1/tickets?department=ENV", headers=transport).status_code == 403
     assert client.get("/api/v1/tickets?department=TRANSPORT", headers=transport).get_json()["parts"] == []
     # Not signed in: asked to sign in, whether or not the number exists.
-    for path in (f"/api/v1/tickets/{joint_ticket.id}", f"/api/v1/tickets/{joint_ticket.id + 1000}"):
+    for path in (
+        f"/api/v1/tickets/{joint_ticket.id}",
+        f"/api/v1/tickets/{joint_ticket.id + 1000}",
+        "/api/v1/tickets",
+        "/api/v1/tickets?department=ENV",
+        "/api/v1/tickets?queue=nonsense",
+    ):
         assert client.get(path).status_code == 401
     for path in (
         f"/api/v1/parts/{joint_ticket.parts[0].id}/accept",

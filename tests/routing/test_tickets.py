@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from participation.core.audit import AuditLog
 from participation.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from participation.core.uow import transaction
+from participation.intake.services import public_view
 from participation.routing import services
 from participation.routing.models import Dispute, TicketEvent, TrainingExample
 from tests.routing.conftest import part_of, resolve_joint
@@ -239,6 +240,10 @@ def test_reject_reopen_and_withdraw(db, people, submit, joint_ticket):
         services.reopen(people.coordinator, joint_ticket.id, "市民反映仍有噪音")
     assert joint_ticket.status.value == "reopened" and joint_ticket.reopen_count == 1
     assert part_of(joint_ticket, "ENV").status.value == "accepted"
+    assert joint_ticket.public_reply == ""  # the resolution's reply no longer answers it
+    code = joint_ticket.submission.tracking_code
+    assert "已处理" not in (public_view(code)["reply"] or "")
+    assert any(e["message"] == "已处理" for e in public_view(code)["timeline"])  # it stays in the history
     with transaction():
         services.resolve(people.env, joint_ticket.id, "已再次处理")
     assert joint_ticket.status.value == "resolved"
