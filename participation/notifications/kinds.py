@@ -137,7 +137,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "callback_request",
-            _l("How was my request handled? (callback)"),
+            _l("My request is resolved: how was it handled? (callback)"),
             "public",
             {
                 "": _l(

@@ -16,15 +16,16 @@ from participation.notifications import services
 from participation.routing.hooks import subscribe
 from participation.routing.models import TicketEvent
 
-# Public events the submitter hears about, and the variant of the text for each.
+# Public events the submitter hears about, and the variant of the text for each. A resolution is told by
+# the callback request that every resolution sends (surveys.callbacks), to the master's sender and to every
+# follower's: one notice, not two.
 SUBMITTER_EVENTS = {
     "reply": "reply",
-    "status.resolved": "resolved",
     "status.rejected": "rejected",
     "status.reopened": "reopened",
     "clock.paused": "waiting",  # public only when the departments wait for the sender
 }
-NOT_FOR_FOLLOWERS = {"submitted", "merged"}
+NOT_FOR_FOLLOWERS = {"submitted", "merged", "status.resolved"}
 
 
 def path(endpoint: str, **values: Any) -> str:

@@ -67,11 +67,11 @@ def test_the_submitter_hears_replies_and_outcomes_without_staff_names(app, db, p
         routing.contribute(people.urban, part_of(joint_ticket, "URBAN").id, "已处理")
         routing.resolve(people.env, joint_ticket.id, "已解决")
     updates = received(db, "ticket_update")[people.citizen.id]
-    assert [n.params["variant"] for n in updates] == ["reply", "resolved"]
+    assert [n.params["variant"] for n in updates] == ["reply"]  # the resolution is told by the callback request
     code = joint_ticket.submission.tracking_code
     assert all(n.link == f"/track/{code}" and n.params["code"] == code for n in updates)
     mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == people.citizen.id)).all()
-    assert len(mails) == 3  # the reply, the resolution, and the callback request that follows it
+    assert len(mails) == 2  # the reply, and the resolution with its callback request: one notice, not two
     assert [n.link for n in received(db, "callback_request")[people.citizen.id]] == [f"/track/{code}"]
     for mail in mails:
         for staff in (people.env, people.urban):
