@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from participation.core.errors import Conflict, ValidationFailed
@@ -482,15 +482,30 @@ def clocks_of(ticket: Ticket) -> list[SlaClock]:
 
 
 def open_clocks_by_part(part_ids: list[int]) -> dict[int, SlaClock]:
-    """The running sign-for or contribution clock of each part (for the inbox)."""
+    """The nearest open deadline of each part (for the inbox): its sign-for or contribution clock and, for a
+    lead part, the ticket's first-contact and resolution clocks, which are the lead's to meet."""
     if not part_ids:
         return {}
-    stmt = select(SlaClock).where(SlaClock.part_id.in_(part_ids), SlaClock.state.in_(OPEN_CLOCK_STATES))
+    lead_of = dict(
+        db.session.execute(
+            select(TicketPart.ticket_id, TicketPart.id)
+            .join(Ticket, Ticket.id == TicketPart.ticket_id)
+            .where(TicketPart.id.in_(part_ids), TicketPart.department_id == Ticket.lead_department_id)
+        ).all()
+    )
+    stmt = select(SlaClock).where(
+        or_(
+            SlaClock.part_id.in_(part_ids),
+            and_(SlaClock.part_id.is_(None), SlaClock.ticket_id.in_(list(lead_of) or [-1])),
+        ),
+        SlaClock.state.in_(OPEN_CLOCK_STATES),
+    )
     out: dict[int, SlaClock] = {}
     for clock in db.session.scalars(stmt):
-        current = out.get(clock.part_id)
+        part_id = clock.part_id if clock.part_id is not None else lead_of[clock.ticket_id]
+        current = out.get(part_id)
         if current is None or clock.effective_due < current.effective_due:
-            out[clock.part_id] = clock
+            out[part_id] = clock
     return out
 
 

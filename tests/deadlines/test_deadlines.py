@@ -269,3 +269,16 @@ def test_a_co_handler_made_lead_stops_its_contribution_clock_and_takes_the_ticke
     assert found["sign_for:ENV"].state.value == "cancelled"
     due = {c.id for c in deadlines._due_clocks(utcnow() + timedelta(days=400), 100)}
     assert found["contribution:URBAN"].id not in due
+
+
+def test_the_inbox_shows_the_lead_its_ticket_deadlines_once_it_has_signed(joint_ticket, people):
+    lead, co = part_of(joint_ticket, "ENV"), part_of(joint_ticket, "URBAN")
+    with transaction():
+        routing.accept(people.env, lead.id)
+    nearest = deadlines.open_clocks_by_part([lead.id, co.id])
+    found = clocks(joint_ticket)
+    assert nearest[lead.id].id == found["first_contact:-"].id  # signed for: first contact is what is due next
+    assert nearest[co.id].kind.value in ("sign_for", "contribution")  # a co-handler is not shown the lead's
+    with transaction():
+        routing.reply_public(people.env, joint_ticket.id, "We are on our way.")
+    assert deadlines.open_clocks_by_part([lead.id])[lead.id].id == clocks(joint_ticket)["resolve:-"].id
