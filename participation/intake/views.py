@@ -139,7 +139,10 @@ def add_information_page(code: str):
 @bp.get("/my")
 @login_required
 def mine():
-    return render_template("intake/mine.html", submissions=services.visible_submissions(current_user))
+    submissions = services.visible_submissions(current_user)
+    if request.args.get("partial") == "1":  # the table alone: the page adds a request sent elsewhere
+        return render_template("intake/_my_rows.html", submissions=submissions)
+    return render_template("intake/mine.html", submissions=submissions)
 
 
 @bp.post("/my/<code>/withdraw")

@@ -47,6 +47,22 @@
     }
   }
 
+  /* "My requests" fetches its table again when a request it does not list yet appears; a withdrawal
+     reason being typed is not wiped: the new row waits for the next change. */
+  function addMine(table) {
+    if (unsent(table)) return;
+    fetch(window.location.pathname + "?partial=1", { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null || unsent(table)) return;
+        table.innerHTML = html;
+        table.classList.remove("flash-update");
+        void table.offsetWidth;
+        table.classList.add("flash-update");
+      })
+      .catch(function () {});
+  }
+
   function connectLive() {
     var live = document.querySelector("[data-live]");
     if (!live || typeof io === "undefined") return;
@@ -56,7 +72,13 @@
       if (live.dataset.live === "mine") socket.emit("follow_mine", {});
     });
     socket.on("submission.status", function (msg) {
-      if (msg && msg.code && msg.status) setStatus(msg.code, msg.status);
+      if (!msg || !msg.code || !msg.status) return;
+      var table = document.getElementById("my-requests-region");
+      if (live.dataset.live === "mine" && table && !table.querySelector('tr[data-code="' + msg.code + '"]')) {
+        addMine(table);  // sent from another tab, device or colleague of the organisation
+        return;
+      }
+      setStatus(msg.code, msg.status);
     });
   }
 

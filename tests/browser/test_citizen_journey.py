@@ -132,3 +132,17 @@ def test_my_requests_update_live_without_reload(db, catalog, make_user, new_cont
     expect(badge).to_have_attribute("data-status", "withdrawn", timeout=SLOW_MS)
     expect(row.locator("form")).to_have_count(0)
     assert watcher.evaluate("window.__marker") == 1, "the watching page was reloaded"
+
+    # A new request sent from the second browser appears in the first one's list, still without a reload.
+    actor.goto(base + "/submit")
+    form = actor.locator("#submit-form")
+    form.locator('input[name="kind"][value="inquiry"]').check()
+    form.locator('textarea[name="text"]').fill("请问小区垃圾分类的收运时间是几点？")
+    form.locator('button[type="submit"]').click()
+    expect(actor).to_have_url(re.compile(r"/submitted/HC-"), timeout=SLOW_MS)
+    second = read_tracking_code(actor)
+    expect(watcher.locator(f'#my-requests tr[data-code="{second}"]')).to_be_visible(timeout=SLOW_MS)
+    expect(watcher.locator(f'#my-requests tr[data-code="{code}"] .live-status .badge')).to_have_attribute(
+        "data-status", "withdrawn"
+    )
+    assert watcher.evaluate("window.__marker") == 1, "the watching page was reloaded"

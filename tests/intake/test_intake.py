@@ -204,6 +204,8 @@ def test_my_submissions_and_enterprise_view(client, catalog, db, make_user, logi
     client.post("/logout")
     login(colleague)
     assert submission.tracking_code in client.get("/my").get_data(as_text=True)
+    partial = client.get("/my?partial=1").get_data(as_text=True)  # the table the page fetches for a new request
+    assert submission.tracking_code in partial and 'id="my-requests"' in partial and "<html" not in partial
     client.post("/logout")
     login(stranger)
     assert submission.tracking_code not in client.get("/my").get_data(as_text=True)
