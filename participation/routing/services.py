@@ -119,9 +119,10 @@ def change_status(
 # -- loading ---------------------------------------------------------------------------------
 
 
-def get_ticket(ticket_id: int, actor: Any = None) -> Ticket:
+def get_ticket(ticket_id: int, actor: Any) -> Ticket:
     """The ticket; asked for by a signed-in actor who may not know it exists, the same "no such ticket"
-    as for a number never given out (the rule "routing.ticket.find")."""
+    as for a number never given out (the rule "routing.ticket.find"). The actor is required: only the
+    platform's own callers (tasks, the command line) pass None, and say so."""
     _signed_in(actor)
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or _hidden_from(actor, ticket):
@@ -129,7 +130,7 @@ def get_ticket(ticket_id: int, actor: Any = None) -> Ticket:
     return ticket
 
 
-def get_part(part_id: int, actor: Any = None) -> TicketPart:
+def get_part(part_id: int, actor: Any) -> TicketPart:
     _signed_in(actor)
     part = db.session.get(TicketPart, part_id)
     if part is None or _hidden_from(actor, part.ticket):

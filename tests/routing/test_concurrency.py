@@ -30,7 +30,7 @@ def test_two_staff_accept_the_same_part_at_once(app, db, people, make_user, join
             user = _db.session.get(User, user_id)
             try:
                 with transaction():
-                    part = services.get_part(part_id)
+                    part = services.get_part(part_id, None)
                     assert part.status.value == "pending"
                     both_loaded.wait()
                     services.accept(user, part_id)
@@ -47,7 +47,7 @@ def test_two_staff_accept_the_same_part_at_once(app, db, people, make_user, join
         t.join(30)
     assert sorted(outcomes) == ["lost", "won"]
     db.session.expire_all()
-    part = services.get_part(part_id)
+    part = services.get_part(part_id, None)
     assert part.status.value == "accepted" and part.accepted_by_id in (first_id, second_id)
     accepted = [e for e in part.ticket.events if e.type == "part.accepted"]
     assert len(accepted) == 1
