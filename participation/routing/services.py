@@ -73,9 +73,14 @@ def record(
         actor,
         f"ticket.{type_}",
         ticket,
-        **{k: v for k, v in payload.items() if isinstance(v, str | int | float | list)},
+        **{k: v for k, v in payload.items() if isinstance(v, str | int | float | list) and k not in SENDERS_WORDS},
     )
     return event
+
+
+# The sender's own words (a callback's comment, information given while the departments wait) stay in the
+# ticket's history, where the rules on who reads it apply; the audit log records that it happened.
+SENDERS_WORDS = frozenset({"comment", "information"})
 
 
 def _announce(ticket: Ticket, event: str, public: bool = False) -> None:

@@ -55,6 +55,10 @@ def test_the_sender_answers_and_the_clocks_run_again(db, client, login, english,
     resumed = waiting.events[-1]
     assert resumed.public and resumed.actor_id is None
     assert ("citizen_information", "") in kinds(db, people.env)
+    from participation.core.audit import AuditLog
+
+    logged = db.session.scalars(select(AuditLog).where(AuditLog.action == "ticket.citizen.information")).all()
+    assert len(logged) == 1 and "information" not in logged[0].payload  # the sender's words stay in the ticket
     assert "citizen_information" not in {k for k, _v in kinds(db, people.urban)}  # the lead is told
     view = intake.public_view(code)
     assert "waiting" not in view
