@@ -237,7 +237,7 @@ def pause(actor: Any, ticket_id: int, kind: str, reason: str) -> Ticket:
         raise Conflict(_("This ticket has used all the paused time allowed for this kind of pause."))
     ticket.paused_since = at
     record(ticket, "clock.paused", actor, public=kind == "waiting_citizen", kind=kind, reason=reason)
-    _announce(ticket, "clock.paused")
+    _announce(ticket, "clock.paused", public=kind == "waiting_citizen")  # the sender's page shows what is asked
     return ticket
 
 
@@ -267,7 +267,7 @@ def resume(actor: Any, ticket_id: int, reason: str = "") -> Ticket:
     public = waiting_for_citizen(ticket) is not None
     ticket.paused_since = None
     record(ticket, "clock.resumed", actor, public=public, reason=(reason or "").strip()[:1000])
-    _announce(ticket, "clock.resumed")
+    _announce(ticket, "clock.resumed", public=public)
     return ticket
 
 

@@ -114,3 +114,24 @@ def test_a_request_sent_without_an_account_is_answered_with_its_code(db, client,
 )
 def test_a_code_is_read_however_it_was_typed(typed):
     assert intake.normal_code(typed) == "HC-7K3M9Q2XPA"
+
+
+def test_the_tracking_page_hears_the_pause_and_the_answer_live(app, db, joint_ticket, people):
+    from tests.conftest import live_client
+
+    code = joint_ticket.submission.tracking_code
+    page = live_client(app, "/intake")
+    assert page.emit("follow_code", {"code": code}, namespace="/intake", callback=True)["ok"]
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+    page.get_received("/intake")
+    with transaction():
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", ASK)
+    heard = [e["name"] for e in page.get_received("/intake")]
+    assert heard == ["submission.status"]  # the page fetches itself again and shows what is asked
+    with transaction():
+        intake.add_information(people.citizen, code, "Sent.")
+    assert [e["name"] for e in page.get_received("/intake")] == ["submission.status"]
+    with transaction():
+        deadlines.pause(people.coordinator, joint_ticket.id, "suspension", "Approved: waiting for the budget.")
+    assert page.get_received("/intake") == []  # a suspension is the departments' business
