@@ -279,6 +279,8 @@ def _public_event(event, language: str) -> dict:
     }
     if event.type == "clock.paused":  # what the departments wait for from the sender, in their words
         out["message"] = payload.get("reason") or ""
+    if payload.get("photos"):
+        out["photos"] = payload["photos"]
     names = payload.get(f"departments_{language}") or payload.get("departments_zh")
     if names:
         out["departments"] = names
@@ -299,23 +301,38 @@ def withdraw(actor: Any, code: str, reason: str = "") -> Submission:
 INFORMATION_MAX = 2000
 
 
-def add_information(actor: Any, code: str, text: str | None) -> Submission:
-    """The sender gives what the departments asked for while the ticket waits for them; the lead is told
-    and the deadlines run again."""
+def add_information(actor: Any, code: str, text: str | None, files: list | None = None) -> Submission:
+    """The sender gives what the departments asked for (text, photos or both) while the ticket waits for
+    them; the photos join the request's, the lead is told and the deadlines run again."""
     submission = get_by_code(code)
     authorize(actor, "intake.submission.add_information", submission)
     if text is not None and not isinstance(text, str):
         raise ValidationFailed(fields={"information": [_("Must be text.")]})
-    text = (text or "").strip()
-    if not text:
-        raise ValidationFailed(fields={"information": [_("Write what the departments asked for.")]})
+    text, files = (text or "").strip(), files or []
+    errors: dict[str, list[str]] = {}
+    if not text and not files:
+        errors["information"] = [_("Write what the departments asked for, or add the photos they asked for.")]
     if len(text) > INFORMATION_MAX:
-        raise ValidationFailed(fields={"information": [_("At most %(n)s characters.", n=INFORMATION_MAX)]})
+        errors["information"] = [_("At most %(n)s characters.", n=INFORMATION_MAX)]
+    limit = current_app.config["UPLOAD_MAX_FILES"]
+    if len(files) > limit:
+        errors["photos"] = [_("At most %(n)s photos.", n=limit)]
+    if errors:
+        raise ValidationFailed(fields=errors)
     ticket = submission.ticket
     if deadlines.waiting_for_citizen(ticket) is None:
         raise Conflict(_("The departments are not waiting for anything from you on this request now."))
+    images = [uploads.check_image(name, stream) for name, stream in files]
+    for image in images:
+        values, _path = uploads.keep(image)
+        submission.attachments.append(Attachment(**values))
     routing.record(
-        ticket, "citizen.information", actor if is_authenticated(actor) else None, public=True, information=text
+        ticket,
+        "citizen.information",
+        actor if is_authenticated(actor) else None,
+        public=True,
+        information=text,
+        photos=len(images),
     )
     deadlines.resume(SYSTEM, ticket.id, reason=CITIZEN_ANSWERED)
     audit(actor, "submission.information_added", submission)

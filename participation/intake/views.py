@@ -114,9 +114,10 @@ def may_add_information(code: str) -> bool:
 @limiter.shared_limit(submission_limit, scope="submission")
 def add_information(code: str):
     text = request.form.get("information", "")
+    files = [(f.filename or "photo", f.stream) for f in request.files.getlist("photos") if f and f.filename]
     try:
         with transaction():
-            services.add_information(current_user, code, text)
+            services.add_information(current_user, code, text, files)
     except DomainError as error:
         try:
             view = services.public_view(code)

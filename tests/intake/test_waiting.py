@@ -44,7 +44,7 @@ def test_the_sender_answers_and_the_clocks_run_again(db, client, login, english,
     code = waiting.submission.tracking_code
     login(people.citizen)
     refused = client.post(f"/track/{code}/information", data={"information": "   "})
-    assert refused.status_code == 422 and "Write what the departments asked for." in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Write what the departments asked for" in refused.get_data(as_text=True)
     assert client.get(f"/track/{code}/information").status_code == 302  # a reload leads back to the page
     response = client.post(f"/track/{code}/information", data={"information": "Photo sent by mail; it is at night."})
     assert response.status_code == 302
@@ -135,3 +135,32 @@ def test_the_tracking_page_hears_the_pause_and_the_answer_live(app, db, joint_ti
     with transaction():
         deadlines.pause(people.coordinator, joint_ticket.id, "suspension", "Approved: waiting for the budget.")
     assert page.get_received("/intake") == []  # a suspension is the departments' business
+
+
+def test_the_sender_answers_with_photos(db, client, login, english, waiting, people):
+    import io
+
+    from tests.conftest import image_bytes
+
+    code = waiting.submission.tracking_code
+    login(people.citizen)
+    bad = client.post(
+        f"/track/{code}/information",
+        data={"information": "", "photos": [(io.BytesIO(b"not an image"), "site.png")]},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422 and 'name="information"' in bad.get_data(as_text=True)
+    db.session.refresh(waiting)
+    assert waiting.paused_since is not None and not waiting.submission.attachments
+    four = [(io.BytesIO(image_bytes("PNG")), f"site{n}.png") for n in range(4)]
+    assert client.post(f"/track/{code}/information", data={"photos": four}).status_code == 422
+    ok = client.post(
+        f"/track/{code}/information",
+        data={"photos": [(io.BytesIO(image_bytes("PNG")), "night.png")]},
+        content_type="multipart/form-data",
+    )
+    assert ok.status_code == 302
+    db.session.refresh(waiting)
+    assert waiting.paused_since is None and len(waiting.submission.attachments) == 1
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "1 photo" in page
