@@ -206,13 +206,7 @@ def act(ticket_id: int):
         with transaction():
             action(ticket_id)
     except DomainError as error:
-        if error.status == 403:  # perhaps a page left open while the department left
-            return _left(services.get_ticket(ticket_id, current_user), error)
-        if error.status in (401, 404):
-            raise
-        item = services.get_ticket(ticket_id, current_user)
-        context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
-        return render_template("routing/ticket.html", **context), error.status
+        return refused(ticket_id, error)
     if request.form.get("action") == "dispatch":
         flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")
     back = request.form.get("back")
@@ -221,6 +215,18 @@ def act(ticket_id: int):
         if back and back.startswith("/") and not back.startswith("//")
         else url_for("routing.ticket", ticket_id=ticket_id)
     )
+
+
+def refused(ticket_id: int, error: DomainError):
+    """A refused workspace action (of this page or of its deadlines): the ticket again, each problem at its
+    field, and what was sent kept in the form it came from."""
+    if error.status == 403:  # perhaps a page left open while the department left
+        return _left(services.get_ticket(ticket_id, current_user), error)
+    if error.status in (401, 404):
+        raise error
+    item = services.get_ticket(ticket_id, current_user)
+    context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
+    return render_template("routing/ticket.html", **context), error.status
 
 
 @bp.get("/coordination/triage")
@@ -243,9 +249,21 @@ def triage():
 @bp.get("/coordination/disputes")
 @login_required
 def disputes():
+    return _disputes_page()
+
+
+def _disputes_page(errors: dict | None = None, posted: dict | None = None, status: int = 200):
+    """The open disputes; after a refused ruling, `posted` is what was sent (kept in that dispute's form)."""
     items = services.open_disputes(current_user)
     template = "routing/_dispute_rows.html" if _partial() else "routing/disputes.html"
-    return render_template(template, disputes=items, departments=catalog.departments(), errors={})
+    context = {"disputes": items, "departments": catalog.departments(), "errors": errors or {}, "posted": posted or {}}
+    return render_template(template, **context), status
+
+
+@bp.get("/coordination/disputes/<int:dispute_id>/rule")
+def rule_page(dispute_id: int):
+    """The address a refused ruling leaves in the browser: reloading it goes back to the queue."""
+    return redirect(url_for("routing.disputes"))
 
 
 @bp.post("/coordination/disputes/<int:dispute_id>/rule")
@@ -260,9 +278,10 @@ def rule(dispute_id: int):
                 request.form.get("note", ""),
                 request.form.get("department") or None,
             )
-        flash(_("The ruling is recorded."), "success")
     except DomainError as error:
         if error.status in (401, 403, 404):
             raise
-        flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
+        posted = {**request.form.to_dict(flat=False), "dispute_id": [str(dispute_id)]}
+        return _disputes_page(_errors(error), posted, error.status)
+    flash(_("The ruling is recorded."), "success")
     return redirect(url_for("routing.disputes"))

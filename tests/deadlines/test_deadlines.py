@@ -211,8 +211,11 @@ def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, peopl
         f"/tickets/{ticket_id}/deadlines",
         data={"action": "pause", "kind": "waiting_citizen", "reason": ""},
     )
-    assert response.status_code == 302
-    assert "Give a reason." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 422  # the ticket again, the problem said once, at the field
+    refused = response.get_data(as_text=True)
+    assert (
+        refused.count("Give a reason.") == 1 and '<div class="field-error" role="alert" data-field="reason">' in refused
+    )
     assert 'id="pause-clocks"' in client.get(f"/tickets/{ticket_id}").get_data(as_text=True)  # not paused
     assert client.get("/coordination/escalations").status_code == 403
     client.post("/logout")
@@ -254,3 +257,43 @@ def test_api_reads_and_acts_with_the_same_rules(client, bearer, joint_ticket, pe
     assert wrong_clock.status_code == 422 and "clock_id" in wrong_clock.get_json()["error"]["fields"]
     assert client.get("/api/v1/escalations", headers=env).status_code == 403
     assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": []}
+
+
+def test_a_refused_deadline_action_keeps_what_was_sent_in_its_form(client, joint_ticket, people, login, english):
+    """Pausing, recording a contact, setting an interim deadline: after a refusal the ticket shows again with
+    what was sent still in the form it came from (and only there), the problem at its field."""
+    ticket_id = joint_ticket.id
+    login(people.coordinator)
+    open_clocks = [c for c in deadlines.clocks_of(joint_ticket) if c.state.value == "running"]
+    clock, other = open_clocks[0], open_clocks[1]
+    response = client.post(
+        f"/tickets/{ticket_id}/deadlines",
+        data={"action": "interim", "clock_id": str(clock.id), "due": "2020-01-01T10:00", "reason": "等待检测报告"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'<input id="due-{clock.id}" type="datetime-local" name="due" value="2020-01-01T10:00" required>' in page
+    assert page.count('value="等待检测报告"') == 1  # this clock's form only
+    assert f'<input id="due-{other.id}" type="datetime-local" name="due" value="" required>' in page
+    assert page.count("The new deadline must be in the future.") == 1
+    assert page.index(f'id="due-{clock.id}"') < page.index('data-field="due"') < page.index(f'id="due-{other.id}"')
+    assert client.get(f"/tickets/{ticket_id}/deadlines").headers["Location"].endswith(f"/tickets/{ticket_id}")
+
+    # An approved suspension without a reason: the kind chosen stays chosen.
+    response = client.post(
+        f"/tickets/{ticket_id}/deadlines", data={"action": "pause", "kind": "suspension", "reason": " "}
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<option value="suspension" selected>' in page and '<option value="waiting_citizen" selected>' not in page
+    assert page.count("Give a reason.") == 1
+
+    client.post("/logout")
+    login(people.env)
+    note = "电话联系" * 251  # too long
+    response = client.post(f"/tickets/{ticket_id}/deadlines", data={"action": "contact", "note": note})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'name="note" value="{note}"' in page and page.count("At most 1000 characters.") == 1
+    # The pause form, not the one sent, starts afresh.
+    assert '<option value="waiting_citizen" selected>' in page and 'name="reason" value=""' in page

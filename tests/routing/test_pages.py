@@ -226,3 +226,84 @@ def test_a_refused_dispatch_keeps_every_choice_and_says_each_problem_once(client
     assert '<option value="POTHOLE" selected>' in page and '<option value="NOISE" selected>' in page
     assert page.count('data-field="lead"') == 1 and "form" in page and "data-kept" in page
     assert ticket.status.value == "triage"
+
+
+def test_a_refused_return_or_transfer_keeps_the_kind_the_reason_and_the_department(
+    client, db, people, joint_ticket, login, english
+):
+    login(people.urban)
+    co = part_of(joint_ticket, "URBAN")
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act",
+        data={"action": "return", "part_id": str(co.id), "kind": "transfer", "reason": "属交通局职责", "suggested": ""},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<option value="transfer" selected>' in page and '<option value="return" selected>' not in page
+    assert 'value="属交通局职责"' in page and "<details open>" in page
+    assert page.count("Name the department to transfer to.") == 1
+    assert page.index('name="suggested"') < page.index('data-field="suggested"')  # at its field
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act",
+        data={"action": "return", "part_id": str(co.id), "kind": "transfer", "reason": " ", "suggested": "TRANSPORT"},
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and '<option value="TRANSPORT" selected>' in page
+    assert '<option value="transfer" selected>' in page and page.count('data-field="reason"') == 1
+    assert co.status.value == "pending"
+
+
+def test_a_refused_lead_swap_keeps_the_department_chosen_and_none_is_chosen_before(
+    client, db, people, joint_ticket, login
+):
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    swap = page[page.index('value="lead"') : page.index("</form>", page.index('value="lead"'))]
+    assert 'name="department" required><option value="">' in swap and " selected" not in swap
+    assert 'value="ENV"' not in swap  # the lead already
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "lead", "department": "TRANSPORT", "reason": ""}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    swap = page[page.index('value="lead"') : page.index("</form>", page.index('value="lead"'))]
+    assert '<option value="TRANSPORT" selected>' in swap and page.count('<option value="TRANSPORT" selected>') == 1
+    assert page.count('data-field="reason"') == 1 and 'data-field="reason"' in swap
+    assert joint_ticket.lead_department.code == "ENV"
+
+
+def test_a_refused_ruling_keeps_the_department_and_note_in_that_disputes_form(client, db, people, joint_ticket, login):
+    with transaction():
+        dispute = services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不是环保的事")
+        other = services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是城管的事")
+    login(people.coordinator)
+    refused = client.post(
+        f"/coordination/disputes/{dispute.id}/rule",
+        data={"decision": "upheld", "department": "ENV", "note": "由交通局牵头"},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    row = page[page.index(f'data-dispute="{dispute.id}"') : page.index(f'data-dispute="{other.id}"')]
+    assert '<option value="ENV" selected>' in row and 'value="由交通局牵头"' in row and "data-kept" in row
+    assert 'data-field="department"' in row and page.count('role="alert"') == 1
+    rest = page[page.index(f'data-dispute="{other.id}"') :]
+    assert " selected>" not in rest and "由交通局牵头" not in rest
+    assert dispute.status.value == "open"
+    again = client.get(f"/coordination/disputes/{dispute.id}/rule")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/coordination/disputes")
+    done = client.post(
+        f"/coordination/disputes/{dispute.id}/rule", data={"decision": "upheld", "department": "TRANSPORT"}
+    )
+    assert done.status_code == 302 and dispute.status.value == "upheld"
+
+
+def test_the_merge_forms_problems_are_shown_only_for_a_merge(client, db, people, submit, login):
+    ticket = submit()
+    login(people.coordinator)
+    refused = client.post(f"/tickets/{ticket.id}/act", data={"action": "reject", "reason": " "})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert page.count('data-field="reason"') == 1  # once (not again under the merge form)
+    refused = client.post(f"/tickets/{ticket.id}/act", data={"action": "merge", "master_id": str(ticket.id)})
+    page = refused.get_data(as_text=True)
+    assert page.count('data-field="master_id"') == 1 and f'name="master_id" value="{ticket.id}"' in page
