@@ -94,12 +94,15 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
     events = services.timeline(current_user, ticket)
     duplicates = suggested_masters([ticket]) if can(current_user, "routing.coordinate", ticket) else {}
     categories = catalog.categories()
+    category_names = {c.code: c.name for c in categories}
+    start, started_by = None, None
+    if ticket.status == TicketStatus.TRIAGE:
+        start, started_by = _dispatch_start(ticket, category_names)
     proposed_lead, proposed_co = None, []
-    if ticket.status == TicketStatus.TRIAGE and ticket.suggestions:
-        # The dispatch form starts from the router's first suggestion and the departments the catalog
-        # gives it (with the district office where the category asks for it).
+    if start:
+        # The lead and co-handlers the catalog gives that category (with the district office where it asks).
         district = ticket.district.code if ticket.district else None
-        proposed_lead, proposed_co = departments_now([ticket.suggestions[0]["code"]], district)
+        proposed_lead, proposed_co = departments_now([start], district)
     return {
         "ticket": ticket,
         "duplicates": duplicates.get(ticket.id, []),
@@ -109,10 +112,27 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
         "posted": posted or {},
         "departments": catalog.departments(),
         "categories": categories,
-        "category_names": {c.code: c.name for c in categories},
+        "category_names": category_names,
+        "dispatch_start": start or "",
+        "dispatch_started_by": started_by,
         "proposed_lead": proposed_lead,
         "proposed_co": proposed_co,
     }
+
+
+def _dispatch_start(ticket, category_names: dict) -> tuple[str | None, str | None]:
+    """The category the dispatch form starts from, and why: the one the citizen chose (they know their
+    problem), else the router's first suggestion when it is at least as sure as it must be to dispatch on
+    its own (ROUTING_CONFIDENCE_THRESHOLD), else none: a weak guess preselected is too easily sent as it
+    is, so the coordinator chooses."""
+    chosen = ticket.submission.category
+    if chosen is not None and chosen.code in category_names:
+        return chosen.code, "citizen"
+    top = (ticket.suggestions or [None])[0]
+    floor = current_app.config["ROUTING_CONFIDENCE_THRESHOLD"]
+    if top and top["code"] in category_names and top["confidence"] >= floor:
+        return top["code"], "router"
+    return None, None
 
 
 def _chosen_categories() -> list[str]:
@@ -235,13 +255,15 @@ def triage():
     # A busy day's queue can hold thousands: the oldest page is shown (and refreshed live), with the total.
     tickets = services.triage_queue(current_user, limit=current_app.config["TRIAGE_PAGE_SIZE"])
     template = "routing/_triage_rows.html" if _partial() else "routing/triage.html"
+    categories = catalog.categories()
     return render_template(
         template,
         tickets=tickets,
         waiting=services.triage_waiting(current_user),
         duplicates=suggested_masters(tickets),
         departments=catalog.departments(),
-        categories=catalog.categories(),
+        categories=categories,
+        category_names={c.code: c.name for c in categories},
         errors={},
     )
 

@@ -307,3 +307,40 @@ def test_the_merge_forms_problems_are_shown_only_for_a_merge(client, db, people,
     refused = client.post(f"/tickets/{ticket.id}/act", data={"action": "merge", "master_id": str(ticket.id)})
     page = refused.get_data(as_text=True)
     assert page.count('data-field="master_id"') == 1 and f'name="master_id" value="{ticket.id}"' in page
+
+
+def test_the_triage_queue_names_categories_and_shows_the_citizens_choice(client, db, people, submit, login):
+    ticket = submit("路面有个大坑，车开过去很危险", category="POTHOLE")
+    login(people.coordinator)
+    triage = client.get("/coordination/triage").get_data(as_text=True)
+    row = triage[triage.index(f'data-ticket="{ticket.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "市民选择的类别" in row and ">道路坑洼</span>" in row
+    names = {"NOISE": "施工噪音", "POTHOLE": "道路坑洼", "BIZ-ENV": "营商环境"}
+    for suggestion in ticket.suggestions:  # by name, in the reader's language, not by code
+        assert f'data-code="{suggestion["code"]}">{names[suggestion["code"]]} ' in row
+    client.get("/lang/en")
+    english = client.get("/coordination/triage?partial=1").get_data(as_text=True)
+    assert "Category the citizen chose" in english and ">Potholes</span>" in english
+    assert f">{ticket.suggestions[0]['code']} " not in english
+
+
+def test_the_dispatch_form_preselects_the_citizens_choice_else_only_a_sure_suggestion(
+    app, client, db, people, submit, login, monkeypatch
+):
+    chosen = submit("工地半夜施工，噪音太大", category="POTHOLE")  # the citizen's choice, even against the router
+    login(people.coordinator)
+    page = client.get(f"/tickets/{chosen.id}").get_data(as_text=True)
+    dispatch = page[page.index('value="dispatch"') : page.index("</form>", page.index('value="dispatch"'))]
+    assert '<option value="POTHOLE" selected>' in dispatch and '<option value="TRANSPORT" selected>' in dispatch
+    assert 'id="citizen-category"' in page
+    # A suggestion less sure than the router must be to dispatch alone is not preselected: nothing is.
+    monkeypatch.setitem(app.config, "ROUTING_CONFIDENCE_THRESHOLD", 0.99)
+    weak = submit("工地半夜施工，噪音太大")
+    assert weak.submission.category is None and weak.suggestions[0]["confidence"] < 0.99
+    page = client.get(f"/tickets/{weak.id}").get_data(as_text=True)
+    dispatch = page[page.index('value="dispatch"') : page.index("</form>", page.index('value="dispatch"'))]
+    assert " selected>" not in dispatch and "选择…" in dispatch
+    assert 'id="citizen-category"' not in page
+    refused = client.post(f"/tickets/{weak.id}/act", data={"action": "dispatch", "primary": "NOISE", "lead": ""})
+    assert refused.status_code == 422 and weak.status.value == "triage"
