@@ -95,6 +95,7 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
     duplicates = suggested_masters([ticket]) if can(current_user, "routing.coordinate", ticket) else {}
     categories = catalog.categories()
     category_names = {c.code: c.name for c in categories}
+    departments = catalog.departments()
     start, started_by = None, None
     if ticket.status == TicketStatus.TRIAGE:
         start, started_by = _dispatch_start(ticket, category_names)
@@ -110,13 +111,15 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
         "events": events,
         "errors": errors or {},
         "posted": posted or {},
-        "departments": catalog.departments(),
+        "departments": departments,
+        "department_names": {d.code: d.name for d in departments},
         "categories": categories,
         "category_names": category_names,
         "dispatch_start": start or "",
         "dispatch_started_by": started_by,
         "proposed_lead": proposed_lead,
         "proposed_co": proposed_co,
+        **_dispute_kinds(events),
     }
 
 
@@ -133,6 +136,17 @@ def _dispatch_start(ticket, category_names: dict) -> tuple[str | None, str | Non
     if top and top["code"] in category_names and top["confidence"] >= floor:
         return top["code"], "router"
     return None, None
+
+
+def _dispute_kinds(events) -> dict:
+    """Whether each return request was a return or a transfer, by the event that asked it: per dispute
+    (for its ruling in the timeline) and per part still waiting for a ruling (for its state)."""
+    by_dispute, by_part = {}, {}
+    for e in events:
+        if e.type == "part.return_requested" and e.payload.get("kind"):
+            by_dispute[e.payload.get("dispute_id")] = e.payload["kind"]
+            by_part[e.payload.get("part_id")] = e.payload["kind"]
+    return {"dispute_kinds": by_dispute, "return_kinds": by_part}
 
 
 def _chosen_categories() -> list[str]:

@@ -344,3 +344,38 @@ def test_the_dispatch_form_preselects_the_citizens_choice_else_only_a_sure_sugge
     assert 'id="citizen-category"' not in page
     refused = client.post(f"/tickets/{weak.id}/act", data={"action": "dispatch", "primary": "NOISE", "lead": ""})
     assert refused.status_code == 422 and weak.status.value == "triage"
+
+
+def test_after_a_lead_swap_the_former_lead_shows_as_such(client, db, people, joint_ticket, login, english):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.swap_lead(people.coordinator, joint_ticket.id, "URBAN", "城管牵头更合适")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count('data-role="lead"') == 1 and page.count('data-role="former_lead"') == 1
+    env_row = page[page.index(f'data-part="{part_of(joint_ticket, "ENV").id}"') :]
+    env_row = env_row[: env_row.index("</tr>")]
+    assert "Former lead department" in env_row and "Left the ticket" in env_row
+    urban_row = page[page.index(f'data-part="{part_of(joint_ticket, "URBAN").id}"') :]
+    assert 'data-role="lead"' in urban_row[: urban_row.index("</tr>")]
+
+
+def test_a_transfer_is_worded_as_a_transfer_and_a_return_as_a_return(client, db, people, joint_ticket, login, english):
+    with transaction():
+        transfer = services.request_return(
+            people.urban, part_of(joint_ticket, "URBAN").id, "transfer", "属交通局职责", "TRANSPORT"
+        )
+        services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不是环保的事")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    urban_row = page[page.index(f'data-part="{part_of(joint_ticket, "URBAN").id}"') :]
+    assert "Transfer requested" in urban_row[: urban_row.index("</tr>")]
+    env_row = page[page.index(f'data-part="{part_of(joint_ticket, "ENV").id}"') :]
+    assert "Return requested" in env_row[: env_row.index("</tr>")]
+    assert "A department asked to transfer its part to Transport Bureau." in page
+    assert "A department asked to return its part: not its responsibility." in page
+    assert "return or transfer its part" not in page
+    with transaction():
+        services.rule(people.coordinator, transfer.id, "upheld")
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "The coordinator approved a transfer." in page and "upheld a return" not in page
