@@ -379,3 +379,30 @@ def test_a_transfer_is_worded_as_a_transfer_and_a_return_as_a_return(client, db,
         services.rule(people.coordinator, transfer.id, "upheld")
     page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
     assert "The coordinator approved a transfer." in page and "upheld a return" not in page
+
+
+def test_the_coordinator_removes_a_co_handler_in_a_second_step_with_a_reason(client, db, people, joint_ticket, login):
+    co = part_of(joint_ticket, "URBAN")
+    login(people.env)
+    assert "remove-part" not in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    client.post("/logout")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count('<details class="withdraw remove-part">') == 1  # the co-handler's row, not the lead's
+    assert "<summary>移出…</summary>" in page and "将此协办单位移出工单" in page
+    row = page[page.index(f'data-part="{co.id}"') :]
+    assert 'value="remove"' in row[: row.index("</tr>")]
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "remove", "part_id": str(co.id), "reason": " "}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<details class="withdraw remove-part" open>' in page and page.count('data-field="reason"') == 1
+    assert co.status.value == "pending"
+    done = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "remove", "part_id": str(co.id), "reason": "无需城管协办"}
+    )
+    assert done.status_code == 302
+    assert co.status.value == "ended" and co.departed
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "remove-part" not in page and "无需城管协办" in page
