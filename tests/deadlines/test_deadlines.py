@@ -297,3 +297,27 @@ def test_a_refused_deadline_action_keeps_what_was_sent_in_its_form(client, joint
     assert f'name="note" value="{note}"' in page and page.count("At most 1000 characters.") == 1
     # The pause form, not the one sent, starts afresh.
     assert '<option value="waiting_citizen" selected>' in page and 'name="reason" value=""' in page
+
+
+def test_the_escalation_queue_says_less_than_a_minute_for_an_item_just_late(
+    client, joint_ticket, people, submit, login, clock_at, english
+):
+    first_due = min(c.effective_due for c in deadlines.clocks_of(joint_ticket) if c.state.value == "running")
+    escalated = submit("Potholes on the main road", category="POTHOLE")
+    with transaction():
+        routing.dispatch(people.coordinator, escalated.id, ["POTHOLE"], "TRANSPORT", [])
+    with transaction():
+        routing.accept(people.transport, part_of(escalated, "TRANSPORT").id)
+        escalated.escalation_level = 1  # escalated, not late
+    clock_at(first_due + timedelta(seconds=20))
+    login(people.coordinator)
+    page = client.get("/coordination/escalations").get_data(as_text=True)
+    row = page[page.index(f'<tr data-ticket="{joint_ticket.id}">') :]
+    row = row[: row.index("</tr>")]
+    assert "less than a minute" in row and "0 min" not in row
+    other = page[page.index(f'<tr data-ticket="{escalated.id}">') :]
+    other = other[: other.index("</tr>")]
+    assert 'data-late-minutes="0">—</td>' in other
+    # No department is preselected to take the lead (nor the one leading already).
+    assert 'aria-label="New lead department" required><option value="">Choose…</option>' in row
+    assert '<option value="ENV">' not in row[row.index('name="department"') : row.index("Swap lead")]
