@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from participation.accounts.models import User
 from participation.catalog import services as catalog
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -240,6 +241,11 @@ def act(ticket_id: int):
         with transaction():
             action(ticket_id)
     except DomainError as error:
+        if request.form.get("action") == "accept" and error.status == 409:
+            signed = _signed_already(form_int("part_id"))
+            if signed:  # a colleague was quicker (or a second click): what was asked is done
+                flash(signed, "info")
+                return redirect(url_for("routing.ticket", ticket_id=ticket_id))
         return refused(ticket_id, error)
     if request.form.get("action") == "dispatch":
         flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")
@@ -261,6 +267,19 @@ def refused(ticket_id: int, error: DomainError):
     item = services.get_ticket(ticket_id, current_user)
     context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
     return render_template("routing/ticket.html", **context), error.status
+
+
+def _signed_already(part_id: int) -> str | None:
+    """Who of the person's department signed for the part, when it is signed for and theirs to work on."""
+    part = services.get_part(part_id, current_user)
+    if part.status != PartStatus.ACCEPTED or not can(current_user, "routing.part.work", part):
+        return None
+    if part.accepted_by_id == current_user.id:
+        return _("You had already signed for this part.")
+    signer = db.session.get(User, part.accepted_by_id) if part.accepted_by_id else None
+    if signer is not None:
+        return _("Already signed for by %(name)s of your department.", name=signer.display_name)
+    return _("Already signed for by your department.")
 
 
 @bp.get("/coordination/triage")

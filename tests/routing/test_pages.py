@@ -406,3 +406,34 @@ def test_the_coordinator_removes_a_co_handler_in_a_second_step_with_a_reason(cli
     assert co.status.value == "ended" and co.departed
     page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
     assert "remove-part" not in page and "无需城管协办" in page
+
+
+def test_signing_for_a_part_a_colleague_signed_for_goes_back_to_the_ticket_with_who_did(
+    client, db, people, joint_ticket, login, make_user, bearer, english
+):
+    colleague = make_user("department_staff", departments=("ENV",))
+    lead = part_of(joint_ticket, "ENV")
+    with transaction():
+        services.accept(colleague, lead.id)
+    login(people.env)
+    response = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(lead.id)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/tickets/{joint_ticket.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Already signed for by {colleague.display_name} of your department." in page
+    client.post("/logout")
+    login(colleague)  # a second click
+    response = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(lead.id)})
+    assert response.status_code == 302
+    assert "You had already signed for this part." in client.get(response.headers["Location"]).get_data(as_text=True)
+    # The API still says it is a conflict.
+    api = client.post(f"/api/v1/parts/{lead.id}/accept", headers=bearer(people.env))
+    assert api.status_code == 409
+    # Another refusal of a sign-for is shown as before.
+    client.post("/logout")
+    login(people.urban)
+    with transaction():
+        services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是城管的事")
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(part_of(joint_ticket, "URBAN").id)}
+    )
+    assert refused.status_code == 409
