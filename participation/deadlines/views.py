@@ -51,10 +51,17 @@ def _back(default: str) -> str:
     return back if back.startswith("/") and not back.startswith("//") else default
 
 
+@bp.get("/tickets/<int:ticket_id>/deadlines")
+def act_page(ticket_id: int):
+    """The address a refused deadline action leaves in the browser: reloading it goes back to the ticket."""
+    return redirect(url_for("routing.ticket", ticket_id=ticket_id))
+
+
 @bp.post("/tickets/<int:ticket_id>/deadlines")
 @login_required
 def act(ticket_id: int):
-    """Pause, resume, record contact, set an interim deadline; errors come back as a message."""
+    """Pause, resume, record contact, set an interim deadline. A refusal shows the ticket again, as the
+    workspace's own actions do: each problem at its field, what was sent kept in its form."""
     name = request.form.get("action", "")
     action = ACTIONS.get(name)
     if action is None:
@@ -62,17 +69,11 @@ def act(ticket_id: int):
     try:
         with transaction():
             action(ticket_id)
-        flash(DONE[name](), "success")
     except DomainError as error:
-        if error.status == 403:  # perhaps a page left open while the department left the ticket
-            from participation.routing.services import get_ticket
-            from participation.routing.views import _left
+        from participation.routing.views import refused
 
-            return _left(get_ticket(ticket_id, current_user), error)
-        if error.status in (401, 404):
-            raise
-        details = " ".join(m for messages in (error.fields or {}).values() for m in messages)
-        flash(f"{error.message} {details}".strip(), "error")
+        return refused(ticket_id, error)
+    flash(DONE[name](), "success")
     return redirect(_back(url_for("routing.ticket", ticket_id=ticket_id)))
 
 

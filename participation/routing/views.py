@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from participation.accounts.models import User
 from participation.catalog import services as catalog
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -94,12 +95,16 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
     events = services.timeline(current_user, ticket)
     duplicates = suggested_masters([ticket]) if can(current_user, "routing.coordinate", ticket) else {}
     categories = catalog.categories()
+    category_names = {c.code: c.name for c in categories}
+    departments = catalog.departments()
+    start, started_by = None, None
+    if ticket.status == TicketStatus.TRIAGE:
+        start, started_by = _dispatch_start(ticket, category_names)
     proposed_lead, proposed_co = None, []
-    if ticket.status == TicketStatus.TRIAGE and ticket.suggestions:
-        # The dispatch form starts from the router's first suggestion and the departments the catalog
-        # gives it (with the district office where the category asks for it).
+    if start:
+        # The lead and co-handlers the catalog gives that category (with the district office where it asks).
         district = ticket.district.code if ticket.district else None
-        proposed_lead, proposed_co = departments_now([ticket.suggestions[0]["code"]], district)
+        proposed_lead, proposed_co = departments_now([start], district)
     return {
         "ticket": ticket,
         "duplicates": duplicates.get(ticket.id, []),
@@ -107,12 +112,42 @@ def _workspace_context(ticket, errors: dict | None = None, posted: dict | None =
         "events": events,
         "errors": errors or {},
         "posted": posted or {},
-        "departments": catalog.departments(),
+        "departments": departments,
+        "department_names": {d.code: d.name for d in departments},
         "categories": categories,
-        "category_names": {c.code: c.name for c in categories},
+        "category_names": category_names,
+        "dispatch_start": start or "",
+        "dispatch_started_by": started_by,
         "proposed_lead": proposed_lead,
         "proposed_co": proposed_co,
+        **_dispute_kinds(events),
     }
+
+
+def _dispatch_start(ticket, category_names: dict) -> tuple[str | None, str | None]:
+    """The category the dispatch form starts from, and why: the one the citizen chose (they know their
+    problem), else the router's first suggestion when it is at least as sure as it must be to dispatch on
+    its own (ROUTING_CONFIDENCE_THRESHOLD), else none: a weak guess preselected is too easily sent as it
+    is, so the coordinator chooses."""
+    chosen = ticket.submission.category
+    if chosen is not None and chosen.code in category_names:
+        return chosen.code, "citizen"
+    top = (ticket.suggestions or [None])[0]
+    floor = current_app.config["ROUTING_CONFIDENCE_THRESHOLD"]
+    if top and top["code"] in category_names and top["confidence"] >= floor:
+        return top["code"], "router"
+    return None, None
+
+
+def _dispute_kinds(events) -> dict:
+    """Whether each return request was a return or a transfer, by the event that asked it: per dispute
+    (for its ruling in the timeline) and per part still waiting for a ruling (for its state)."""
+    by_dispute, by_part = {}, {}
+    for e in events:
+        if e.type == "part.return_requested" and e.payload.get("kind"):
+            by_dispute[e.payload.get("dispute_id")] = e.payload["kind"]
+            by_part[e.payload.get("part_id")] = e.payload["kind"]
+    return {"dispute_kinds": by_dispute, "return_kinds": by_part}
 
 
 def _chosen_categories() -> list[str]:
@@ -206,13 +241,12 @@ def act(ticket_id: int):
         with transaction():
             action(ticket_id)
     except DomainError as error:
-        if error.status == 403:  # perhaps a page left open while the department left
-            return _left(services.get_ticket(ticket_id, current_user), error)
-        if error.status in (401, 404):
-            raise
-        item = services.get_ticket(ticket_id, current_user)
-        context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
-        return render_template("routing/ticket.html", **context), error.status
+        if request.form.get("action") == "accept" and error.status == 409:
+            signed = _signed_already(form_int("part_id"))
+            if signed:  # a colleague was quicker (or a second click): what was asked is done
+                flash(signed, "info")
+                return redirect(url_for("routing.ticket", ticket_id=ticket_id))
+        return refused(ticket_id, error)
     if request.form.get("action") == "dispatch":
         flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")
     back = request.form.get("back")
@@ -223,19 +257,46 @@ def act(ticket_id: int):
     )
 
 
+def refused(ticket_id: int, error: DomainError):
+    """A refused workspace action (of this page or of its deadlines): the ticket again, each problem at its
+    field, and what was sent kept in the form it came from."""
+    if error.status == 403:  # perhaps a page left open while the department left
+        return _left(services.get_ticket(ticket_id, current_user), error)
+    if error.status in (401, 404):
+        raise error
+    item = services.get_ticket(ticket_id, current_user)
+    context = _workspace_context(item, _errors(error), request.form.to_dict(flat=False))
+    return render_template("routing/ticket.html", **context), error.status
+
+
+def _signed_already(part_id: int) -> str | None:
+    """Who of the person's department signed for the part, when it is signed for and theirs to work on."""
+    part = services.get_part(part_id, current_user)
+    if part.status != PartStatus.ACCEPTED or not can(current_user, "routing.part.work", part):
+        return None
+    if part.accepted_by_id == current_user.id:
+        return _("You had already signed for this part.")
+    signer = db.session.get(User, part.accepted_by_id) if part.accepted_by_id else None
+    if signer is not None:
+        return _("Already signed for by %(name)s of your department.", name=signer.display_name)
+    return _("Already signed for by your department.")
+
+
 @bp.get("/coordination/triage")
 @login_required
 def triage():
     # A busy day's queue can hold thousands: the oldest page is shown (and refreshed live), with the total.
     tickets = services.triage_queue(current_user, limit=current_app.config["TRIAGE_PAGE_SIZE"])
     template = "routing/_triage_rows.html" if _partial() else "routing/triage.html"
+    categories = catalog.categories()
     return render_template(
         template,
         tickets=tickets,
         waiting=services.triage_waiting(current_user),
         duplicates=suggested_masters(tickets),
         departments=catalog.departments(),
-        categories=catalog.categories(),
+        categories=categories,
+        category_names={c.code: c.name for c in categories},
         errors={},
     )
 
@@ -243,9 +304,21 @@ def triage():
 @bp.get("/coordination/disputes")
 @login_required
 def disputes():
+    return _disputes_page()
+
+
+def _disputes_page(errors: dict | None = None, posted: dict | None = None, status: int = 200):
+    """The open disputes; after a refused ruling, `posted` is what was sent (kept in that dispute's form)."""
     items = services.open_disputes(current_user)
     template = "routing/_dispute_rows.html" if _partial() else "routing/disputes.html"
-    return render_template(template, disputes=items, departments=catalog.departments(), errors={})
+    context = {"disputes": items, "departments": catalog.departments(), "errors": errors or {}, "posted": posted or {}}
+    return render_template(template, **context), status
+
+
+@bp.get("/coordination/disputes/<int:dispute_id>/rule")
+def rule_page(dispute_id: int):
+    """The address a refused ruling leaves in the browser: reloading it goes back to the queue."""
+    return redirect(url_for("routing.disputes"))
 
 
 @bp.post("/coordination/disputes/<int:dispute_id>/rule")
@@ -260,9 +333,10 @@ def rule(dispute_id: int):
                 request.form.get("note", ""),
                 request.form.get("department") or None,
             )
-        flash(_("The ruling is recorded."), "success")
     except DomainError as error:
         if error.status in (401, 403, 404):
             raise
-        flash(error.message + " " + " ".join(m for ms in (error.fields or {}).values() for m in ms), "error")
+        posted = {**request.form.to_dict(flat=False), "dispute_id": [str(dispute_id)]}
+        return _disputes_page(_errors(error), posted, error.status)
+    flash(_("The ruling is recorded."), "success")
     return redirect(url_for("routing.disputes"))

@@ -84,10 +84,15 @@
 
   /* Whether a region holds work the person has not sent: any field changed from what the server gave. */
   function unsent(region) {
-    // Text given back by the server after a refused action is the person's work too, until sent or cleared.
-    var kept = region.querySelectorAll("form[data-kept] textarea, form[data-kept] input:not([type=hidden])");
+    // Text given back by the server after a refused action is the person's work too, until sent or cleared;
+    // so is a choice given back from a list that starts with a "choose" prompt (a department, a category).
+    var kept = region.querySelectorAll("form[data-kept] textarea, form[data-kept] input:not([type=hidden]), form[data-kept] select");
     for (var n = 0; n < kept.length; n++) {
-      if (kept[n].value.trim()) return true;
+      if (kept[n].tagName === "SELECT") {
+        if (kept[n].querySelector('option[value=""]') && kept[n].value) return true;
+      } else if (kept[n].value.trim()) {
+        return true;
+      }
     }
     var fields = region.querySelectorAll("input, textarea, select");
     for (var i = 0; i < fields.length; i++) {

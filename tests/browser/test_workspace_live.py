@@ -55,3 +55,31 @@ def test_a_live_change_keeps_a_draft_and_says_the_page_changed(joint_ticket, peo
     lead.locator('textarea[name="reply"]').fill("")
     expect(lead.locator('#parts tr[data-department="URBAN"]')).to_contain_text("已完成")
     expect(lead.locator(".stale-notice")).to_have_count(0)
+
+
+def test_a_department_given_back_after_a_refused_lead_swap_is_kept_from_refreshes(
+    joint_ticket, people, live_server, new_context
+):
+    ticket_id = joint_ticket.id
+    base = live_server()
+    coordinator = new_context().new_page()
+    log_in(coordinator, base, people.coordinator)
+    coordinator.goto(f"{base}/tickets/{ticket_id}")
+    expect(coordinator.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    swap = coordinator.locator('form:has(input[name="action"][value="lead"])')
+    swap.locator('select[name="department"]').select_option("TRANSPORT")
+    swap.locator('input[name="reason"]').fill("  ")  # refused: no reason
+    swap.locator("button").click()
+    kept = coordinator.locator('form[data-kept]:has(input[name="action"][value="lead"]) select[name="department"]')
+    expect(kept).to_have_value("TRANSPORT")
+    expect(coordinator.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+
+    urban = new_context().new_page()
+    log_in(urban, base, people.urban)
+    urban.goto(f"{base}/tickets/{ticket_id}")
+    urban.locator('#parts form:has(input[name="action"][value="accept"]) button').click()
+    expect(urban.locator('#parts tr[data-department="URBAN"]')).to_contain_text("已签收")
+
+    # The coordinator's page says it has changed, and the department chosen is still chosen.
+    expect(coordinator.locator(".stale-notice")).to_be_visible()
+    expect(kept).to_have_value("TRANSPORT")

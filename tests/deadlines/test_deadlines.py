@@ -211,8 +211,11 @@ def test_pages_show_deadlines_and_refuse_bad_actions(client, joint_ticket, peopl
         f"/tickets/{ticket_id}/deadlines",
         data={"action": "pause", "kind": "waiting_citizen", "reason": ""},
     )
-    assert response.status_code == 302
-    assert "Give a reason." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 422  # the ticket again, the problem said once, at the field
+    refused = response.get_data(as_text=True)
+    assert (
+        refused.count("Give a reason.") == 1 and '<div class="field-error" role="alert" data-field="reason">' in refused
+    )
     assert 'id="pause-clocks"' in client.get(f"/tickets/{ticket_id}").get_data(as_text=True)  # not paused
     assert client.get("/coordination/escalations").status_code == 403
     client.post("/logout")
@@ -282,3 +285,67 @@ def test_the_inbox_shows_the_lead_its_ticket_deadlines_once_it_has_signed(joint_
     with transaction():
         routing.reply_public(people.env, joint_ticket.id, "We are on our way.")
     assert deadlines.open_clocks_by_part([lead.id])[lead.id].id == clocks(joint_ticket)["resolve:-"].id
+
+
+def test_a_refused_deadline_action_keeps_what_was_sent_in_its_form(client, joint_ticket, people, login, english):
+    """Pausing, recording a contact, setting an interim deadline: after a refusal the ticket shows again with
+    what was sent still in the form it came from (and only there), the problem at its field."""
+    ticket_id = joint_ticket.id
+    login(people.coordinator)
+    open_clocks = [c for c in deadlines.clocks_of(joint_ticket) if c.state.value == "running"]
+    clock, other = open_clocks[0], open_clocks[1]
+    response = client.post(
+        f"/tickets/{ticket_id}/deadlines",
+        data={"action": "interim", "clock_id": str(clock.id), "due": "2020-01-01T10:00", "reason": "等待检测报告"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'<input id="due-{clock.id}" type="datetime-local" name="due" value="2020-01-01T10:00" required>' in page
+    assert page.count('value="等待检测报告"') == 1  # this clock's form only
+    assert f'<input id="due-{other.id}" type="datetime-local" name="due" value="" required>' in page
+    assert page.count("The new deadline must be in the future.") == 1
+    assert page.index(f'id="due-{clock.id}"') < page.index('data-field="due"') < page.index(f'id="due-{other.id}"')
+    assert client.get(f"/tickets/{ticket_id}/deadlines").headers["Location"].endswith(f"/tickets/{ticket_id}")
+
+    # An approved suspension without a reason: the kind chosen stays chosen.
+    response = client.post(
+        f"/tickets/{ticket_id}/deadlines", data={"action": "pause", "kind": "suspension", "reason": " "}
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<option value="suspension" selected>' in page and '<option value="waiting_citizen" selected>' not in page
+    assert page.count("Give a reason.") == 1
+
+    client.post("/logout")
+    login(people.env)
+    note = "电话联系" * 251  # too long
+    response = client.post(f"/tickets/{ticket_id}/deadlines", data={"action": "contact", "note": note})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'name="note" value="{note}"' in page and page.count("At most 1000 characters.") == 1
+    # The pause form, not the one sent, starts afresh.
+    assert '<option value="waiting_citizen" selected>' in page and 'name="reason" value=""' in page
+
+
+def test_the_escalation_queue_says_less_than_a_minute_for_an_item_just_late(
+    client, joint_ticket, people, submit, login, clock_at, english
+):
+    first_due = min(c.effective_due for c in deadlines.clocks_of(joint_ticket) if c.state.value == "running")
+    escalated = submit("Potholes on the main road", category="POTHOLE")
+    with transaction():
+        routing.dispatch(people.coordinator, escalated.id, ["POTHOLE"], "TRANSPORT", [])
+    with transaction():
+        routing.accept(people.transport, part_of(escalated, "TRANSPORT").id)
+        escalated.escalation_level = 1  # escalated, not late
+    clock_at(first_due + timedelta(seconds=20))
+    login(people.coordinator)
+    page = client.get("/coordination/escalations").get_data(as_text=True)
+    row = page[page.index(f'<tr data-ticket="{joint_ticket.id}">') :]
+    row = row[: row.index("</tr>")]
+    assert "less than a minute" in row and "0 min" not in row
+    other = page[page.index(f'<tr data-ticket="{escalated.id}">') :]
+    other = other[: other.index("</tr>")]
+    assert 'data-late-minutes="0">—</td>' in other
+    # No department is preselected to take the lead (nor the one leading already).
+    assert 'aria-label="New lead department" required><option value="">Choose…</option>' in row
+    assert '<option value="ENV">' not in row[row.index('name="department"') : row.index("Swap lead")]

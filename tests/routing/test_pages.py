@@ -226,3 +226,214 @@ def test_a_refused_dispatch_keeps_every_choice_and_says_each_problem_once(client
     assert '<option value="POTHOLE" selected>' in page and '<option value="NOISE" selected>' in page
     assert page.count('data-field="lead"') == 1 and "form" in page and "data-kept" in page
     assert ticket.status.value == "triage"
+
+
+def test_a_refused_return_or_transfer_keeps_the_kind_the_reason_and_the_department(
+    client, db, people, joint_ticket, login, english
+):
+    login(people.urban)
+    co = part_of(joint_ticket, "URBAN")
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act",
+        data={"action": "return", "part_id": str(co.id), "kind": "transfer", "reason": "属交通局职责", "suggested": ""},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<option value="transfer" selected>' in page and '<option value="return" selected>' not in page
+    assert 'value="属交通局职责"' in page and "<details open>" in page
+    assert page.count("Name the department to transfer to.") == 1
+    assert page.index('name="suggested"') < page.index('data-field="suggested"')  # at its field
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act",
+        data={"action": "return", "part_id": str(co.id), "kind": "transfer", "reason": " ", "suggested": "TRANSPORT"},
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and '<option value="TRANSPORT" selected>' in page
+    assert '<option value="transfer" selected>' in page and page.count('data-field="reason"') == 1
+    assert co.status.value == "pending"
+
+
+def test_a_refused_lead_swap_keeps_the_department_chosen_and_none_is_chosen_before(
+    client, db, people, joint_ticket, login
+):
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    swap = page[page.index('value="lead"') : page.index("</form>", page.index('value="lead"'))]
+    assert 'name="department" required><option value="">' in swap and " selected" not in swap
+    assert 'value="ENV"' not in swap  # the lead already
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "lead", "department": "TRANSPORT", "reason": ""}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    swap = page[page.index('value="lead"') : page.index("</form>", page.index('value="lead"'))]
+    assert '<option value="TRANSPORT" selected>' in swap and page.count('<option value="TRANSPORT" selected>') == 1
+    assert page.count('data-field="reason"') == 1 and 'data-field="reason"' in swap
+    assert joint_ticket.lead_department.code == "ENV"
+
+
+def test_a_refused_ruling_keeps_the_department_and_note_in_that_disputes_form(client, db, people, joint_ticket, login):
+    with transaction():
+        dispute = services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不是环保的事")
+        other = services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是城管的事")
+    login(people.coordinator)
+    refused = client.post(
+        f"/coordination/disputes/{dispute.id}/rule",
+        data={"decision": "upheld", "department": "ENV", "note": "由交通局牵头"},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    row = page[page.index(f'data-dispute="{dispute.id}"') : page.index(f'data-dispute="{other.id}"')]
+    assert '<option value="ENV" selected>' in row and 'value="由交通局牵头"' in row and "data-kept" in row
+    assert 'data-field="department"' in row and page.count('role="alert"') == 1
+    rest = page[page.index(f'data-dispute="{other.id}"') :]
+    assert " selected>" not in rest and "由交通局牵头" not in rest
+    assert dispute.status.value == "open"
+    again = client.get(f"/coordination/disputes/{dispute.id}/rule")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/coordination/disputes")
+    done = client.post(
+        f"/coordination/disputes/{dispute.id}/rule", data={"decision": "upheld", "department": "TRANSPORT"}
+    )
+    assert done.status_code == 302 and dispute.status.value == "upheld"
+
+
+def test_the_merge_forms_problems_are_shown_only_for_a_merge(client, db, people, submit, login):
+    ticket = submit()
+    login(people.coordinator)
+    refused = client.post(f"/tickets/{ticket.id}/act", data={"action": "reject", "reason": " "})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert page.count('data-field="reason"') == 1  # once (not again under the merge form)
+    refused = client.post(f"/tickets/{ticket.id}/act", data={"action": "merge", "master_id": str(ticket.id)})
+    page = refused.get_data(as_text=True)
+    assert page.count('data-field="master_id"') == 1 and f'name="master_id" value="{ticket.id}"' in page
+
+
+def test_the_triage_queue_names_categories_and_shows_the_citizens_choice(client, db, people, submit, login):
+    ticket = submit("路面有个大坑，车开过去很危险", category="POTHOLE")
+    login(people.coordinator)
+    triage = client.get("/coordination/triage").get_data(as_text=True)
+    row = triage[triage.index(f'data-ticket="{ticket.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "市民选择的类别" in row and ">道路坑洼</span>" in row
+    names = {"NOISE": "施工噪音", "POTHOLE": "道路坑洼", "BIZ-ENV": "营商环境"}
+    for suggestion in ticket.suggestions:  # by name, in the reader's language, not by code
+        assert f'data-code="{suggestion["code"]}">{names[suggestion["code"]]} ' in row
+    client.get("/lang/en")
+    english = client.get("/coordination/triage?partial=1").get_data(as_text=True)
+    assert "Category the citizen chose" in english and ">Potholes</span>" in english
+    assert f">{ticket.suggestions[0]['code']} " not in english
+
+
+def test_the_dispatch_form_preselects_the_citizens_choice_else_only_a_sure_suggestion(
+    app, client, db, people, submit, login, monkeypatch
+):
+    chosen = submit("工地半夜施工，噪音太大", category="POTHOLE")  # the citizen's choice, even against the router
+    login(people.coordinator)
+    page = client.get(f"/tickets/{chosen.id}").get_data(as_text=True)
+    dispatch = page[page.index('value="dispatch"') : page.index("</form>", page.index('value="dispatch"'))]
+    assert '<option value="POTHOLE" selected>' in dispatch and '<option value="TRANSPORT" selected>' in dispatch
+    assert 'id="citizen-category"' in page
+    # A suggestion less sure than the router must be to dispatch alone is not preselected: nothing is.
+    monkeypatch.setitem(app.config, "ROUTING_CONFIDENCE_THRESHOLD", 0.99)
+    weak = submit("工地半夜施工，噪音太大")
+    assert weak.submission.category is None and weak.suggestions[0]["confidence"] < 0.99
+    page = client.get(f"/tickets/{weak.id}").get_data(as_text=True)
+    dispatch = page[page.index('value="dispatch"') : page.index("</form>", page.index('value="dispatch"'))]
+    assert " selected>" not in dispatch and "选择…" in dispatch
+    assert 'id="citizen-category"' not in page
+    refused = client.post(f"/tickets/{weak.id}/act", data={"action": "dispatch", "primary": "NOISE", "lead": ""})
+    assert refused.status_code == 422 and weak.status.value == "triage"
+
+
+def test_after_a_lead_swap_the_former_lead_shows_as_such(client, db, people, joint_ticket, login, english):
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+        services.swap_lead(people.coordinator, joint_ticket.id, "URBAN", "城管牵头更合适")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count('data-role="lead"') == 1 and page.count('data-role="former_lead"') == 1
+    env_row = page[page.index(f'data-part="{part_of(joint_ticket, "ENV").id}"') :]
+    env_row = env_row[: env_row.index("</tr>")]
+    assert "Former lead department" in env_row and "Left the ticket" in env_row
+    urban_row = page[page.index(f'data-part="{part_of(joint_ticket, "URBAN").id}"') :]
+    assert 'data-role="lead"' in urban_row[: urban_row.index("</tr>")]
+
+
+def test_a_transfer_is_worded_as_a_transfer_and_a_return_as_a_return(client, db, people, joint_ticket, login, english):
+    with transaction():
+        transfer = services.request_return(
+            people.urban, part_of(joint_ticket, "URBAN").id, "transfer", "属交通局职责", "TRANSPORT"
+        )
+        services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不是环保的事")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    urban_row = page[page.index(f'data-part="{part_of(joint_ticket, "URBAN").id}"') :]
+    assert "Transfer requested" in urban_row[: urban_row.index("</tr>")]
+    env_row = page[page.index(f'data-part="{part_of(joint_ticket, "ENV").id}"') :]
+    assert "Return requested" in env_row[: env_row.index("</tr>")]
+    assert "A department asked to transfer its part to Transport Bureau." in page
+    assert "A department asked to return its part: not its responsibility." in page
+    assert "return or transfer its part" not in page
+    with transaction():
+        services.rule(people.coordinator, transfer.id, "upheld")
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "The coordinator approved a transfer." in page and "upheld a return" not in page
+
+
+def test_the_coordinator_removes_a_co_handler_in_a_second_step_with_a_reason(client, db, people, joint_ticket, login):
+    co = part_of(joint_ticket, "URBAN")
+    login(people.env)
+    assert "remove-part" not in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    client.post("/logout")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count('<details class="withdraw remove-part">') == 1  # the co-handler's row, not the lead's
+    assert "<summary>移出…</summary>" in page and "将此协办单位移出工单" in page
+    row = page[page.index(f'data-part="{co.id}"') :]
+    assert 'value="remove"' in row[: row.index("</tr>")]
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "remove", "part_id": str(co.id), "reason": " "}
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert '<details class="withdraw remove-part" open>' in page and page.count('data-field="reason"') == 1
+    assert co.status.value == "pending"
+    done = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "remove", "part_id": str(co.id), "reason": "无需城管协办"}
+    )
+    assert done.status_code == 302
+    assert co.status.value == "ended" and co.departed
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "remove-part" not in page and "无需城管协办" in page
+
+
+def test_signing_for_a_part_a_colleague_signed_for_goes_back_to_the_ticket_with_who_did(
+    client, db, people, joint_ticket, login, make_user, bearer, english
+):
+    colleague = make_user("department_staff", departments=("ENV",))
+    lead = part_of(joint_ticket, "ENV")
+    with transaction():
+        services.accept(colleague, lead.id)
+    login(people.env)
+    response = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(lead.id)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/tickets/{joint_ticket.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Already signed for by {colleague.display_name} of your department." in page
+    client.post("/logout")
+    login(colleague)  # a second click
+    response = client.post(f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(lead.id)})
+    assert response.status_code == 302
+    assert "You had already signed for this part." in client.get(response.headers["Location"]).get_data(as_text=True)
+    # The API still says it is a conflict.
+    api = client.post(f"/api/v1/parts/{lead.id}/accept", headers=bearer(people.env))
+    assert api.status_code == 409
+    # Another refusal of a sign-for is shown as before.
+    client.post("/logout")
+    login(people.urban)
+    with transaction():
+        services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是城管的事")
+    refused = client.post(
+        f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(part_of(joint_ticket, "URBAN").id)}
+    )
+    assert refused.status_code == 409
