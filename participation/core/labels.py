@@ -180,6 +180,8 @@ def late_label(minutes: float) -> str:
     from flask_babel import gettext as _
 
     minutes = int(round(minutes))
+    if minutes < 1:
+        return _("less than a minute")
     hours, rest = divmod(minutes, 60)
     if hours:
         return _("%(h)s h %(m)s min", h=hours, m=rest)

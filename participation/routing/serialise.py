@@ -15,6 +15,7 @@ def part_json(part, with_ticket: bool = False) -> dict:
         "department": part.department.code,
         "role": part.role.value,
         "status": part.status.value,
+        "departed": bool(part.departed),  # left the ticket: with role "lead", the former lead
         "created_at": part.created_at.isoformat(),
         "accepted_at": part.accepted_at.isoformat() if part.accepted_at else None,
         "done_at": part.done_at.isoformat() if part.done_at else None,

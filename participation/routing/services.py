@@ -587,6 +587,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
 def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
     part = get_part(part_id, actor)
     authorize(actor, "routing.coordinate", part.ticket)
+    _open_for_work(part.ticket)
     reason = _text(reason, "reason")
     _close_open_disputes(part, actor, reason)
     part.waive()
@@ -598,6 +599,7 @@ def waive(actor: Any, part_id: int, reason: str) -> TicketPart:
 def remove_part(actor: Any, part_id: int, reason: str) -> TicketPart:
     part = get_part(part_id, actor)
     authorize(actor, "routing.coordinate", part.ticket)
+    _open_for_work(part.ticket)
     if part.role == PartRole.LEAD:
         raise Conflict(_("Swap the lead instead of removing it."))
     reason = _text(reason, "reason")

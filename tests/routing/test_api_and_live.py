@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from participation.core.uow import transaction
+from participation.routing import services
 from tests.conftest import PASSWORD, live_client
 from tests.routing.conftest import part_of
 
@@ -167,3 +169,11 @@ def test_the_triage_queue_over_the_api_can_be_read_a_page_at_a_time(client, db, 
     for bad in ("0", "1001", "-1", "two", ""):
         response = client.get(f"/api/v1/tickets?queue=triage&limit={bad}", headers=coordinator)
         assert response.status_code == 422 and "limit" in response.get_json()["error"]["fields"]
+
+
+def test_a_former_lead_is_marked_as_departed(client, db, people, joint_ticket, bearer):
+    with transaction():
+        services.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通部门牵头")
+    parts = client.get(f"/api/v1/tickets/{joint_ticket.id}", headers=bearer(people.coordinator)).get_json()["parts"]
+    leads = [(p["department"], p["departed"]) for p in parts if p["role"] == "lead"]
+    assert sorted(leads) == [("ENV", True), ("TRANSPORT", False)]

@@ -247,6 +247,10 @@ def test_reject_reopen_and_withdraw(db, people, submit, joint_ticket):
     with transaction():
         services.resolve(people.env, joint_ticket.id, "已再次处理")
     assert joint_ticket.status.value == "resolved"
+    for change in (services.waive, services.remove_part):  # a settled ticket's parts stay as they ended
+        with pytest.raises(Conflict):
+            change(people.coordinator, part_of(joint_ticket, "URBAN").id, "late change")
+        db.session.rollback()
 
 
 def test_illegal_moves_change_nothing(db, people, joint_ticket):

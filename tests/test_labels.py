@@ -1,0 +1,22 @@
+"""Labels the platform writes for people: lateness, codes and texts in the reader's language."""
+
+from __future__ import annotations
+
+import pytest
+from flask_babel import force_locale
+
+from participation.core.labels import event_label, late_label
+
+
+@pytest.mark.parametrize(
+    ("minutes", "en"), [(0, "less than a minute"), (0.4, "less than a minute"), (1, "1 min"), (200, "3 h 20 min")]
+)
+def test_late_label(app, minutes, en):
+    with app.test_request_context(), force_locale("en"):
+        assert late_label(minutes) == en
+
+
+def test_every_event_the_platform_records_has_a_label(app):
+    with app.test_request_context(), force_locale("en"):
+        for code in ("callback.escalated", "citizen.information", "clock.paused", "status.reopened"):
+            assert event_label(code) != code
