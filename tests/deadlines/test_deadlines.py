@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -349,3 +350,16 @@ def test_the_escalation_queue_says_less_than_a_minute_for_an_item_just_late(
     # No department is preselected to take the lead (nor the one leading already).
     assert 'aria-label="New lead department" required><option value="">Choose…</option>' in row
     assert '<option value="ENV">' not in row[row.index('name="department"') : row.index("Swap lead")]
+
+
+def test_the_timeline_says_which_deadline_a_checkpoint_is_about(client, joint_ticket, people, login, english):
+    half = clocks(joint_ticket)["sign_for:ENV"].next_check_at
+    with transaction():
+        deadlines.sweep(half + timedelta(seconds=1))
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    login(people.coordinator)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    details = re.findall(r'<div class="meta checkpoint">(.*?)</div>', page, re.S)
+    assert any("Sign for · 50% of the time used · due " in d for d in details)
+    assert any("150% of the time: escalated" in d and "the coordination centre is told" in d for d in details)
