@@ -322,6 +322,13 @@ def may_answer_callback(code: str) -> bool:
         return False
 
 
+@bp.get("/track/<code>/callback")
+def callback_address(code: str):
+    """The address a refused callback answer leaves in the browser: reloading it, or switching the language
+    there, goes back to the tracking page."""
+    return redirect(url_for("intake.track", code=code))
+
+
 @bp.post("/track/<code>/callback")
 @limiter.shared_limit(response_limit, scope="survey_response")
 def callback(code: str):

@@ -325,6 +325,20 @@ def test_tracking_page_callback_errors_keep_the_answers(client, joint_ticket, pe
     assert joint_ticket.status == TicketStatus.RESOLVED
 
 
+def test_a_refused_callback_answer_leaves_a_reloadable_address(client, joint_ticket, people, login):
+    """Reloading the page a refused answer was shown on, or switching the language there, leads back to
+    the tracking page (not to a 405); the form is still there to answer."""
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2"}).status_code == 422
+    again = client.get(f"/track/{code}/callback")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/track/{code}")
+    switched = client.get(f"/lang/en?next=/track/{code}/callback")
+    assert client.get(switched.headers["Location"]).headers["Location"].endswith(f"/track/{code}")
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+
+
 def test_callback_without_one_waiting(client, joint_ticket, english):
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})
