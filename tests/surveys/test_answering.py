@@ -339,6 +339,41 @@ def test_a_refused_callback_answer_leaves_a_reloadable_address(client, joint_tic
     assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
 
 
+def test_an_answer_from_a_page_left_open_after_a_reopening_is_refused(client, joint_ticket, people, english, login):
+    """The form was loaded while the request was resolved; meanwhile it was reopened (here by the
+    coordinator): the answer is refused with the reason, on the page and in the API, and changes nothing."""
+    from participation.routing import services as routing
+
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    with transaction():
+        routing.reopen(people.coordinator, joint_ticket.id, "The citizen called the hotline: still noisy.")
+    refused = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and 'id="callback-form"' not in page
+    assert "This request has been reopened and is being handled again" in page and page.count('role="alert"') == 1
+    api = client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {"solved": 1, "satisfaction": 1}})
+    assert api.status_code == 409 and api.json["error"]["code"] == "conflict"
+    assert "reopened and is being handled again" in api.json["error"]["message"]
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
+    assert count(CallbackResult) == 0 and count(Response) == 0
+    assert 'id="callback"' not in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_an_answer_sent_twice_is_refused_the_second_time(client, joint_ticket, people, english, login):
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    answer = {"q_solved": "1", "q_satisfaction": "3"}
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 302
+    again = client.post(f"/track/{code}/callback", data=answer)
+    assert again.status_code == 409 and "already been answered" in again.get_data(as_text=True)
+    assert results(joint_ticket) == [(1, "reopened")]
+
+
 def test_callback_without_one_waiting(client, joint_ticket, english):
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})

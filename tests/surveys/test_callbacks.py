@@ -29,7 +29,7 @@ def test_resolution_asks_the_submitter_once(joint_ticket, people):
     assert "callback_request" in kinds
 
 
-def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
+def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people, english):
     resolve_joint(joint_ticket, people)
     answer(joint_ticket, solved=1, satisfaction=1, rating=5, comment="谢谢，处理得很快")
     db.session.refresh(joint_ticket)
@@ -37,8 +37,9 @@ def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
     (result,) = callbacks.results_of(joint_ticket)
     assert (result.solved, result.satisfaction, result.rating, result.outcome) == (True, 1, 5, "closed")
     assert result.lead_department_id == joint_ticket.lead_department_id
-    with pytest.raises(NotFound):  # nothing is waiting any more
+    with pytest.raises(Conflict, match="already been answered"):  # from a page left open: nothing waits
         answer(joint_ticket, solved=1, satisfaction=1)
+    assert len(callbacks.results_of(joint_ticket)) == 1
 
 
 def test_dissatisfied_reopens_once_then_escalates(joint_ticket, people):
@@ -104,6 +105,21 @@ def test_followers_are_asked_and_stored_on_the_master(joint_ticket, people, subm
     assert joint_ticket.status == TicketStatus.RESOLVED  # a follower's answer is recorded, not acted on
     (result,) = callbacks.results_of(joint_ticket)
     assert result.follower and result.outcome == "recorded"
+
+
+def test_an_answer_to_a_reopened_ticket_is_refused_and_changes_nothing(joint_ticket, people, english):
+    """Reopened by the coordinator while the callback waited: the page left open cannot answer it."""
+    resolve_joint(joint_ticket, people)
+    with transaction():
+        routing.reopen(people.coordinator, joint_ticket.id, "The citizen called the hotline: still noisy.")
+    assert callbacks.pending_invitation(joint_ticket) is None
+    with pytest.raises(Conflict, match="reopened and is being handled again"):
+        answer(joint_ticket, solved=1, satisfaction=1)
+    db.session.rollback()
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
+    assert callbacks.results_of(joint_ticket) == []
+    assert db.session.scalar(select(Invitation.used_at).where(Invitation.ticket_id == joint_ticket.id)) is None
 
 
 def test_staff_read_the_callback_and_everyone_reads_the_reopening_in_their_language(
