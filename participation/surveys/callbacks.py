@@ -1,8 +1,8 @@
 """The callback loop: after each resolution the submitter (and every merged follower) is asked how it went;
-"not solved" or "dissatisfied" reopens the ticket once, a second time escalates it to the coordinator;
-every result is stored on the ticket for the scorecard. A callback is answered while the resolution it
-asks about stands: once the ticket is reopened (or otherwise no longer resolved) an answer from a page
-left open is refused and changes nothing."""
+"not solved" or "dissatisfied" reopens the ticket once, a second time escalates it to the coordinator (a
+follower's answer acts on the master it was merged into); every result is stored on the ticket for the
+scorecard. A callback is answered while the resolution it asks about stands: once the ticket is reopened
+(or otherwise no longer resolved) an answer from a page left open is refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -154,6 +154,12 @@ def pending_invitation(ticket: Ticket) -> Invitation | None:
     return invitation
 
 
+def answer_reopens(ticket: Ticket) -> bool:
+    """Whether "not solved" or "dissatisfied" would reopen the request now: its master (itself, or the
+    request a follower was merged into) is resolved; a closed master cannot be reopened."""
+    return _master_of(ticket).status == TicketStatus.RESOLVED
+
+
 def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str = "zh"):
     """The sender answers that request's callback (as a hotline callback would ask them): whoever holds the
     tracking code of a request sent without an account, the signed-in sender of one sent from an account."""
@@ -178,15 +184,16 @@ def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str =
 
 
 def record_callback(invitation: Invitation, response, answers: dict) -> CallbackResult | None:
-    """Store the result on the ticket; the master's submitter's "not solved"/"dissatisfied" reopens it once,
-    then escalates it to the coordinator."""
+    """Store the result on the ticket; "not solved"/"dissatisfied" reopens it once, then escalates it to the
+    coordinator. A follower's answer is stored on its master (and noted on its own ticket): its unhappy
+    answer reopens the master as the master's sender's would, a happy one leaves the closing to the
+    master's sender."""
     from participation.routing import services as routing
-    from participation.routing.duplicates import root_master
 
     own = db.session.get(Ticket, invitation.ticket_id)
     if own is None or "satisfaction" not in answers or "solved" not in answers:
         return None
-    master = root_master(own) if own.master_id else own
+    master = _master_of(own)
     follower = master.id != own.id
     unhappy = answers["solved"] == NOT_SOLVED or answers["satisfaction"] == DISSATISFIED
     result = CallbackResult(
@@ -208,11 +215,12 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
         "comment": str(answers.get("comment") or "")[:2000],
         "follower": follower,
     }
-    if follower or master.status != TicketStatus.RESOLVED:
+    if follower:
+        payload["follower_id"] = own.id
+    if master.status != TicketStatus.RESOLVED or (follower and not unhappy):
         result.outcome = "recorded"
         routing.record(master, "callback.recorded", None, **payload)
-        return result
-    if not unhappy:
+    elif not unhappy:
         result.outcome = "closed"
         routing.change_status(master, TicketStatus.CLOSED.value, None, public=True, **payload)
         routing._announce(master, "callback", public=True)
@@ -229,6 +237,8 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
 
         master.escalated_at = utcnow()
         routing.record(master, "callback.escalated", None, **payload)
+    if follower:
+        routing.record(own, "callback.recorded", None, master_id=master.id, outcome=result.outcome, **payload)
     return result
 
 

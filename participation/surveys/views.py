@@ -310,6 +310,19 @@ def pending_callback(code: str) -> SurveyFile | None:
     return SurveyFile.model_validate(survey.current_version.definition)
 
 
+@bp.app_template_global("callback_reopens")
+def callback_reopens(code: str) -> bool:
+    """Whether an unhappy answer to the waiting callback would reopen the request (not once the request a
+    follower was merged into is closed), so that the form promises only what happens."""
+    from participation.intake.services import get_by_code
+
+    try:
+        submission = get_by_code(code)
+    except NotFound:
+        return False
+    return submission.ticket is not None and callbacks.answer_reopens(submission.ticket)
+
+
 @bp.app_template_global("may_answer_callback")
 def may_answer_callback(code: str) -> bool:
     """Whether the person looking at the tracking page may answer its callback (the sender's account, or

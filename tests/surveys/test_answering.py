@@ -374,6 +374,47 @@ def test_an_answer_sent_twice_is_refused_the_second_time(client, joint_ticket, p
     assert results(joint_ticket) == [(1, "reopened")]
 
 
+def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticket, people, submit, english, login):
+    """Merged into a resolved master, "not solved" reopens that master; once the master is closed, the
+    answer is still taken but reopens nothing, and the form says so."""
+    from participation.routing import services as routing
+
+    follower = submit("工地半夜还在施工，噪音吵得睡不着")
+    with transaction():
+        routing.merge(people.coordinator, follower.id, joint_ticket.id)
+    resolve_joint(joint_ticket, people)
+    login(people.citizen)
+    code = follower.submission.tracking_code
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "the request is reopened" in page and 'id="callback-recorded-only"' not in page
+    with transaction():
+        callbacks.answer_by_tracking_code(None, joint_ticket.submission.tracking_code, {"solved": 1, "satisfaction": 1})
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert 'id="callback-form"' in page and "the request is reopened" not in page
+    assert 'id="callback-recorded-only"' in page and "can no longer reopen the request" in page
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_satisfaction": "3"}).status_code == 302
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.CLOSED and results(joint_ticket) == [(1, "closed"), (1, "recorded")]
+
+
+def test_a_followers_not_solved_on_the_tracking_page_reopens_its_master(
+    client, joint_ticket, people, submit, english, login
+):
+    from participation.routing import services as routing
+
+    follower = submit("工地半夜还在施工，噪音吵得睡不着")
+    with transaction():
+        routing.merge(people.coordinator, follower.id, joint_ticket.id)
+    resolve_joint(joint_ticket, people)
+    login(people.citizen)
+    code = follower.submission.tracking_code
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_satisfaction": "2"}).status_code == 302
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and results(joint_ticket) == [(1, "reopened")]
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert 'id="callback-form"' not in page and "The citizen was not satisfied with the resolution." in page
+
+
 def test_callback_without_one_waiting(client, joint_ticket, english):
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})
