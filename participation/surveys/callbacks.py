@@ -160,6 +160,17 @@ def answer_reopens(ticket: Ticket) -> bool:
     return _master_of(ticket).status == TicketStatus.RESOLVED
 
 
+def why_not_answer(submission) -> str:
+    """What someone who may not answer this request's callback is told: the sender answers it (see the rule
+    surveys.callback.answer); only a request sent from an account has an account to sign in with."""
+    if submission.user_id is None and submission.organisation_id is None:
+        return _(
+            "This request was sent without an account, so its callback is answered by its sender: with the "
+            "tracking code, or by phone through the city coordination centre."
+        )
+    return _("Sign in with the account that sent this request to answer.")
+
+
 def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str = "zh"):
     """The sender answers that request's callback (as a hotline callback would ask them): whoever holds the
     tracking code of a request sent without an account, the signed-in sender of one sent from an account."""
@@ -172,7 +183,7 @@ def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str =
     # No actor at all is the platform's own call (demo data, scripts); a web request always has one, if
     # only the anonymous visitor.
     if actor is not None and not can(actor, "surveys.callback.answer", submission):
-        message = _("Sign in with the account that sent this request to answer.")
+        message = why_not_answer(submission)
         raise PermissionDenied(message) if is_authenticated(actor) else NotAuthenticated(message)
     reason = no_longer_waiting(invitation, submission.ticket)
     if reason is not None:

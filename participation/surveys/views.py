@@ -323,16 +323,20 @@ def callback_reopens(code: str) -> bool:
     return submission.ticket is not None and callbacks.answer_reopens(submission.ticket)
 
 
-@bp.app_template_global("may_answer_callback")
-def may_answer_callback(code: str) -> bool:
-    """Whether the person looking at the tracking page may answer its callback (the sender's account, or
-    anyone for a request sent without one)."""
+@bp.app_template_global("callback_refusal")
+def callback_refusal(code: str) -> dict | None:
+    """Why the person looking at the tracking page may not answer its callback (None: they may), and
+    whether signing in with the sending account would let them."""
     from participation.intake.services import get_by_code
 
     try:
-        return can(current_user, "surveys.callback.answer", get_by_code(code))
+        submission = get_by_code(code)
     except NotFound:
-        return False
+        return None
+    if can(current_user, "surveys.callback.answer", submission):
+        return None
+    sent_from_an_account = submission.user_id is not None or submission.organisation_id is not None
+    return {"message": callbacks.why_not_answer(submission), "sign_in": sent_from_an_account}
 
 
 @bp.get("/track/<code>/callback")

@@ -474,3 +474,58 @@ def test_an_anonymous_requests_callback_is_answered_with_its_code(client, db, ca
     code = submission.tracking_code
     assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
     assert client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"}).status_code == 302
+
+
+def anonymous_request_resolved(people):
+    from participation.intake import services as intake
+    from participation.routing import services as routing
+
+    with transaction():
+        submission, _ = intake.submit(None, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "anonymous": True})
+    with transaction():
+        routing.dispatch(people.coordinator, submission.ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    resolve_joint(submission.ticket, people)
+    return submission
+
+
+BY_THE_SENDER = "This request was sent without an account, so its callback is answered by its sender"
+
+
+def test_staff_are_told_who_answers_a_callback_of_a_request_sent_without_an_account(
+    client, db, catalog, people, english, login, make_user
+):
+    """Not "sign in with the sending account": there is none. Moderators, researchers, administrators and
+    departments are told that the sender answers; a coordinator records a hotline answer."""
+    code = anonymous_request_resolved(people).tracking_code
+    answer = {"q_solved": "1", "q_satisfaction": "1"}
+    for user in (make_user("moderator"), make_user("researcher"), make_user("admin"), people.env):
+        login(user)
+        page = client.get(f"/track/{code}").get_data(as_text=True)
+        assert 'id="callback-form"' not in page and 'id="callback-by-sender"' in page and BY_THE_SENDER in page
+        assert "Sign in with the account" not in page
+        refused = client.post(f"/track/{code}/callback", data=answer)
+        assert refused.status_code == 403 and BY_THE_SENDER in refused.get_data(as_text=True)
+        api = client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {"solved": 1, "satisfaction": 1}})
+        assert api.status_code == 403 and BY_THE_SENDER in api.json["error"]["message"]
+        client.post("/logout")
+    assert count(CallbackResult) == 0
+    login(people.coordinator)
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 302
+    assert count(CallbackResult) == 1
+
+
+def test_staff_looking_at_a_request_sent_from_an_account_are_asked_for_that_account(
+    client, joint_ticket, people, english, login, make_user
+):
+    resolve_joint(joint_ticket, people)
+    login(make_user("moderator"))
+    page = client.get(f"/track/{joint_ticket.submission.tracking_code}").get_data(as_text=True)
+    assert "Sign in with the account that sent this request to answer." in page and BY_THE_SENDER not in page
+
+
+def test_who_answers_is_said_in_chinese_too(client, db, catalog, people, login, make_user):
+    code = anonymous_request_resolved(people).tracking_code
+    login(make_user("moderator"))
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "该诉求未登录账号提交，回访由提交人本人填写" in page and "请登录提交该诉求的账号后评价" not in page
