@@ -193,7 +193,25 @@ def test_unknown_rule_is_an_error(db):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_anyone_holding_the_code_answers_the_callback_of_a_request_sent_without_an_account(role):
-    """But the departments being judged: not even with the code (which they see shortened)."""
-    judged = role in ("department_staff", "department_admin")
-    assert can(person(role), "surveys.callback.answer", Submission(user_id=None, organisation_id=None)) is not judged
+def test_the_callback_of_a_request_sent_without_an_account_is_answered_by_the_public_and_the_coordinators(role):
+    """Whoever holds the code, signed out or as a citizen or enterprise (the code is all its sender has), and
+    the coordinators, who record hotline callbacks; not the departments being judged, moderators,
+    researchers or administrators, even with the code."""
+    allowed = role in (None, "citizen", "enterprise", "coordinator")
+    assert can(person(role), "surveys.callback.answer", Submission(user_id=None, organisation_id=None)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("roles", "allowed"),
+    [
+        ({"citizen", "moderator"}, False),
+        ({"enterprise", "researcher"}, False),
+        ({"citizen", "admin"}, False),
+        ({"citizen", "enterprise"}, True),
+        ({"coordinator", "department_staff"}, True),
+    ],
+)
+def test_a_staff_role_beside_a_public_one_does_not_answer_for_the_citizen(roles, allowed):
+    actor = User(id=1, email="both@example.org", display_name="both", active=True)
+    actor.set_roles({Role(r) for r in roles})
+    assert can(actor, "surveys.callback.answer", Submission(user_id=None, organisation_id=None)) is allowed

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from participation.core.errors import PermissionDenied
 from participation.core.models import utcnow
+from participation.core.templating import dt
 from participation.extensions import db
 from participation.forums.models import UserBlock
 
@@ -22,13 +23,13 @@ def active_block(user_id: int | None) -> UserBlock | None:
 
 
 def ensure_not_blocked(actor: Any) -> None:
-    """Refuse (403) with the end of the block and its reason."""
+    """Refuse (403) with the end of the block (in the city's time, as every forum time) and its reason."""
     block = active_block(getattr(actor, "id", None))
     if block is not None:
         raise PermissionDenied(
             _(
-                "Your account is blocked from posting in the forums until %(until)s (UTC). Reason: %(reason)s",
-                until=block.until.strftime("%Y-%m-%d %H:%M"),
+                "Your account is blocked from posting in the forums until %(until)s. Reason: %(reason)s",
+                until=dt(block.until),
                 reason=block.reason,
             )
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from sqlalchemy import func, select
 
 from participation.accounts.models import Role
@@ -225,7 +226,7 @@ def _add_comment(actor: Any, subject: Proposal | Thread, payload: dict) -> Comme
     if suspicion:
         spam.hold(comment, suspicion)  # stored, hidden pending review; nobody else hears of it yet
     else:
-        publish("comment.created", comment_out(comment), [room_of(comment)], NAMESPACE)
+        publish("comment.created", live_comment_out(comment), [room_of(comment)], NAMESPACE)
     return comment
 
 
@@ -420,6 +421,17 @@ def comment_out(comment: Comment, mine: dict[int, int] | None = None, viewer: An
             out["moderation"] = {"reason": comment.hidden_reason, "review_pending": comment.review_pending}
         else:
             out.update(text=None, stance=None, author=None, department=None, reply_to_author=None)
+    return out
+
+
+def live_comment_out(comment: Comment) -> dict:
+    """The public JSON of a comment as the live pages receive it: the same moments, given in the city's
+    time zone ("2026-03-02T01:30:00+08:00"), since the page shows the start of `created_at` as it is, and
+    every forum time is the city's."""
+    out = comment_out(comment)
+    for name in ("created_at", "edited_at"):
+        moment = getattr(comment, name)
+        out[name] = to_user_timezone(moment).isoformat() if moment else None
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from flask_babel import to_user_timezone
 from sqlalchemy import select
 
 from participation import text as analysis
@@ -33,7 +34,8 @@ def insight(subject: Proposal | Thread) -> dict[str, Any]:
         stances[comment.stance.value if comment.stance else "none"] += 1
         language = analysis.detect_language(comment.text)
         languages[language] += 1
-        per_day[comment.created_at.date().isoformat()].append(analysis.sentiment(comment.text, language))
+        day = to_user_timezone(comment.created_at).date()  # the city's day, as the page shows the comments' times
+        per_day[day.isoformat()].append(analysis.sentiment(comment.text, language))
     corpus = "\n".join([subject.title, subject.text, *(c.text for c in comments)])
     return {
         "comments": len(comments),

@@ -99,7 +99,7 @@ def _announce(item: Item, hidden: bool) -> None:
     data = (
         {"comment_id": item.id, "proposal_id": item.proposal_id, "thread_id": item.thread_id}
         if hidden
-        else discussion.comment_out(item)
+        else discussion.live_comment_out(item)
     )
     publish("comment.hidden" if hidden else "comment.restored", data, [discussion.room_of(item)], NAMESPACE)
 

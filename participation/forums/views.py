@@ -413,3 +413,29 @@ def moderate(kind: str, target_id: int):
         return _render_queue({f"{kind}-{target_id}": error.fields or {"_": [error.message]}}, error.status)
     flash(_("Done."), "info")
     return redirect(url_for("forums.moderation_queue"))
+
+
+# -- addresses a refused form leaves in the browser ------------------------------------------------
+# A refused form is shown again at the address it was sent to (and signing in from a form leads back
+# there): reloading it, or switching the language there, which loads the same address, leads to the page
+# the form is on.
+
+
+@bp.get("/proposals/<int:proposal_id>/<any(support, unsupport, publish, withdraw, answer, comments, flag):_form>")
+def proposal_form_address(proposal_id: int, _form: str):
+    return redirect(url_for("forums.detail", proposal_id=proposal_id))
+
+
+@bp.get("/threads/<int:thread_id>/<any(comments, lock, unlock):_form>")
+def thread_form_address(thread_id: int, _form: str):
+    return redirect(url_for("forums.thread", thread_id=thread_id))
+
+
+@bp.get("/comments/<int:comment_id>/<any(vote, flag):_form>")
+def comment_form_address(comment_id: int, _form: str):
+    return redirect(_subject_url(discussion.get_comment(current_user, comment_id)))
+
+
+@bp.get("/moderation/<kind>/<int:target_id>")
+def moderation_form_address(kind: str, target_id: int):
+    return redirect(url_for("forums.moderation_queue"))

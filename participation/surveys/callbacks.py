@@ -1,6 +1,8 @@
 """The callback loop: after each resolution the submitter (and every merged follower) is asked how it went;
-"not solved" or "dissatisfied" reopens the ticket once, a second time escalates it to the coordinator;
-every result is stored on the ticket for the scorecard."""
+"not solved" or "dissatisfied" reopens the ticket once, a second time escalates it to the coordinator (a
+follower's answer acts on the master it was merged into); every result is stored on the ticket for the
+scorecard. A callback is answered while the resolution it asks about stands: once the ticket is reopened
+(or otherwise no longer resolved) an answer from a page left open is refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN
 from participation.core.permissions import SYSTEM, can, is_authenticated
 from participation.extensions import db
 from participation.routing.hooks import subscribe
-from participation.routing.models import Ticket, TicketEvent, TicketStatus
+from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
 from participation.surveys import services
 from participation.surveys.models import CallbackResult, Invitation, Survey, SurveyStatus
 
@@ -108,17 +110,65 @@ def _ask_after_resolution(events: list[TicketEvent]) -> None:
             tell_submitter(submission.ticket, "callback_request", f"ev{event.id}:callback:{submission.ticket.id}")
 
 
-def pending_invitation(ticket: Ticket) -> Invitation | None:
-    """The unanswered callback of this ticket's latest resolution, if any."""
+def _latest_invitation(ticket: Ticket) -> Invitation | None:
+    """The callback of this ticket's latest resolution, answered or not."""
     survey = db.session.scalar(select(Survey).where(Survey.code == CALLBACK_CODE))
     if survey is None:
         return None
     return db.session.scalar(
         select(Invitation)
-        .where(Invitation.survey_id == survey.id, Invitation.ticket_id == ticket.id, Invitation.used_at.is_(None))
-        .order_by(Invitation.round.desc())
+        .where(Invitation.survey_id == survey.id, Invitation.ticket_id == ticket.id)
+        .order_by(Invitation.round.desc(), Invitation.id.desc())
         .limit(1)
     )
+
+
+def _master_of(ticket: Ticket) -> Ticket:
+    from participation.routing.duplicates import root_master
+
+    return root_master(ticket) if ticket.master_id else ticket
+
+
+def no_longer_waiting(invitation: Invitation, ticket: Ticket) -> str | None:
+    """Why this callback can no longer be answered, or None while the resolution it asks about stands (for
+    a follower, its master's resolution; a master closed since by its own sender's answer still takes the
+    followers' answers, for the scorecard)."""
+    master = _master_of(ticket)
+    if invitation.used_at is not None:
+        return _("This callback has already been answered.")
+    if master.status in OPEN_STATUSES or invitation.round <= master.reopen_count:
+        return _(
+            "This request has been reopened and is being handled again, so there is nothing to answer now: "
+            "you will be asked again when it is resolved."
+        )
+    if master.status == TicketStatus.RESOLVED or (master.status == TicketStatus.CLOSED and master.id != ticket.id):
+        return None
+    return _("This request is no longer waiting for a callback answer.")
+
+
+def pending_invitation(ticket: Ticket) -> Invitation | None:
+    """The unanswered callback of this ticket's latest resolution, while that resolution stands."""
+    invitation = _latest_invitation(ticket)
+    if invitation is None or no_longer_waiting(invitation, ticket) is not None:
+        return None
+    return invitation
+
+
+def answer_reopens(ticket: Ticket) -> bool:
+    """Whether "not solved" or "dissatisfied" would reopen the request now: its master (itself, or the
+    request a follower was merged into) is resolved; a closed master cannot be reopened."""
+    return _master_of(ticket).status == TicketStatus.RESOLVED
+
+
+def why_not_answer(submission) -> str:
+    """What someone who may not answer this request's callback is told: the sender answers it (see the rule
+    surveys.callback.answer); only a request sent from an account has an account to sign in with."""
+    if submission.user_id is None and submission.organisation_id is None:
+        return _(
+            "This request was sent without an account, so its callback is answered by its sender: with the "
+            "tracking code, or by phone through the city coordination centre."
+        )
+    return _("Sign in with the account that sent this request to answer.")
 
 
 def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str = "zh"):
@@ -127,14 +177,17 @@ def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str =
     from participation.intake.services import get_by_code
 
     submission = get_by_code(code)
-    invitation = pending_invitation(submission.ticket)
+    invitation = _latest_invitation(submission.ticket)
     if invitation is None:
         raise NotFound(_("There is no callback waiting for this request."))
     # No actor at all is the platform's own call (demo data, scripts); a web request always has one, if
     # only the anonymous visitor.
     if actor is not None and not can(actor, "surveys.callback.answer", submission):
-        message = _("Sign in with the account that sent this request to answer.")
+        message = why_not_answer(submission)
         raise PermissionDenied(message) if is_authenticated(actor) else NotAuthenticated(message)
+    reason = no_longer_waiting(invitation, submission.ticket)
+    if reason is not None:
+        raise Conflict(reason)
     survey = db.session.get(Survey, invitation.survey_id)
     if survey.status != SurveyStatus.OPEN:
         raise Conflict(_("This survey is closed."))
@@ -142,15 +195,16 @@ def answer_by_tracking_code(actor: Any, code: str, answers: Any, language: str =
 
 
 def record_callback(invitation: Invitation, response, answers: dict) -> CallbackResult | None:
-    """Store the result on the ticket; the master's submitter's "not solved"/"dissatisfied" reopens it once,
-    then escalates it to the coordinator."""
+    """Store the result on the ticket; "not solved"/"dissatisfied" reopens it once, then escalates it to the
+    coordinator. A follower's answer is stored on its master (and noted on its own ticket): its unhappy
+    answer reopens the master as the master's sender's would, a happy one leaves the closing to the
+    master's sender."""
     from participation.routing import services as routing
-    from participation.routing.duplicates import root_master
 
     own = db.session.get(Ticket, invitation.ticket_id)
     if own is None or "satisfaction" not in answers or "solved" not in answers:
         return None
-    master = root_master(own) if own.master_id else own
+    master = _master_of(own)
     follower = master.id != own.id
     unhappy = answers["solved"] == NOT_SOLVED or answers["satisfaction"] == DISSATISFIED
     result = CallbackResult(
@@ -172,11 +226,12 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
         "comment": str(answers.get("comment") or "")[:2000],
         "follower": follower,
     }
-    if follower or master.status != TicketStatus.RESOLVED:
+    if follower:
+        payload["follower_id"] = own.id
+    if master.status != TicketStatus.RESOLVED or (follower and not unhappy):
         result.outcome = "recorded"
         routing.record(master, "callback.recorded", None, **payload)
-        return result
-    if not unhappy:
+    elif not unhappy:
         result.outcome = "closed"
         routing.change_status(master, TicketStatus.CLOSED.value, None, public=True, **payload)
         routing._announce(master, "callback", public=True)
@@ -193,6 +248,8 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
 
         master.escalated_at = utcnow()
         routing.record(master, "callback.escalated", None, **payload)
+    if follower:
+        routing.record(own, "callback.recorded", None, master_id=master.id, outcome=result.outcome, **payload)
     return result
 
 

@@ -42,14 +42,21 @@ def _respond(actor, _survey):
     return True  # anyone may answer an open survey (the service checks distribution and tokens)
 
 
+# Who may answer, signed in, for a request sent without an account: the public's own accounts (whoever
+# holds the code is its sender), and the coordinators, who record the callbacks made by phone.
+PUBLIC_ROLES = frozenset({Role.CITIZEN, Role.ENTERPRISE})
+
+
 @rule("surveys.callback.answer")
 def _answer_callback(actor, submission):
-    """A request's callback is its sender's to answer. A request sent without an account is answered by
-    whoever holds its tracking code (the code is all its sender has); one sent from an account, by that
-    account (or a member of the enterprise it was sent for), signed in: a tracking code passed on lets
-    others follow the request, not judge it."""
+    """A request's callback is its sender's to answer. One sent from an account is answered by that account
+    (or a member of the enterprise it was sent for), signed in: a tracking code passed on lets others
+    follow the request, not judge it. One sent without an account is answered by whoever holds its
+    tracking code (the code is all its sender has), signed out or with a citizen's or enterprise's account,
+    and by the coordinators for a sender who answers by phone; not from the accounts of the departments
+    being judged, of moderators, researchers or administrators, who do not answer for the citizen."""
     if owns(actor, submission):
         return True
-    if actor is not None and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN):
-        return False  # the departments being judged do not answer for the citizen
-    return submission.user_id is None and submission.organisation_id is None
+    if submission.user_id is not None or submission.organisation_id is not None:
+        return False
+    return actor is None or is_coordinator(actor) or actor.roles <= PUBLIC_ROLES

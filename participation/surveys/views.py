@@ -310,16 +310,40 @@ def pending_callback(code: str) -> SurveyFile | None:
     return SurveyFile.model_validate(survey.current_version.definition)
 
 
-@bp.app_template_global("may_answer_callback")
-def may_answer_callback(code: str) -> bool:
-    """Whether the person looking at the tracking page may answer its callback (the sender's account, or
-    anyone for a request sent without one)."""
+@bp.app_template_global("callback_reopens")
+def callback_reopens(code: str) -> bool:
+    """Whether an unhappy answer to the waiting callback would reopen the request (not once the request a
+    follower was merged into is closed), so that the form promises only what happens."""
     from participation.intake.services import get_by_code
 
     try:
-        return can(current_user, "surveys.callback.answer", get_by_code(code))
+        submission = get_by_code(code)
     except NotFound:
         return False
+    return submission.ticket is not None and callbacks.answer_reopens(submission.ticket)
+
+
+@bp.app_template_global("callback_refusal")
+def callback_refusal(code: str) -> dict | None:
+    """Why the person looking at the tracking page may not answer its callback (None: they may), and
+    whether signing in with the sending account would let them."""
+    from participation.intake.services import get_by_code
+
+    try:
+        submission = get_by_code(code)
+    except NotFound:
+        return None
+    if can(current_user, "surveys.callback.answer", submission):
+        return None
+    sent_from_an_account = submission.user_id is not None or submission.organisation_id is not None
+    return {"message": callbacks.why_not_answer(submission), "sign_in": sent_from_an_account}
+
+
+@bp.get("/track/<code>/callback")
+def callback_address(code: str):
+    """The address a refused callback answer leaves in the browser: reloading it, or switching the language
+    there, goes back to the tracking page."""
+    return redirect(url_for("intake.track", code=code))
 
 
 @bp.post("/track/<code>/callback")

@@ -4,6 +4,7 @@ and the spam check holding suspects for review."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -157,7 +158,8 @@ def test_hidden_proposal_restores_its_state(people, propose, moderator):
 def test_block_refuses_posting_with_the_end_and_expires(app, client, people, propose, comment, moderator, bearer):
     proposal = comment.proposal
     done = _moderate(moderator, "user", people.bob.id, "block", days=2, reason="刷屏")
-    until = done.until.strftime("%Y-%m-%d %H:%M")
+    city = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
+    until = done.until.astimezone(city).strftime("%Y-%m-%d %H:%M")  # the city's time, as every forum time
     attempts = [
         lambda: services.create_proposal(people.bob, {"title": "t", "text": "x", "category": "NOISE"}),
         lambda: discussion.comment_on_proposal(people.bob, proposal.id, {"text": "又来"}),

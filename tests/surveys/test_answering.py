@@ -325,6 +325,96 @@ def test_tracking_page_callback_errors_keep_the_answers(client, joint_ticket, pe
     assert joint_ticket.status == TicketStatus.RESOLVED
 
 
+def test_a_refused_callback_answer_leaves_a_reloadable_address(client, joint_ticket, people, login):
+    """Reloading the page a refused answer was shown on, or switching the language there, leads back to
+    the tracking page (not to a 405); the form is still there to answer."""
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2"}).status_code == 422
+    again = client.get(f"/track/{code}/callback")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/track/{code}")
+    switched = client.get(f"/lang/en?next=/track/{code}/callback")
+    assert client.get(switched.headers["Location"]).headers["Location"].endswith(f"/track/{code}")
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_an_answer_from_a_page_left_open_after_a_reopening_is_refused(client, joint_ticket, people, english, login):
+    """The form was loaded while the request was resolved; meanwhile it was reopened (here by the
+    coordinator): the answer is refused with the reason, on the page and in the API, and changes nothing."""
+    from participation.routing import services as routing
+
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    with transaction():
+        routing.reopen(people.coordinator, joint_ticket.id, "The citizen called the hotline: still noisy.")
+    refused = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and 'id="callback-form"' not in page
+    assert "This request has been reopened and is being handled again" in page and page.count('role="alert"') == 1
+    api = client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {"solved": 1, "satisfaction": 1}})
+    assert api.status_code == 409 and api.json["error"]["code"] == "conflict"
+    assert "reopened and is being handled again" in api.json["error"]["message"]
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
+    assert count(CallbackResult) == 0 and count(Response) == 0
+    assert 'id="callback"' not in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_an_answer_sent_twice_is_refused_the_second_time(client, joint_ticket, people, english, login):
+    login(people.citizen)
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    answer = {"q_solved": "1", "q_satisfaction": "3"}
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 302
+    again = client.post(f"/track/{code}/callback", data=answer)
+    assert again.status_code == 409 and "already been answered" in again.get_data(as_text=True)
+    assert results(joint_ticket) == [(1, "reopened")]
+
+
+def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticket, people, submit, english, login):
+    """Merged into a resolved master, "not solved" reopens that master; once the master is closed, the
+    answer is still taken but reopens nothing, and the form says so."""
+    from participation.routing import services as routing
+
+    follower = submit("工地半夜还在施工，噪音吵得睡不着")
+    with transaction():
+        routing.merge(people.coordinator, follower.id, joint_ticket.id)
+    resolve_joint(joint_ticket, people)
+    login(people.citizen)
+    code = follower.submission.tracking_code
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "the request is reopened" in page and 'id="callback-recorded-only"' not in page
+    with transaction():
+        callbacks.answer_by_tracking_code(None, joint_ticket.submission.tracking_code, {"solved": 1, "satisfaction": 1})
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert 'id="callback-form"' in page and "the request is reopened" not in page
+    assert 'id="callback-recorded-only"' in page and "can no longer reopen the request" in page
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_satisfaction": "3"}).status_code == 302
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.CLOSED and results(joint_ticket) == [(1, "closed"), (1, "recorded")]
+
+
+def test_a_followers_not_solved_on_the_tracking_page_reopens_its_master(
+    client, joint_ticket, people, submit, english, login
+):
+    from participation.routing import services as routing
+
+    follower = submit("工地半夜还在施工，噪音吵得睡不着")
+    with transaction():
+        routing.merge(people.coordinator, follower.id, joint_ticket.id)
+    resolve_joint(joint_ticket, people)
+    login(people.citizen)
+    code = follower.submission.tracking_code
+    assert client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_satisfaction": "2"}).status_code == 302
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and results(joint_ticket) == [(1, "reopened")]
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert 'id="callback-form"' not in page and "The citizen was not satisfied with the resolution." in page
+
+
 def test_callback_without_one_waiting(client, joint_ticket, english):
     code = joint_ticket.submission.tracking_code
     response = client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"})
@@ -384,3 +474,58 @@ def test_an_anonymous_requests_callback_is_answered_with_its_code(client, db, ca
     code = submission.tracking_code
     assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
     assert client.post(f"/track/{code}/callback", data={"q_solved": "1", "q_satisfaction": "1"}).status_code == 302
+
+
+def anonymous_request_resolved(people):
+    from participation.intake import services as intake
+    from participation.routing import services as routing
+
+    with transaction():
+        submission, _ = intake.submit(None, {"kind": "complaint", "text": "工地半夜施工，噪音太大", "anonymous": True})
+    with transaction():
+        routing.dispatch(people.coordinator, submission.ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    resolve_joint(submission.ticket, people)
+    return submission
+
+
+BY_THE_SENDER = "This request was sent without an account, so its callback is answered by its sender"
+
+
+def test_staff_are_told_who_answers_a_callback_of_a_request_sent_without_an_account(
+    client, db, catalog, people, english, login, make_user
+):
+    """Not "sign in with the sending account": there is none. Moderators, researchers, administrators and
+    departments are told that the sender answers; a coordinator records a hotline answer."""
+    code = anonymous_request_resolved(people).tracking_code
+    answer = {"q_solved": "1", "q_satisfaction": "1"}
+    for user in (make_user("moderator"), make_user("researcher"), make_user("admin"), people.env):
+        login(user)
+        page = client.get(f"/track/{code}").get_data(as_text=True)
+        assert 'id="callback-form"' not in page and 'id="callback-by-sender"' in page and BY_THE_SENDER in page
+        assert "Sign in with the account" not in page
+        refused = client.post(f"/track/{code}/callback", data=answer)
+        assert refused.status_code == 403 and BY_THE_SENDER in refused.get_data(as_text=True)
+        api = client.post(f"/api/v1/submissions/{code}/callback", json={"answers": {"solved": 1, "satisfaction": 1}})
+        assert api.status_code == 403 and BY_THE_SENDER in api.json["error"]["message"]
+        client.post("/logout")
+    assert count(CallbackResult) == 0
+    login(people.coordinator)
+    assert 'id="callback-form"' in client.get(f"/track/{code}").get_data(as_text=True)
+    assert client.post(f"/track/{code}/callback", data=answer).status_code == 302
+    assert count(CallbackResult) == 1
+
+
+def test_staff_looking_at_a_request_sent_from_an_account_are_asked_for_that_account(
+    client, joint_ticket, people, english, login, make_user
+):
+    resolve_joint(joint_ticket, people)
+    login(make_user("moderator"))
+    page = client.get(f"/track/{joint_ticket.submission.tracking_code}").get_data(as_text=True)
+    assert "Sign in with the account that sent this request to answer." in page and BY_THE_SENDER not in page
+
+
+def test_who_answers_is_said_in_chinese_too(client, db, catalog, people, login, make_user):
+    code = anonymous_request_resolved(people).tracking_code
+    login(make_user("moderator"))
+    page = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "该诉求未登录账号提交，回访由提交人本人填写" in page and "请登录提交该诉求的账号后评价" not in page

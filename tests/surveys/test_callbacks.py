@@ -29,7 +29,7 @@ def test_resolution_asks_the_submitter_once(joint_ticket, people):
     assert "callback_request" in kinds
 
 
-def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
+def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people, english):
     resolve_joint(joint_ticket, people)
     answer(joint_ticket, solved=1, satisfaction=1, rating=5, comment="谢谢，处理得很快")
     db.session.refresh(joint_ticket)
@@ -37,8 +37,9 @@ def test_satisfied_closes_and_is_stored_on_the_ticket(joint_ticket, people):
     (result,) = callbacks.results_of(joint_ticket)
     assert (result.solved, result.satisfaction, result.rating, result.outcome) == (True, 1, 5, "closed")
     assert result.lead_department_id == joint_ticket.lead_department_id
-    with pytest.raises(NotFound):  # nothing is waiting any more
+    with pytest.raises(Conflict, match="already been answered"):  # from a page left open: nothing waits
         answer(joint_ticket, solved=1, satisfaction=1)
+    assert len(callbacks.results_of(joint_ticket)) == 1
 
 
 def test_dissatisfied_reopens_once_then_escalates(joint_ticket, people):
@@ -93,17 +94,85 @@ def test_a_used_invitation_cannot_answer_again(joint_ticket, people):
     assert db.session.scalar(select(Invitation.used_at).where(Invitation.id == invitation.id)) is not None
 
 
-def test_followers_are_asked_and_stored_on_the_master(joint_ticket, people, submit):
+def merged_follower(joint_ticket, people, submit):
     follower = submit("工地半夜还在施工，噪音吵得睡不着")
     with transaction():
         routing.merge(people.coordinator, follower.id, joint_ticket.id)
+    return follower
+
+
+def test_a_followers_not_solved_reopens_the_master_it_was_merged_into(joint_ticket, people, submit, english):
+    follower = merged_follower(joint_ticket, people, submit)
     resolve_joint(joint_ticket, people)
-    assert callbacks.pending_invitation(follower) is not None
+    assert callbacks.pending_invitation(follower) is not None and callbacks.answer_reopens(follower)
     answer(follower, solved=2, satisfaction=3)
     db.session.refresh(joint_ticket)
-    assert joint_ticket.status == TicketStatus.RESOLVED  # a follower's answer is recorded, not acted on
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
     (result,) = callbacks.results_of(joint_ticket)
-    assert result.follower and result.outcome == "recorded"
+    assert result.follower and result.outcome == "reopened"
+    # Recorded on both: the master knows which follower answered, the follower's history has its answer.
+    on_master = [e for e in joint_ticket.events if e.type == "callback.recorded"]
+    assert [e.payload["follower_id"] for e in on_master] == [follower.id]
+    (own,) = [e for e in follower.events if e.type == "callback.recorded"]
+    assert own.payload["master_id"] == joint_ticket.id and own.payload["outcome"] == "reopened"
+    assert not own.payload["solved"] and own.payload["satisfaction"] == 3
+    # The master's sender is no longer asked about the resolution that was reopened.
+    assert callbacks.pending_invitation(joint_ticket) is None
+    with pytest.raises(Conflict, match="reopened"):
+        answer(joint_ticket, solved=1, satisfaction=1)
+    # Resolved again, both are asked again; the follower's second unhappy answer escalates.
+    resolve_joint(joint_ticket, people, "Second visit: the work now stops at 22:00.")
+    assert callbacks.pending_invitation(follower).round == 2
+    answer(follower, solved=2, satisfaction=2)
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.escalation_level == 2
+    assert [r.outcome for r in callbacks.results_of(joint_ticket)] == ["reopened", "escalated"]
+
+
+def test_a_followers_satisfied_answer_leaves_the_closing_to_the_masters_sender(joint_ticket, people, submit):
+    follower = merged_follower(joint_ticket, people, submit)
+    resolve_joint(joint_ticket, people)
+    answer(follower, solved=1, satisfaction=1)
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.RESOLVED
+    answer(joint_ticket, solved=1, satisfaction=2)
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.CLOSED
+    assert [(r.follower, r.outcome) for r in callbacks.results_of(joint_ticket)] == [
+        (True, "recorded"),
+        (False, "closed"),
+    ]
+
+
+def test_a_follower_still_answers_once_the_master_is_closed_but_reopens_nothing(joint_ticket, people, submit):
+    """A closed ticket cannot be reopened: the follower's answer counts for the scorecard only, and the
+    form says so (see test_answering)."""
+    follower = merged_follower(joint_ticket, people, submit)
+    resolve_joint(joint_ticket, people)
+    answer(joint_ticket, solved=1, satisfaction=1)
+    assert callbacks.pending_invitation(follower) is not None and not callbacks.answer_reopens(follower)
+    answer(follower, solved=2, satisfaction=3)
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.CLOSED and joint_ticket.reopen_count == 0
+    assert [(r.follower, r.outcome) for r in callbacks.results_of(joint_ticket)] == [
+        (False, "closed"),
+        (True, "recorded"),
+    ]
+
+
+def test_an_answer_to_a_reopened_ticket_is_refused_and_changes_nothing(joint_ticket, people, english):
+    """Reopened by the coordinator while the callback waited: the page left open cannot answer it."""
+    resolve_joint(joint_ticket, people)
+    with transaction():
+        routing.reopen(people.coordinator, joint_ticket.id, "The citizen called the hotline: still noisy.")
+    assert callbacks.pending_invitation(joint_ticket) is None
+    with pytest.raises(Conflict, match="reopened and is being handled again"):
+        answer(joint_ticket, solved=1, satisfaction=1)
+    db.session.rollback()
+    db.session.refresh(joint_ticket)
+    assert joint_ticket.status == TicketStatus.REOPENED and joint_ticket.reopen_count == 1
+    assert callbacks.results_of(joint_ticket) == []
+    assert db.session.scalar(select(Invitation.used_at).where(Invitation.ticket_id == joint_ticket.id)) is None
 
 
 def test_staff_read_the_callback_and_everyone_reads_the_reopening_in_their_language(
