@@ -21,7 +21,7 @@ class Config:
     REDIS_URL: str | None = None
 
     BABEL_DEFAULT_LOCALE = "zh"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # BABEL_DEFAULT_TIMEZONE (the pages' times) is always CITY_TIMEZONE: one setting for the city's time.
     LANGUAGES = ("zh", "en")
 
     WTF_CSRF_TIME_LIMIT = None
@@ -198,6 +198,8 @@ def load(app, test_config: dict | None) -> None:
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
     if test_config:
         app.config.update(test_config)
+
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["CITY_TIMEZONE"]
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,15 @@ def test_environment_overrides_config(monkeypatch, tmp_path):
     assert app.config["SOCKETIO_MESSAGE_QUEUE"] is None
 
 
+def test_one_setting_for_the_city_time(monkeypatch, tmp_path):
+    """The pages (Babel) and the exports, notices and scorecards read the same city time zone."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("PARTICIPATION_CITY_TIMEZONE", "Asia/Urumqi")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    app = create_app()
+    assert app.config["BABEL_DEFAULT_TIMEZONE"] == app.config["CITY_TIMEZONE"] == "Asia/Urumqi"
+
+
 def test_redis_url_switches_to_production_mode(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
     with pytest.raises(RuntimeError):  # production needs one shared secret
