@@ -15,6 +15,7 @@ from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import form_int, small_int
 from participation.core.views import safe_next
+from participation.deadlines import services as deadlines
 from participation.extensions import db
 from participation.routing import services
 from participation.routing.duplicates import suggested_masters
@@ -280,6 +281,48 @@ def _signed_already(part_id: int) -> str | None:
     if signer is not None:
         return _("Already signed for by %(name)s of your department.", name=signer.display_name)
     return _("Already signed for by your department.")
+
+
+DEADLINE_ACTIONS = {
+    "pause": lambda t: deadlines.pause(current_user, t, request.form.get("kind", ""), request.form.get("reason", "")),
+    "resume": lambda t: deadlines.resume(current_user, t, request.form.get("reason", "")),
+    "contact": lambda t: deadlines.record_contact(current_user, t, request.form.get("note", "")),
+    "interim": lambda t: deadlines.set_interim_deadline(
+        current_user, t, form_int("clock_id"), request.form.get("due", ""), request.form.get("reason", "")
+    ),
+}
+
+DEADLINE_DONE = {
+    "pause": lambda: _("The clocks are paused."),
+    "resume": lambda: _("The clocks run again."),
+    "contact": lambda: _("The contact is recorded."),
+    "interim": lambda: _("The new deadline is set."),
+}
+
+
+@bp.get("/tickets/<int:ticket_id>/deadlines")
+def deadline_act_page(ticket_id: int):
+    """The address a refused deadline action leaves in the browser: reloading it goes back to the ticket."""
+    return redirect(url_for("routing.ticket", ticket_id=ticket_id))
+
+
+@bp.post("/tickets/<int:ticket_id>/deadlines")
+@login_required
+def deadline_act(ticket_id: int):
+    """The workspace's deadline forms: pause, resume, record contact, set an interim deadline (also from the
+    escalation queue, which `back` returns to). A refusal shows the ticket again, as the
+    workspace's own actions do: each problem at its field, what was sent kept in its form."""
+    name = request.form.get("action", "")
+    action = DEADLINE_ACTIONS.get(name)
+    if action is None:
+        raise NotFound()
+    try:
+        with transaction():
+            action(ticket_id)
+    except DomainError as error:
+        return refused(ticket_id, error)
+    flash(DEADLINE_DONE[name](), "success")
+    return redirect(safe_next(request.form.get("back"), url_for("routing.ticket", ticket_id=ticket_id)))
 
 
 @bp.get("/coordination/triage")
