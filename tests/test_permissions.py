@@ -26,6 +26,7 @@ MATRIX: dict[str, set[str | None]] = {
     "intake.submission.list_own": {r.value for r in Role},
     "intake.submission.add_information": set(),
     "intake.submission.view_private": {"coordinator", "admin"},
+    "intake.attachment.view": {"coordinator", "admin"},  # and the staff of the ticket (tests/intake)
     "intake.submission.withdraw": set(),
     "routing.suggest": set(ROLES),
     "routing.triage.view": {"coordinator"},
@@ -110,6 +111,7 @@ def others():
         "accounts.token.revoke": ApiToken(user_id=owner.id, name="t", prefix="pt_", token_hash="x"),
         "intake.submission.add_information": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.view_private": Submission(user_id=owner.id, organisation_id=None),
+        "intake.attachment.view": Submission(user_id=owner.id, organisation_id=None),
         "intake.submission.withdraw": Submission(user_id=owner.id, organisation_id=None),
         "surveys.callback.answer": Submission(user_id=owner.id, organisation_id=None),
         **{name: TICKET for name in MATRIX if name.startswith("routing.ticket") or name in ROUTING_ON_TICKET},
@@ -162,6 +164,7 @@ def test_own_things(role):
     own = Submission(user_id=actor.id, organisation_id=None)
     assert can(actor, "intake.submission.add_information", own)
     assert can(actor, "intake.submission.view_private", own)
+    assert can(actor, "intake.attachment.view", own)
     assert can(actor, "intake.submission.withdraw", own)
     assert can(actor, "surveys.callback.answer", own)
     assert can(actor, "notifications.read", SimpleNamespace(user_id=actor.id))

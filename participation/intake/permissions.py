@@ -1,7 +1,7 @@
 """Permission rules for intake."""
 
 from participation.accounts.models import Role
-from participation.core.permissions import rule
+from participation.core.permissions import can, rule
 
 
 @rule("intake.submission.create")
@@ -26,6 +26,16 @@ def owns(actor, submission) -> bool:
 @rule("intake.submission.view_private")
 def _view_private(actor, submission):
     return actor is not None and (owns(actor, submission) or actor.has_role(Role.COORDINATOR, Role.ADMIN))
+
+
+@rule("intake.attachment.view")
+def _view_attachment(actor, submission):
+    """A request's photos: whoever sees its private details, and the staff who work its ticket (they asked
+    for the photos, or need them to act)."""
+    if can(actor, "intake.submission.view_private", submission):
+        return True
+    ticket = getattr(submission, "ticket", None)
+    return ticket is not None and can(actor, "routing.ticket.view", ticket)
 
 
 @rule("intake.submission.withdraw")

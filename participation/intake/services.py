@@ -355,6 +355,6 @@ def attachment_for(actor: Any, attachment_id: int) -> Attachment:
     if not is_authenticated(actor):
         raise NotAuthenticated()
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or not can(actor, "intake.submission.view_private", attachment.submission):
+    if attachment is None or not can(actor, "intake.attachment.view", attachment.submission):
         raise NotFound()
     return attachment

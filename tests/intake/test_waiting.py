@@ -164,3 +164,10 @@ def test_the_sender_answers_with_photos(db, client, login, english, waiting, peo
     assert waiting.paused_since is None and len(waiting.submission.attachments) == 1
     page = client.get(f"/track/{code}").get_data(as_text=True)
     assert "1 photo" in page
+    photo = waiting.submission.attachments[0].id
+    client.post("/logout")
+    login(people.env)  # the department that asked for it
+    assert client.get(f"/attachments/{photo}").status_code == 200
+    client.post("/logout")
+    login(people.transport)  # a department with no part in the ticket
+    assert client.get(f"/attachments/{photo}").status_code == 404
