@@ -171,3 +171,16 @@ def test_the_sender_answers_with_photos(db, client, login, english, waiting, peo
     client.post("/logout")
     login(people.transport)  # a department with no part in the ticket
     assert client.get(f"/attachments/{photo}").status_code == 404
+
+
+def test_a_refused_answer_says_why_and_gives_the_text_back(db, client, login, english, waiting, people, make_user):
+    code = waiting.submission.tracking_code
+    signed_out = client.post(f"/track/{code}/information", data={"information": "Here is the photo."})
+    page = signed_out.get_data(as_text=True)
+    assert signed_out.status_code == 401
+    assert 'id="information-refused"' in page and "Here is the photo." in page and "/login?next=" in page
+    login(make_user("citizen"))  # someone else
+    other = client.post(f"/track/{code}/information", data={"information": "Not mine to give."})
+    assert other.status_code == 403 and 'id="information-refused"' in other.get_data(as_text=True)
+    db.session.refresh(waiting)
+    assert waiting.paused_since is not None
