@@ -39,6 +39,7 @@ KINDS: dict[str, Kind] = {
             {
                 "": _l("Ticket #%(ticket)s was assigned to %(department)s: %(title)s"),
                 "invited": _l("%(department)s was invited to co-handle ticket #%(ticket)s: %(title)s"),
+                "lead": _l("%(department)s now leads ticket #%(ticket)s: %(title)s"),
             },
         ),
         Kind(

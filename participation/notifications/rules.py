@@ -96,14 +96,21 @@ def _new_department(event: TicketEvent) -> None:
         code = (event.payload or {}).get("new_department")
         if code:
             department = db.session.query(Department).filter_by(code=code).one_or_none()
-        else:
+        elif "new_department" in (event.payload or {}):
+            department = None  # upheld with no department taking the part over: nobody new to tell
+        else:  # rulings recorded before the department was always written down
             dispute = db.session.get(Dispute, (event.payload or {}).get("dispute_id") or 0)
             department = dispute.suggested_department if dispute is not None else None
         if department is not None and department.id == event.department_id:
             return
     if department is None:
         return
-    variant = "invited" if event.type == "part.invited" else ""
+    if event.type == "part.invited":
+        variant = "invited"
+    elif department.id == event.ticket.lead_department_id:  # made the lead: by a swap or an upheld return
+        variant = "lead"
+    else:
+        variant = ""
     _staff_notice(event, services.department_staff(department.id), "ticket_assigned", department, variant=variant)
 
 

@@ -556,6 +556,23 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
         target = _department(target_code, "department") if target_code else None
         if target is not None and target.id == part.department_id:
             raise ValidationFailed(fields={"department": [_("Choose another department.")]})
+        if target is not None and part.role != PartRole.LEAD and ticket.part_for(target.id) is not None:
+            # A co-handler's part handed to a department already on the ticket would hand it nothing: the
+            # department's own suggestion of one is taken as "it is already being handled there"; a
+            # department the coordinator names is refused.
+            if not department:
+                target = None
+        if target is not None and part.role != PartRole.LEAD and ticket.part_for(target.id) is not None:
+            raise ValidationFailed(
+                fields={
+                    "department": [
+                        _(
+                            "%(name)s already has a part in this ticket: choose another department, or none.",
+                            name=target.name,
+                        )
+                    ]
+                }
+            )
         part.leave()
         dispute.status = DisputeStatus.UPHELD
         if part.role == PartRole.LEAD:
@@ -565,7 +582,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
             _take_lead(ticket, target)
             if ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
                 change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False)
-        elif target is not None and ticket.part_for(target.id) is None:
+        elif target is not None:
             _add_part(ticket, target, PartRole.CO)
     else:
         raise ValidationFailed(fields={"decision": [_("Choose upheld or overruled.")]})
@@ -578,7 +595,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
         dispute_id=dispute.id,
         part_id=part.id,
         note=note,
-        new_department=ticket.lead_department.code if part.role == PartRole.LEAD else department,
+        new_department=(target.code if target is not None else None) if decision == "upheld" else None,
     )
     _announce(ticket, f"dispute.{dispute.status.value}", public=dispute.status == DisputeStatus.UPHELD)
     return dispute

@@ -201,7 +201,7 @@ def test_departments_that_leave_a_ticket_are_told(db, people, joint_ticket, subm
     swapped = received(db, "part_ended")[people.env.id]
     assert [n.params["variant"] for n in swapped] == ["lead_swapped"]
     assert swapped[0].params["new"]["en"] and swapped[0].link.startswith("/inbox?department=")
-    assert people.transport.id in received(db, "ticket_assigned")
+    assert [n.params["variant"] for n in received(db, "ticket_assigned")[people.transport.id]] == ["lead"]
     other = submit()
     with transaction():
         routing.dispatch(people.coordinator, other.id, ["NOISE"], "ENV", ["URBAN"])

@@ -321,3 +321,23 @@ def test_bulk_accept_all_or_nothing(db, people, submit):
         signed = services.bulk_accept(people.env, ids)
     assert [p.id for p in signed] == ids[1:]
     assert all(t.status.value == "in_progress" for t in tickets)
+
+
+def test_a_co_part_upheld_to_a_department_already_on_the_ticket(db, people, joint_ticket):
+    """Named by the coordinator: refused at the field, nothing changed, nobody told twice. Suggested by the
+    returning department itself: the part ends, the department already there goes on."""
+    with transaction():
+        dispute = services.request_return(
+            people.urban, part_of(joint_ticket, "URBAN").id, "transfer", "环保局已在办理", "ENV"
+        )
+    before = len(joint_ticket.parts)
+    with pytest.raises(ValidationFailed) as error, transaction():
+        services.rule(people.coordinator, dispute.id, "upheld", "", "ENV")
+    assert set(error.value.fields) == {"department"}
+    db.session.refresh(dispute)
+    assert dispute.status.value == "open" and part_of(joint_ticket, "URBAN").status.value == "return_requested"
+    with transaction():
+        services.rule(people.coordinator, dispute.id, "upheld", "同意")
+    db.session.refresh(joint_ticket)
+    assert len(joint_ticket.parts) == before and part_of(joint_ticket, "URBAN").status.value == "ended"
+    assert part_of(joint_ticket, "ENV").role.value == "lead"
