@@ -156,7 +156,10 @@ def recompute(ticket: Ticket, at: datetime | None = None) -> list[SlaClock]:
             clock = SlaClock(key=result.key, ticket_id=ticket.id, kind=ClockKind(result.kind), cycle=result.cycle)
             db.session.add(clock)
         clock.part_id = result.part_id
-        clock.department_id = result.department_id
+        if result.stopped_at is None or clock.department_id is None or clock.state in OPEN_CLOCK_STATES:
+            # A running clock is the current lead's; a stopped one stays with the department that held it
+            # when it stopped (the scorecards count it there), whoever leads since.
+            clock.department_id = result.department_id
         clock.state = ClockState(result.state)
         clock.around_the_clock = ticket.priority == URGENT
         clock.started_at = result.started_at

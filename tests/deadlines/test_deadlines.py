@@ -363,3 +363,15 @@ def test_the_timeline_says_which_deadline_a_checkpoint_is_about(client, joint_ti
     details = re.findall(r'<div class="meta checkpoint">(.*?)</div>', page, re.S)
     assert any("Sign for · 50% of the time used · due " in d for d in details)
     assert any("150% of the time: escalated" in d and "the coordination centre is told" in d for d in details)
+
+
+def test_a_met_clock_stays_with_the_department_that_met_it_after_a_lead_change(joint_ticket, people):
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+        routing.reply_public(people.env, joint_ticket.id, "We are on our way.")
+    assert clocks(joint_ticket)["first_contact:-"].state.value == "met"
+    with transaction():
+        routing.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通部门牵头")
+    found = clocks(joint_ticket)
+    assert found["first_contact:-"].department.code == "ENV"  # met by ENV, counted for ENV
+    assert found["resolve:-"].department.code == "TRANSPORT"  # still running: the new lead's
