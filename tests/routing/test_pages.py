@@ -437,3 +437,17 @@ def test_signing_for_a_part_a_colleague_signed_for_goes_back_to_the_ticket_with_
         f"/tickets/{joint_ticket.id}/act", data={"action": "accept", "part_id": str(part_of(joint_ticket, "URBAN").id)}
     )
     assert refused.status_code == 409
+
+
+def test_no_department_is_chosen_before_the_person_chooses_one(client, db, people, joint_ticket, login):
+    """Adding or inviting a department: one click must not add whichever comes first."""
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    for person in (people.coordinator, people.env):
+        login(person)
+        page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+        start = page.index('value="invite"')
+        form = page[start : page.index("</form>", start)]
+        assert 'name="department" required><option value="">' in form and " selected" not in form
+        assert 'value="URBAN"' not in form and 'value="ENV"' not in form  # already on the ticket
+        client.post("/logout")
