@@ -20,3 +20,12 @@ def test_every_event_the_platform_records_has_a_label(app):
     with app.test_request_context(), force_locale("en"):
         for code in ("callback.escalated", "citizen.information", "clock.paused", "status.reopened"):
             assert event_label(code) != code
+
+
+def test_names_are_listed_as_the_reader_lists_them(app):
+    from participation.core.labels import name_list
+
+    with app.test_request_context(), force_locale("zh"):
+        assert name_list(["住房和城乡建设局", "港口街道办事处"]) == "住房和城乡建设局、港口街道办事处"
+    with app.test_request_context(), force_locale("en"):
+        assert name_list(["Housing", "Port"]) == "Housing, Port"

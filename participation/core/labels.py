@@ -193,3 +193,10 @@ SECTION = {"departments": _l("Departments"), "districts": _l("Districts"), "cate
 
 def section_label(code: str) -> str:
     return str(SECTION.get(code, code))
+
+
+def name_list(names) -> str:
+    """Names joined as the reader's language lists them: 甲、乙 in Chinese, "A, B" in English."""
+    from participation.core.i18n import current_language
+
+    return ("、" if current_language() == "zh" else ", ").join(str(n) for n in names)

@@ -30,12 +30,13 @@ from participation.intake.schemas import SubmissionIn
 from participation.routing import services as routing
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10
 NAMESPACE = "/intake"
 
 
 def new_tracking_code() -> str:
     """An unguessable public code such as HC-7K3M9Q2XPA."""
-    return "HC-" + "".join(secrets.choice(CODE_ALPHABET) for _i in range(10))
+    return "HC-" + "".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH))
 
 
 def request_fingerprint(data: dict) -> str:
@@ -199,11 +200,14 @@ def announce_status(submission: Submission, status: str, **extra: str) -> None:
 
 def normal_code(code: str | None) -> str:
     """A tracking code as stored, from what a person typed or copied: full-width forms (a Chinese input
-    method types ＨＣ－７Ｋ…), spaces anywhere (read out on the phone in groups), lower case, or the dash left
-    out are all read."""
+    method types ＨＣ－７Ｋ…), spaces or dashes anywhere (read out on the phone in groups), lower case, the
+    dash or the whole "HC-" left out are all read."""
     wanted = "".join(halfwidth(code or "").split()).upper()
-    if wanted.startswith("HC") and not wanted.startswith("HC-") and len(wanted) == len("HC") + 10:
-        wanted = "HC-" + wanted[2:]
+    plain = wanted.replace("-", "")  # dashes anywhere: read out or copied in groups (HC-7K3M-9Q2X-PA)
+    if len(plain) == CODE_LENGTH:  # the code without its "HC-"
+        return "HC-" + plain
+    if len(plain) == len("HC") + CODE_LENGTH and plain.startswith("HC"):
+        return "HC-" + plain[2:]
     return wanted
 
 

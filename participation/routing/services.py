@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from participation.catalog.models import Category, Department, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, DomainError, NotAuthenticated, NotFound, ValidationFailed
-from participation.core.labels import status_label
+from participation.core.labels import name_list, status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
 from participation.core.validation import record_id, small_int, visible
@@ -157,7 +157,9 @@ def _hidden_from(actor: Any, ticket: Ticket) -> bool:
 def _department(code: str | None, field: str) -> Department:
     department = db.session.scalar(select(Department).where(Department.code == (code or ""), Department.active))
     if department is None:
-        raise ValidationFailed(fields={field: [_("Unknown department %(code)s.", code=code or "")]})
+        if not (code or "").strip():
+            raise ValidationFailed(fields={field: [_("Choose a department.")]})
+        raise ValidationFailed(fields={field: [_("Unknown department %(code)s.", code=code)]})
     return department
 
 
@@ -245,7 +247,7 @@ def _categories(codes: list[str]) -> dict[str, Category]:
     rows = {c.code: c for c in db.session.scalars(select(Category).where(Category.code.in_(codes), Category.active))}
     unknown = [c for c in codes if c not in rows]
     if unknown:
-        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=", ".join(unknown))]})
+        raise ValidationFailed(fields={"categories": [_("Unknown category %(code)s.", code=name_list(unknown))]})
     return {code: rows[code] for code in codes}
 
 
@@ -521,7 +523,7 @@ def resolve(actor: Any, ticket_id: int, reply: str) -> Ticket:
         if p.role == PartRole.CO and p.status not in (PartStatus.DONE, PartStatus.WAIVED, PartStatus.ENDED)
     ]
     if open_parts:
-        raise Conflict(_("These co-handling departments have not finished: %(names)s.", names=", ".join(open_parts)))
+        raise Conflict(_("These co-handling departments have not finished: %(names)s.", names=name_list(open_parts)))
     if ticket.status not in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
         raise Conflict(_("This ticket is %(status)s and cannot be resolved.", status=status_label(ticket.status.value)))
     now = utcnow()

@@ -110,7 +110,17 @@ def test_a_request_sent_without_an_account_is_answered_with_its_code(db, client,
 
 
 @pytest.mark.parametrize(
-    "typed", ["hc-7k3m9q2xpa", "HC 7K3M 9Q2X PA", "HC7K3M9Q2XPA", "ＨＣ－７Ｋ３Ｍ９Ｑ２ＸＰＡ", " HC-7K3M9Q2XPA\n"]
+    "typed",
+    [
+        "hc-7k3m9q2xpa",
+        "HC 7K3M 9Q2X PA",
+        "HC7K3M9Q2XPA",
+        "ＨＣ－７Ｋ３Ｍ９Ｑ２ＸＰＡ",
+        " HC-7K3M9Q2XPA\n",
+        "7K3M9Q2XPA",
+        "HC-7K3M-9Q2X-PA",
+        "7k3m 9q2x pa",
+    ],
 )
 def test_a_code_is_read_however_it_was_typed(typed):
     assert intake.normal_code(typed) == "HC-7K3M9Q2XPA"

@@ -276,6 +276,10 @@ def test_dispatch_validates_codes(db, people, submit):
             services.dispatch(people.coordinator, ticket.id, categories, lead, [])
         assert field in caught.value.fields
         db.session.rollback()
+    with pytest.raises(ValidationFailed) as caught:  # no lead chosen: asked to choose, not "unknown department"
+        services.dispatch(people.coordinator, ticket.id, ["NOISE"], "", [])
+    assert caught.value.fields["lead"] == ["请选择部门。"]
+    db.session.rollback()
     assert ticket.status.value == "triage"
 
 
