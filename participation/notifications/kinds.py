@@ -110,6 +110,12 @@ KINDS: dict[str, Kind] = {
                 "overruled": _l(
                     "The coordinator overruled the return request of %(department)s on ticket #%(ticket)s."
                 ),
+                "transfer_upheld": _l(
+                    "The coordinator approved the transfer request of %(department)s on ticket #%(ticket)s."
+                ),
+                "transfer_overruled": _l(
+                    "The coordinator refused the transfer request of %(department)s on ticket #%(ticket)s."
+                ),
             },
         ),
         Kind(

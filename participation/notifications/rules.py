@@ -120,12 +120,16 @@ def _dispute_opened(event: TicketEvent) -> None:
 
 
 def _dispute_ruled(event: TicketEvent) -> None:
+    from participation.routing.models import Dispute
+
     variant = event.type.removeprefix("dispute.")
+    dispute = db.session.get(Dispute, (event.payload or {}).get("dispute_id") or 0)
+    worded = f"transfer_{variant}" if dispute is not None and dispute.kind.value == "transfer" else variant
     # Upheld, the department's part has ended and the ticket is no longer its to open: the notice says
     # what happened and leads to its inbox.
     link = path("routing.inbox", department=event.department_id) if variant == "upheld" else None
     _staff_notice(
-        event, services.department_staff(event.department_id), "dispute_ruled", event.department, link, variant=variant
+        event, services.department_staff(event.department_id), "dispute_ruled", event.department, link, variant=worded
     )
     if variant == "upheld":
         _new_department(event)

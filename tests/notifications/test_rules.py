@@ -52,7 +52,7 @@ def test_return_request_goes_to_coordinators_and_the_ruling_back_to_the_departme
     with transaction():
         routing.rule(people.coordinator, dispute.id, "upheld", "同意")
     ruled = received(db, "dispute_ruled")
-    assert set(ruled) == {people.urban.id} and ruled[people.urban.id][0].params["variant"] == "upheld"
+    assert set(ruled) == {people.urban.id} and ruled[people.urban.id][0].params["variant"] == "transfer_upheld"
     urban = part_of(joint_ticket, "URBAN").department_id
     assert ruled[people.urban.id][0].link == f"/inbox?department={urban}"  # no longer URBAN's to open
     assert people.transport.id in received(db, "ticket_assigned")  # the department that takes the part over
