@@ -218,3 +218,19 @@ def test_a_staff_role_beside_a_public_one_does_not_answer_for_the_citizen(roles,
     actor = User(id=1, email="both@example.org", display_name="both", active=True)
     actor.set_roles({Role(r) for r in roles})
     assert can(actor, "surveys.callback.answer", Submission(user_id=None, organisation_id=None)) is allowed
+
+
+@pytest.mark.parametrize("name", ["surveys.callback.answer", "intake.submission.add_information"])
+def test_a_coordinator_working_for_a_department_on_the_ticket_does_not_answer_for_its_sender(app, name, monkeypatch):
+    actor = User(id=1, email="both@example.org", display_name="both", active=True)
+    actor.set_roles({Role.COORDINATOR, Role.DEPARTMENT_STAFF})
+    monkeypatch.setattr(User, "department_ids", property(lambda self: {7}))
+    sent = Submission(user_id=None, organisation_id=None)
+    theirs = SimpleNamespace(
+        user_id=None, organisation_id=None, ticket=SimpleNamespace(parts=[SimpleNamespace(department_id=7)])
+    )
+    others = SimpleNamespace(
+        user_id=None, organisation_id=None, ticket=SimpleNamespace(parts=[SimpleNamespace(department_id=8)])
+    )
+    assert can(actor, name, sent) and can(actor, name, others)
+    assert not can(actor, name, theirs)

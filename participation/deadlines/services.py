@@ -252,7 +252,10 @@ def running_pause(ticket: Ticket) -> TicketEvent | None:
 
 
 def waiting_for_citizen(ticket: Ticket) -> str | None:
-    """What the departments wait for from the sender (the pause's reason), while they wait; else None."""
+    """What the departments wait for from the sender (the pause's reason), while they wait on an open
+    ticket; else None (a ticket resolved, withdrawn or merged while paused waits for nobody)."""
+    if ticket.status not in OPEN_STATUSES:
+        return None
     event = running_pause(ticket)
     if event is None or (event.payload or {}).get("kind", "waiting_citizen") != "waiting_citizen":
         return None
@@ -390,10 +393,17 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
         if clock.state == ClockState.PAUSED:
             cap_reached, clock.next_check_at = clock.next_check_at, None
             if ticket.paused_since is not None:
+                waited_for_sender = waiting_for_citizen(ticket) is not None
                 ticket.paused_since = None
-                event = record(ticket, "clock.resumed", SYSTEM, reason="cap reached", automatic=True)
+                event = record(
+                    ticket, "clock.resumed", SYSTEM, public=waited_for_sender, reason="cap reached", automatic=True
+                )
                 event.at = cap_reached  # the history says when the cap was reached, not when the sweep ran
                 changed.add(ticket.id)
+                if waited_for_sender:  # the sender's page stops asking
+                    from participation.intake.services import announce_status
+
+                    announce_status(ticket.submission, ticket.status.value)
             continue
         clock_calendar = around if ticket.priority == URGENT else calendar
         while clock.next_level is not None and clock.next_check_at is not None and clock.next_check_at <= at:
@@ -524,8 +534,18 @@ def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None)
             SlaClock.state.in_(OPEN_CLOCK_STATES),
             func.coalesce(SlaClock.interim_due_at, SlaClock.due_at) <= at,
         )
+        # The rows show each ticket's request, lead and departments (the shortcuts offer those not on it).
+        .options(
+            selectinload(SlaClock.ticket).selectinload(Ticket.parts),
+            selectinload(SlaClock.ticket).selectinload(Ticket.submission),
+            selectinload(SlaClock.department),
+        )
     )
-    escalated = select(Ticket).where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level > 0)
+    escalated = (
+        select(Ticket)
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level > 0)
+        .options(selectinload(Ticket.parts), selectinload(Ticket.submission))
+    )
     rows: dict[int, dict] = {}
     for clock in db.session.scalars(late):
         entry = rows.setdefault(clock.ticket_id, {"ticket": clock.ticket, "clocks": [], "late_minutes": 0.0})

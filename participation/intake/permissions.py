@@ -2,6 +2,7 @@
 
 from participation.accounts.models import Role
 from participation.core.permissions import can, rule
+from participation.routing.permissions import judged_on
 
 
 @rule("intake.submission.create")
@@ -54,6 +55,8 @@ def _add_information(actor, submission):
         return False
     if actor is None or not getattr(actor, "is_authenticated", False):
         return True
+    if judged_on(actor, getattr(submission, "ticket", None)):
+        return False  # staff of a department on the ticket do not answer for its sender, coordinators or not
     return actor.has_role(Role.COORDINATOR) or not actor.has_role(
         Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN, Role.MODERATOR, Role.RESEARCHER, Role.ADMIN
     )

@@ -268,7 +268,12 @@ def _merged_view(ticket, language: str) -> dict:
         "updated_at": master.updated_at.isoformat(),
         "departments": _public_departments(master, language),
         "reply": master.public_reply,
-        "timeline": [_public_event(e, language) for e in master.events if e.public and e.type != "submitted"],
+        # What the master's departments asked of its sender is not the follower's to read.
+        "timeline": [
+            {**_public_event(e, language), **({"message": ""} if e.type == "clock.paused" else {})}
+            for e in master.events
+            if e.public and e.type != "submitted"
+        ],
     }
 
 
@@ -279,7 +284,7 @@ def _public_event(event, language: str) -> dict:
         "at": event.at.isoformat(),
         "type": event.type,
         "status": event.to_status,
-        "message": system_text(payload.get("message") or payload.get("information") or ""),
+        "message": system_text(payload.get("message", "")),
     }
     if event.type == "clock.paused":  # what the departments wait for from the sender, in their words
         out["message"] = payload.get("reason") or ""

@@ -110,6 +110,27 @@ def may_add_information(code: str) -> bool:
     return can(current_user, "intake.submission.add_information", submission)
 
 
+@bp.app_template_global("information_refusal")
+def information_refusal(code: str) -> dict:
+    """Who answers instead, for a reader who may not, and whether signing in would let them."""
+    try:
+        submission = services.get_by_code(code)
+    except DomainError:
+        return {"message": "", "sign_in": False}
+    sent_from_an_account = submission.user_id is not None or submission.organisation_id is not None
+    if sent_from_an_account:
+        message = _(
+            "The sender of this request can answer here, signed in with the account that sent it, or by "
+            "calling the city hotline."
+        )
+    else:
+        message = _(
+            "This request was sent without an account: its sender answers here with the tracking code, or by "
+            "phone through the city coordination centre."
+        )
+    return {"message": message, "sign_in": sent_from_an_account and not current_user.is_authenticated}
+
+
 @bp.post("/track/<code>/information")
 @limiter.shared_limit(submission_limit, scope="submission")
 def add_information(code: str):

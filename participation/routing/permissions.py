@@ -17,6 +17,12 @@ def is_staff_of(actor, department_id) -> bool:
     )
 
 
+def judged_on(actor, ticket) -> bool:
+    """Whether the actor works for a department that is or was on the ticket: its handling is theirs, so
+    they do not answer for its sender (callback, information asked for), whatever other roles they hold."""
+    return ticket is not None and any(is_staff_of(actor, p.department_id) for p in ticket.parts)
+
+
 def _has_part(actor, ticket) -> bool:
     """A department that has left the ticket (a return upheld, its part removed, swapped out as lead) no
     longer sees it; what it did stays in the history and the scorecard. A ticket that closed for everyone

@@ -3,7 +3,7 @@
 from participation.accounts.models import Role
 from participation.core.permissions import rule
 from participation.intake.permissions import owns
-from participation.routing.permissions import is_coordinator
+from participation.routing.permissions import is_coordinator, judged_on
 
 
 def _department_admin_of(actor, survey) -> bool:
@@ -59,4 +59,6 @@ def _answer_callback(actor, submission):
         return True
     if submission.user_id is not None or submission.organisation_id is not None:
         return False
+    if actor is not None and judged_on(actor, getattr(submission, "ticket", None)):
+        return False  # a coordinator who also works for a department on the ticket does not judge it
     return actor is None or is_coordinator(actor) or actor.roles <= PUBLIC_ROLES

@@ -62,7 +62,9 @@ def test_the_sender_answers_and_the_clocks_run_again(db, client, login, english,
     assert "citizen_information" not in {k for k, _v in kinds(db, people.urban)}  # the lead is told
     view = intake.public_view(code)
     assert "waiting" not in view
-    assert view["timeline"][-2]["message"] == "Photo sent by mail; it is at night."
+    # The public timeline says the sender answered, not what: anyone with the code reads it.
+    assert view["timeline"][-2]["type"] == "citizen.information" and view["timeline"][-2]["message"] == ""
+    assert "Photo sent by mail" not in str(view)
     again = client.post(f"/track/{code}/information", data={"information": "more"})
     assert again.status_code == 409
     assert "not waiting for anything from you" in again.get_data(as_text=True)
@@ -194,3 +196,63 @@ def test_a_refused_answer_says_why_and_gives_the_text_back(db, client, login, en
     assert other.status_code == 403 and 'id="information-refused"' in other.get_data(as_text=True)
     db.session.refresh(waiting)
     assert waiting.paused_since is not None
+
+
+def test_a_ticket_closed_while_paused_waits_for_nobody(db, waiting, people):
+    code = waiting.submission.tracking_code
+    with transaction():
+        routing.withdraw(waiting, people.citizen, "solved myself")
+    assert "waiting" not in intake.public_view(code)
+    with pytest.raises(Conflict), transaction():
+        intake.add_information(people.citizen, code, "too late")
+
+
+def test_a_follower_does_not_read_what_was_asked_of_the_masters_sender(db, waiting, people, submit):
+    follower = submit("工地半夜还在施工，吵得睡不着")
+    with transaction():
+        routing.merge(people.coordinator, follower.id, waiting.id)
+    merged = intake.public_view(follower.submission.tracking_code)["merged"]
+    paused = [e for e in merged["timeline"] if e["type"] == "clock.paused"]
+    assert paused and all(e["message"] == "" for e in paused) and ASK not in str(merged)
+
+
+def test_a_pause_that_reaches_its_cap_ends_for_the_sender_too(app, db, waiting, people):
+    from datetime import timedelta
+
+    from participation.core.models import utcnow
+    from tests.conftest import live_client
+
+    code = waiting.submission.tracking_code
+    page = live_client(app, "/intake")
+    page.emit("follow_code", {"code": code}, namespace="/intake", callback=True)
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    db.session.refresh(waiting)
+    assert waiting.paused_since is None
+    resumed = [e for e in waiting.events if e.type == "clock.resumed"]
+    assert len(resumed) == 1 and resumed[0].public
+    assert "waiting" not in intake.public_view(code)
+    assert "submission.status" in [e["name"] for e in page.get_received("/intake")]
+
+
+def test_who_answers_is_said_as_it_is_for_the_request(db, client, login, english, people):
+    with transaction():
+        submission, _created = intake.submit(
+            None,
+            {
+                "kind": "complaint",
+                "text": "路灯坏了三天，晚上很黑",
+                "district": "EAST-HILL",
+                "contact": {"name": "王", "phone": "13800138000"},
+            },
+        )
+    ticket = submission.ticket
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+        routing.accept(people.env, part_of(ticket, "ENV").id)
+        deadlines.pause(people.env, ticket.id, "waiting_citizen", ASK)
+    login(people.env)  # staff may not answer; there is no sending account to sign in with
+    page = client.get(f"/track/{submission.tracking_code}").get_data(as_text=True)
+    who = page[page.index('id="information-who"') :]
+    who = who[: who.index("</p>")]
+    assert "sent without an account" in who and "/login" not in who
