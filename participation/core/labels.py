@@ -106,8 +106,14 @@ CLOCK_STATE = {
 # shown in the reader's language.
 UNHAPPY = "The citizen was not satisfied with the resolution."
 UNHAPPY_AGAIN = "The citizen was not satisfied again; the coordination centre supervises."
+UNSOLVED = "The citizen reported that the problem is not solved."
+UNSOLVED_AGAIN = "The citizen reported again that the problem is not solved; the coordination centre supervises."
 CITIZEN_ANSWERED = "The sender gave the information asked for."
 _SYSTEM_TEXT = {
+    UNSOLVED: _l("The citizen reported that the problem is not solved."),
+    UNSOLVED_AGAIN: _l(
+        "The citizen reported again that the problem is not solved; the coordination centre supervises."
+    ),
     CITIZEN_ANSWERED: _l("The sender gave the information asked for."),
     "cap reached": _l("The pause reached its longest allowed length; the deadlines run again."),
     "withdrawn": _l("The request was withdrawn."),

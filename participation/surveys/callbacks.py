@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
-from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN
+from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN, UNSOLVED, UNSOLVED_AGAIN
 from participation.core.permissions import SYSTEM, can, is_authenticated
 from participation.extensions import db
 from participation.routing.hooks import subscribe
@@ -238,11 +238,11 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
     elif master.reopen_count == 0:
         result.outcome = "reopened"
         routing.record(master, "callback.recorded", None, **payload)
-        routing.reopen(SYSTEM, master.id, UNHAPPY)
+        routing.reopen(SYSTEM, master.id, UNSOLVED if not result.solved else UNHAPPY)
     else:
         result.outcome = "escalated"
         routing.record(master, "callback.recorded", None, **payload)
-        routing.reopen(SYSTEM, master.id, UNHAPPY_AGAIN)
+        routing.reopen(SYSTEM, master.id, UNSOLVED_AGAIN if not result.solved else UNHAPPY_AGAIN)
         master.escalation_level = 2
         from participation.core.models import utcnow
 

@@ -179,7 +179,7 @@ def test_a_reopening_tells_the_lead_and_an_escalation_the_coordinators_and_the_h
     assert set(reopened) == {people.env.id, head.id}  # the lead's people, not the co-handler's
     with app.test_request_context(), force_locale("en"):
         text = render("ticket_reopened", reopened[people.env.id][0].params)
-    assert text.endswith("The citizen was not satisfied with the resolution.")  # the stored reason, in English
+    assert text.endswith("The citizen reported that the problem is not solved.")  # the stored reason, in English
     assert head.id not in received(db, "escalated")  # a first reopening escalates nothing
     resolve_joint(joint_ticket, people, "Second visit.")
     with transaction():
