@@ -86,6 +86,7 @@ class Config:
 
     # Notifications: quiet hours are in the city's time; e-mail goes through the outbox.
     CITY_TIMEZONE = "Asia/Shanghai"
+    HOTLINE = "12345"  # the citizens' service hotline, shown in the footer and where a sender may call
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"  # in front of the links in e-mails
     MAIL_BACKEND = "file"  # "smtp", or "file": .eml files in MAIL_FILE_DIR (instance/mail when unset)
     MAIL_FILE_DIR: str | None = None

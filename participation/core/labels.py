@@ -47,7 +47,7 @@ PART_STATUS = {
 PART_ROLE = {"lead": _l("Lead department"), "co": _l("Co-handling department")}
 
 EVENT = {
-    "submitted": _l("Your request was received."),
+    "submitted": _l("The request was submitted."),
     "status.triage": _l("Checked and waiting for dispatch to the responsible departments."),
     "status.withdrawn": _l("Withdrawn by the submitter."),
     "routed": _l("The router made a suggestion."),
@@ -163,6 +163,21 @@ def role_label(code: str) -> str:
 
 def event_label(code: str) -> str:
     return str(EVENT.get(code, STATUS.get(code.removeprefix("status."), code)))
+
+
+# The same events as the sender reads them on the tracking page and in their notices: what it means for the
+# request, not the departments' bookkeeping.
+PUBLIC_EVENT = {
+    "submitted": _l("Your request was received."),
+    "clock.paused": _l("The departments asked for more information."),
+    "clock.resumed": _l("Handling goes on."),
+    "status.reopened": _l("Your request is being handled again."),
+}
+
+
+def public_event_label(code: str) -> str:
+    label = PUBLIC_EVENT.get(code)
+    return str(label) if label is not None else event_label(code)
 
 
 def part_status_label(code: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_socketio import join_room
+
 from participation.core.uow import after_commit
 from participation.extensions import socketio
 
@@ -18,6 +20,15 @@ def organisation_room(organisation_id: int) -> str:
 
 def tracking_room(code: str) -> str:
     return f"track:{code}"
+
+
+def join(room: str) -> None:
+    """Put the current Socket.IO client in a room; a client that left while its join was on its way (a page
+    closed right after it loaded) is no longer there to join, and nothing is to be done."""
+    try:
+        join_room(room)
+    except ValueError:  # "sid is not connected to requested namespace"
+        pass
 
 
 def emit_now(event: str, data: Any, room: str | list[str], namespace: str) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import Namespace, emit
 
 from participation.core.errors import DomainError, NotFound
-from participation.core.sockets import user_room
+from participation.core.sockets import join, user_room
 from participation.core.validation import record_id
 from participation.exports.services import get_job, job_room
 
@@ -16,7 +16,7 @@ class ExportsNamespace(Namespace):
         """Only logged-in people, who hear about their own jobs; other jobs' rooms are checked as over HTTP."""
         if not (current_user and current_user.is_authenticated):
             return False
-        join_room(user_room(current_user.id))
+        join(user_room(current_user.id))
         return True
 
     def on_watch_job(self, data=None):
@@ -29,5 +29,5 @@ class ExportsNamespace(Namespace):
         except DomainError as error:
             emit("error", {"code": error.code, "message": error.message})
             return {"ok": False}
-        join_room(job_room(job.id))
+        join(job_room(job.id))
         return {"ok": True}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import Namespace, emit
 
 from participation.core.errors import DomainError, NotFound
+from participation.core.sockets import join
 from participation.forums.discussion import get_thread
 from participation.forums.rooms import proposal_room, thread_room
 from participation.forums.services import get_proposal
@@ -25,7 +26,7 @@ class ForumsNamespace(Namespace):
         except DomainError as error:
             emit("error", {"code": error.code, "message": error.message})
             return {"ok": False}
-        join_room(room(value))
+        join(room(value))
         return {"ok": True}
 
     def on_watch_proposal(self, data=None):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import Namespace, emit
 
 from participation.core.errors import DomainError
-from participation.core.sockets import organisation_room, tracking_room, user_room
+from participation.core.sockets import join, organisation_room, tracking_room, user_room
 from participation.intake import services
 
 
@@ -20,9 +20,9 @@ class IntakeNamespace(Namespace):
         if not current_user.is_authenticated:
             emit("error", {"code": "not_authenticated", "message": _("Please log in first.")})
             return {"ok": False}
-        join_room(user_room(current_user.id))
+        join(user_room(current_user.id))
         if current_user.organisation_id:
-            join_room(organisation_room(current_user.organisation_id))
+            join(organisation_room(current_user.organisation_id))
         return {"ok": True}
 
     def on_follow_code(self, data=None):
@@ -35,5 +35,5 @@ class IntakeNamespace(Namespace):
         except DomainError as error:
             emit("error", {"code": error.code, "message": error.message})
             return {"ok": False}
-        join_room(tracking_room(submission.tracking_code))
+        join(tracking_room(submission.tracking_code))
         return {"ok": True, "status": submission.ticket.status.value}

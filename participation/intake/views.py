@@ -121,7 +121,8 @@ def information_refusal(code: str) -> dict:
     if sent_from_an_account:
         message = _(
             "The sender of this request can answer here, signed in with the account that sent it, or by "
-            "calling the city hotline."
+            "calling the city service hotline %(hotline)s.",
+            hotline=current_app.config["HOTLINE"],
         )
     else:
         message = _(

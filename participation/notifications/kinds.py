@@ -88,7 +88,7 @@ KINDS: dict[str, Kind] = {
                 "waived": _l("The coordinator waived the part of %(department)s in ticket #%(ticket)s: %(reason)s"),
                 "removed": _l("The coordinator removed %(department)s from ticket #%(ticket)s: %(reason)s"),
                 "lead_swapped": _l(
-                    "%(department)s no longer leads ticket #%(ticket)s; %(new)s leads it now: %(reason)s"
+                    "Ticket #%(ticket)s is now led by %(new)s; %(department)s has left the ticket: %(reason)s"
                 ),
             },
         ),
@@ -189,7 +189,7 @@ def _localise(value: Any, language: str) -> Any:
 
 def render(code: str, params: dict | None, language: str | None = None) -> str:
     """The text of one notification in the current language (call inside force_locale for another)."""
-    from participation.core.labels import event_label, system_text
+    from participation.core.labels import public_event_label, system_text
 
     language = language or current_language()
     params = dict(params or {})
@@ -204,5 +204,5 @@ def render(code: str, params: dict | None, language: str | None = None) -> str:
     if "reason" in values:
         values["reason"] = system_text(str(values["reason"]))
     if "event" in values:
-        values["event"] = event_label(str(values["event"]))
+        values["event"] = public_event_label(str(values["event"]))  # told to a sender
     return str(template) % values

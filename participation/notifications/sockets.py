@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import Namespace, join_room
+from flask_socketio import Namespace
 
-from participation.core.sockets import user_room
+from participation.core.sockets import join, user_room
 from participation.notifications import services
 
 
@@ -14,7 +14,7 @@ class NotificationsNamespace(Namespace):
         """Only logged-in people, each joined to their own room at once."""
         if not (current_user and current_user.is_authenticated):
             return False
-        join_room(user_room(current_user.id))
+        join(user_room(current_user.id))
         return True
 
     def on_unread(self, _data=None):

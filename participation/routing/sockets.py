@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import Namespace, emit
 
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound
 from participation.core.permissions import authorize
+from participation.core.sockets import join
 from participation.core.validation import record_id
 from participation.extensions import db
 from participation.routing import services
@@ -25,7 +26,7 @@ class RoutingNamespace(Namespace):
         except DomainError as error:
             emit("error", {"code": error.code, "message": error.message})
             return {"ok": False}
-        join_room(room)
+        join(room)
         return {"ok": True}
 
     def on_watch_inbox(self, data=None):

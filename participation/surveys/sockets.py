@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import Namespace, emit
 
 from participation.core.errors import DomainError, NotFound
 from participation.core.permissions import authorize
+from participation.core.sockets import join
 from participation.surveys.services import get_survey, survey_room
 
 
@@ -26,5 +27,5 @@ class SurveysNamespace(Namespace):
         except DomainError as error:
             emit("error", {"code": error.code, "message": error.message})
             return {"ok": False}
-        join_room(survey_room(survey.id))
+        join(survey_room(survey.id))
         return {"ok": True}

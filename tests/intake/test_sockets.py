@@ -100,3 +100,19 @@ def test_tracking_room_gets_no_text(app, catalog, db, make_user):
         services.withdraw(owner, submission.tracking_code)
     assert statuses(stranger) == [{"code": submission.tracking_code, "status": "withdrawn"}]
     assert stranger.emit("follow_code", {"code": 123}, namespace="/intake", callback=True) == {"ok": False}
+
+
+def test_a_page_closed_while_its_join_is_on_its_way_is_no_error(app, catalog, db, make_user, monkeypatch):
+    """The client left before the server put it in the room: nothing to join, no traceback."""
+    from participation.core import sockets
+
+    def gone(room):
+        raise ValueError("sid is not connected to requested namespace")
+
+    monkeypatch.setattr(sockets, "join_room", gone)
+    owner = make_user("citizen")
+    with transaction():
+        submission, _ = services.submit(owner, {"kind": "inquiry", "text": "家门口的路灯坏了"})
+    visitor = live_client(app, "/intake")
+    answer = visitor.emit("follow_code", {"code": submission.tracking_code}, namespace="/intake", callback=True)
+    assert answer["ok"] is True
