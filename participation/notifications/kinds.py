@@ -75,6 +75,15 @@ KINDS: dict[str, Kind] = {
             {"": _l("Ticket #%(ticket)s was reopened and is back with %(department)s: %(reason)s")},
         ),
         Kind(
+            "co_handlers_changed",
+            _l("The co-handlers of a ticket my department leads change"),
+            "staff",
+            {
+                "joined": _l("%(department)s joined ticket #%(ticket)s as a co-handler: %(title)s"),
+                "left": _l("%(department)s no longer co-handles ticket #%(ticket)s: %(title)s"),
+            },
+        ),
+        Kind(
             "citizen_information",
             _l("A sender gives the information my department asked for"),
             "staff",

@@ -49,7 +49,14 @@ def _without_actor(users: list[User], event: TicketEvent) -> list[User]:
 
 
 def _staff_notice(
-    event: TicketEvent, users: list[User], kind: str, department: Any = None, link: str | None = None, **params: Any
+    event: TicketEvent,
+    users: list[User],
+    kind: str,
+    department: Any = None,
+    link: str | None = None,
+    *,
+    key: str = "",
+    **params: Any,
 ) -> None:
     ticket = event.ticket
     services.notify(
@@ -59,7 +66,7 @@ def _staff_notice(
         params={"title": _title(ticket), "department": _names(department), **params},
         link=link or path("routing.ticket", ticket_id=ticket.id),
         urgent=ticket.priority == "urgent",
-        dedupe=f"ev{event.id}:{kind}",
+        dedupe=f"ev{event.id}:{kind}{key}",  # key: one event may tell of two changes (a part left, another joined)
     )
 
 
@@ -133,6 +140,16 @@ def _dispute_ruled(event: TicketEvent) -> None:
     )
     if variant == "upheld":
         _new_department(event)
+        from participation.routing.models import TicketPart
+
+        part = db.session.get(TicketPart, (event.payload or {}).get("part_id") or 0)
+        if part is not None and part.role.value == "co":  # a co-handler's part ended
+            from participation.catalog.models import Department
+
+            _tell_lead(event, event.department, "left")
+            code = (event.payload or {}).get("new_department")
+            joined = db.session.query(Department).filter_by(code=code).one_or_none() if code else None
+            _tell_lead(event, joined, "joined")
 
 
 def _checkpoint(event: TicketEvent) -> None:
@@ -212,12 +229,33 @@ def _left(event: TicketEvent, department: Any, variant: str, **params: Any) -> N
     )
 
 
+def _tell_lead(event: TicketEvent, department: Any, variant: str) -> None:
+    """The lead department hears of a change among its co-handlers that it did not make itself."""
+    ticket = event.ticket
+    lead = ticket.lead_department_id
+    if department is None or lead is None or department.id == lead:
+        return
+    actor = db.session.get(User, event.actor_id) if event.actor_id else None
+    if actor is not None and lead in (actor.department_ids or set()):
+        return  # the lead's own doing: its people know
+    _staff_notice(
+        event, services.department_staff(lead), "co_handlers_changed", department, key=f":{variant}", variant=variant
+    )
+
+
 def _waived(event: TicketEvent) -> None:
     _left(event, event.department, "waived", reason=(event.payload or {}).get("reason") or "")
+    _tell_lead(event, event.department, "left")
 
 
 def _removed(event: TicketEvent) -> None:
     _left(event, event.department, "removed", reason=(event.payload or {}).get("reason") or "")
+    _tell_lead(event, event.department, "left")
+
+
+def _invited(event: TicketEvent) -> None:
+    _new_department(event)
+    _tell_lead(event, event.department, "joined")
 
 
 def _lead_swapped(event: TicketEvent) -> None:
@@ -249,7 +287,7 @@ def _merged(event: TicketEvent) -> None:
 
 HANDLERS = {
     "dispatched": _dispatched,
-    "part.invited": _new_department,
+    "part.invited": _invited,
     "lead.swapped": _lead_swapped,
     "part.waived": _waived,
     "part.removed": _removed,

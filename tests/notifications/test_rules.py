@@ -209,3 +209,23 @@ def test_departments_that_leave_a_ticket_are_told(db, people, joint_ticket, subm
     waived = [n for n in received(db, "part_ended")[people.urban.id] if n.ticket_id == other.id]
     assert [n.params["variant"] for n in waived] == ["waived"] and waived[0].link == f"/tickets/{other.id}"
     assert people.coordinator.id not in received(db, "part_ended")  # nobody is told about their own action
+
+
+def test_the_lead_hears_of_changes_among_its_co_handlers_it_did_not_make(db, people, joint_ticket):
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+        routing.invite(people.env, joint_ticket.id, "TRANSPORT", "请协助")  # the lead's own doing
+    assert people.env.id not in received(db, "co_handlers_changed")
+    with transaction():
+        dispute = routing.request_return(
+            people.urban, part_of(joint_ticket, "URBAN").id, "transfer", "应由发改委处理", "DRC"
+        )
+    with transaction():
+        routing.rule(people.coordinator, dispute.id, "upheld", "同意")
+    with transaction():
+        routing.waive(people.coordinator, part_of(joint_ticket, "TRANSPORT").id, "不需要了")
+    told = [
+        (n.params["variant"], n.params["department"]["en"]) for n in received(db, "co_handlers_changed")[people.env.id]
+    ]
+    assert [v for v, _d in told] == ["left", "joined", "left"]
+    assert people.urban.id not in received(db, "co_handlers_changed")
