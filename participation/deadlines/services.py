@@ -555,6 +555,15 @@ def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None)
         entry["late_minutes"] = max(entry["late_minutes"], minutes)
     for ticket in db.session.scalars(escalated):
         rows.setdefault(ticket.id, {"ticket": ticket, "clocks": [], "late_minutes": 0.0})
+    unhappy = set(  # escalated by the callback (dissatisfied again after a reopening), not by a deadline
+        db.session.scalars(
+            select(TicketEvent.ticket_id).where(
+                TicketEvent.ticket_id.in_(list(rows) or [-1]), TicketEvent.type == "callback.escalated"
+            )
+        )
+    )
+    for ticket_id, row in rows.items():
+        row["callback"] = ticket_id in unhappy
     out = list(rows.values())
     if sort == "level":
         out.sort(key=lambda r: (-r["ticket"].escalation_level, -r["late_minutes"]))

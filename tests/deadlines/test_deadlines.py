@@ -375,3 +375,20 @@ def test_a_met_clock_stays_with_the_department_that_met_it_after_a_lead_change(j
     found = clocks(joint_ticket)
     assert found["first_contact:-"].department.code == "ENV"  # met by ENV, counted for ENV
     assert found["resolve:-"].department.code == "TRANSPORT"  # still running: the new lead's
+
+
+def test_the_escalation_queue_says_when_the_callback_escalated_a_ticket(client, joint_ticket, people, login, english):
+    from participation.surveys import callbacks
+    from tests.routing.conftest import resolve_joint
+
+    for _round in (1, 2):
+        resolve_joint(joint_ticket, people)
+        with transaction():
+            callbacks.answer_by_tracking_code(
+                None, joint_ticket.submission.tracking_code, {"solved": 2, "satisfaction": 3}
+            )
+    (row,) = deadlines.escalation_queue(people.coordinator)
+    assert row["callback"] and row["clocks"] == []
+    login(people.coordinator)
+    page = client.get("/coordination/escalations").get_data(as_text=True)
+    assert "Not satisfied again at the callback" in page
