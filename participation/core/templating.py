@@ -40,6 +40,8 @@ def register_template_helpers(app: Flask) -> None:
             "can": lambda name, obj=None: can(current_user, name, obj),
             "shown_code": lambda ticket: shown_code(current_user, ticket),
             "lang": current_language(),
+            # A label's colon as the reader's language writes it: full-width in Chinese ("状态：").
+            "colon": lambda: "：" if current_language() == "zh" else ": ",
             "status_label": status_label,
             "kind_label": kind_label,
             "event_label": event_label,
