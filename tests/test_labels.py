@@ -6,7 +6,6 @@ import pytest
 from flask_babel import force_locale
 
 from participation.core.labels import event_label, late_label
-from tests.routing.conftest import joint_ticket, people, submit  # noqa: F401  (fixtures reused)
 
 
 @pytest.mark.parametrize(
@@ -30,11 +29,3 @@ def test_names_are_listed_as_the_reader_lists_them(app):
         assert name_list(["住房和城乡建设局", "港口街道办事处"]) == "住房和城乡建设局、港口街道办事处"
     with app.test_request_context(), force_locale("en"):
         assert name_list(["Housing", "Port"]) == "Housing, Port"
-
-
-def test_a_labels_colon_is_full_width_in_chinese(client, db, people, joint_ticket):
-    code = joint_ticket.submission.tracking_code
-    chinese = client.get(f"/track/{code}").get_data(as_text=True)
-    assert "状态：" in chinese and "状态: " not in chinese
-    client.get("/lang/en")
-    assert "Status: " in client.get(f"/track/{code}").get_data(as_text=True)

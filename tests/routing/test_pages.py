@@ -455,3 +455,11 @@ def test_no_department_is_chosen_before_the_person_chooses_one(client, db, peopl
         assert 'name="department" required><option value="">' in form and " selected" not in form
         assert 'value="URBAN"' not in form and 'value="ENV"' not in form  # already on the ticket
         client.post("/logout")
+
+
+def test_a_labels_colon_is_full_width_in_chinese(client, db, people, joint_ticket):
+    code = joint_ticket.submission.tracking_code
+    chinese = client.get(f"/track/{code}").get_data(as_text=True)
+    assert "状态：" in chinese and "状态: " not in chinese
+    client.get("/lang/en")
+    assert "Status: " in client.get(f"/track/{code}").get_data(as_text=True)
