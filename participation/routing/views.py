@@ -235,27 +235,29 @@ def act_page(ticket_id: int):
 @login_required
 def act(ticket_id: int):
     """Every workspace form posts here with its `action`; the service decides."""
-    action = ACTIONS.get(request.form.get("action", ""))
+    return _perform(ticket_id, ACTIONS, {"dispatch": lambda: _("Ticket #%(id)s was dispatched.", id=ticket_id)})
+
+
+def _perform(ticket_id: int, actions: dict, done: dict):
+    """Run the form's action in one transaction: done, on to `back` (or the ticket) with a word of what was
+    done; refused, the ticket again with what was sent (see `refused`)."""
+    name = request.form.get("action", "")
+    action = actions.get(name)
     if action is None:
         raise NotFound()
     try:
         with transaction():
             action(ticket_id)
     except DomainError as error:
-        if request.form.get("action") == "accept" and error.status == 409:
+        if name == "accept" and error.status == 409:
             signed = _signed_already(form_int("part_id"))
             if signed:  # a colleague was quicker (or a second click): what was asked is done
                 flash(signed, "info")
                 return redirect(url_for("routing.ticket", ticket_id=ticket_id))
         return refused(ticket_id, error)
-    if request.form.get("action") == "dispatch":
-        flash(_("Ticket #%(id)s was dispatched.", id=ticket_id), "success")
-    back = request.form.get("back")
-    return redirect(
-        back
-        if back and back.startswith("/") and not back.startswith("//")
-        else url_for("routing.ticket", ticket_id=ticket_id)
-    )
+    if name in done:
+        flash(done[name](), "success")
+    return redirect(safe_next(request.form.get("back"), url_for("routing.ticket", ticket_id=ticket_id)))
 
 
 def refused(ticket_id: int, error: DomainError):
@@ -312,17 +314,7 @@ def deadline_act(ticket_id: int):
     """The workspace's deadline forms: pause, resume, record contact, set an interim deadline (also from the
     escalation queue, which `back` returns to). A refusal shows the ticket again, as the
     workspace's own actions do: each problem at its field, what was sent kept in its form."""
-    name = request.form.get("action", "")
-    action = DEADLINE_ACTIONS.get(name)
-    if action is None:
-        raise NotFound()
-    try:
-        with transaction():
-            action(ticket_id)
-    except DomainError as error:
-        return refused(ticket_id, error)
-    flash(DEADLINE_DONE[name](), "success")
-    return redirect(safe_next(request.form.get("back"), url_for("routing.ticket", ticket_id=ticket_id)))
+    return _perform(ticket_id, DEADLINE_ACTIONS, DEADLINE_DONE)
 
 
 @bp.get("/coordination/triage")

@@ -24,6 +24,26 @@ def waiting(joint_ticket, people):
     return joint_ticket
 
 
+def waiting_without_account(people):
+    """A request sent without an account, signed for by ENV, which waits for its sender."""
+    with transaction():
+        submission, _created = intake.submit(
+            None,
+            {
+                "kind": "complaint",
+                "text": "路灯坏了三天，晚上很黑",
+                "district": "EAST-HILL",
+                "contact": {"name": "王", "phone": "13800138000"},
+            },
+        )
+    ticket = submission.ticket
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+        routing.accept(people.env, part_of(ticket, "ENV").id)
+        deadlines.pause(people.env, ticket.id, "waiting_citizen", ASK)
+    return submission
+
+
 def kinds(db, user) -> list[tuple[str, str]]:
     rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))
     return [(n.kind, n.params.get("variant", "")) for n in rows]
@@ -83,21 +103,7 @@ def test_only_the_sender_answers(db, waiting, people, make_user):
 
 
 def test_a_request_sent_without_an_account_is_answered_with_its_code(db, client, people):
-    with transaction():
-        submission, _created = intake.submit(
-            None,
-            {
-                "kind": "complaint",
-                "text": "路灯坏了三天，晚上很黑",
-                "district": "EAST-HILL",
-                "contact": {"name": "王", "phone": "13800138000"},
-            },
-        )
-    ticket = submission.ticket
-    with transaction():
-        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
-        routing.accept(people.env, part_of(ticket, "ENV").id)
-        deadlines.pause(people.env, ticket.id, "waiting_citizen", ASK)
+    submission = waiting_without_account(people)
     with pytest.raises(PermissionDenied), transaction():
         intake.add_information(people.env, submission.tracking_code, "staff may not")
     code = submission.tracking_code
@@ -236,21 +242,7 @@ def test_a_pause_that_reaches_its_cap_ends_for_the_sender_too(app, db, waiting, 
 
 
 def test_who_answers_is_said_as_it_is_for_the_request(db, client, login, english, people):
-    with transaction():
-        submission, _created = intake.submit(
-            None,
-            {
-                "kind": "complaint",
-                "text": "路灯坏了三天，晚上很黑",
-                "district": "EAST-HILL",
-                "contact": {"name": "王", "phone": "13800138000"},
-            },
-        )
-    ticket = submission.ticket
-    with transaction():
-        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
-        routing.accept(people.env, part_of(ticket, "ENV").id)
-        deadlines.pause(people.env, ticket.id, "waiting_citizen", ASK)
+    submission = waiting_without_account(people)
     login(people.env)  # staff may not answer; there is no sending account to sign in with
     page = client.get(f"/track/{submission.tracking_code}").get_data(as_text=True)
     who = page[page.index('id="information-who"') :]

@@ -374,9 +374,8 @@ def test_an_answer_sent_twice_is_refused_the_second_time(client, joint_ticket, p
     assert results(joint_ticket) == [(1, "reopened")]
 
 
-def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticket, people, submit, english, login):
-    """Merged into a resolved master, "not solved" reopens that master; once the master is closed, the
-    answer is still taken but reopens nothing, and the form says so."""
+def follower_of_resolved(joint_ticket, people, submit, login) -> str:
+    """A request merged into the joint ticket, which is then resolved; its sender signed in. Its code."""
     from participation.routing import services as routing
 
     follower = submit("工地半夜还在施工，噪音吵得睡不着")
@@ -384,7 +383,13 @@ def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticke
         routing.merge(people.coordinator, follower.id, joint_ticket.id)
     resolve_joint(joint_ticket, people)
     login(people.citizen)
-    code = follower.submission.tracking_code
+    return follower.submission.tracking_code
+
+
+def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticket, people, submit, english, login):
+    """Merged into a resolved master, "not solved" reopens that master; once the master is closed, the
+    answer is still taken but reopens nothing, and the form says so."""
+    code = follower_of_resolved(joint_ticket, people, submit, login)
     page = client.get(f"/track/{code}").get_data(as_text=True)
     assert "the request is reopened" in page and 'id="callback-recorded-only"' not in page
     with transaction():
@@ -400,14 +405,7 @@ def test_a_followers_form_promises_only_what_its_answer_does(client, joint_ticke
 def test_a_followers_not_solved_on_the_tracking_page_reopens_its_master(
     client, joint_ticket, people, submit, english, login
 ):
-    from participation.routing import services as routing
-
-    follower = submit("工地半夜还在施工，噪音吵得睡不着")
-    with transaction():
-        routing.merge(people.coordinator, follower.id, joint_ticket.id)
-    resolve_joint(joint_ticket, people)
-    login(people.citizen)
-    code = follower.submission.tracking_code
+    code = follower_of_resolved(joint_ticket, people, submit, login)
     assert client.post(f"/track/{code}/callback", data={"q_solved": "2", "q_satisfaction": "2"}).status_code == 302
     db.session.refresh(joint_ticket)
     assert joint_ticket.status == TicketStatus.REOPENED and results(joint_ticket) == [(1, "reopened")]
