@@ -11,6 +11,7 @@ from participation.catalog import services as catalog
 from participation.core.errors import DomainError
 from participation.core.permissions import can
 from participation.core.uow import transaction
+from participation.deadlines import services as deadlines
 from participation.extensions import limiter
 from participation.intake import services, uploads
 from participation.intake.models import Kind
@@ -108,6 +109,12 @@ def may_add_information(code: str) -> bool:
     except DomainError:
         return False
     return can(current_user, "intake.submission.add_information", submission)
+
+
+@bp.app_template_global("waiting_for_sender")
+def waiting_for_sender(ticket) -> bool:
+    """Whether the departments wait for this request's sender ("my requests" says so beside it)."""
+    return deadlines.waiting_for_citizen(ticket) is not None
 
 
 @bp.app_template_global("information_refusal")

@@ -47,8 +47,8 @@
     }
   }
 
-  /* "My requests" fetches its table again when a request it does not list yet appears; a withdrawal
-     reason being typed is not wiped: the new row waits for the next change. */
+  /* "My requests" fetches its table again when one of its requests changes or a request it does not list
+     yet appears; a withdrawal reason being typed is not wiped: the change waits for the next one. */
   function addMine(table) {
     if (unsent(table)) return;
     fetch(window.location.pathname + "?partial=1", { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
@@ -79,6 +79,8 @@
         return;
       }
       setStatus(msg.code, msg.status);
+      // The list also says which requests wait for an answer from their sender: fetched again as a whole.
+      if (live.dataset.live === "mine" && table) addMine(table);
     });
   }
 

@@ -48,6 +48,11 @@ def test_the_sender_sees_what_is_asked_answers_with_a_photo_and_the_clocks_run_a
     waiting = citizen.locator("#waiting")
     expect(waiting).to_have_count(0)
     citizen.evaluate("window.__marker = 1")
+    mine = citizen.context.new_page()  # and on "my requests", in another tab
+    mine.goto(f"{base}/my")
+    expect(mine.locator("body")).to_have_attribute("data-live", "connected")
+    mine_row = mine.locator(f'#my-requests tr[data-code="{code}"]')
+    expect(mine_row.locator(".badge.waiting")).to_have_count(0)
 
     # The lead department pauses the clocks, waiting for the citizen, through the workspace form.
     staff = new_context(locale="en-US").new_page()
@@ -68,6 +73,7 @@ def test_the_sender_sees_what_is_asked_answers_with_a_photo_and_the_clocks_run_a
     expect(waiting.locator("h2")).to_have_text("The departments are waiting for you")
     expect(waiting.locator(".quote")).to_have_text(ASK)
     assert citizen.evaluate("window.__marker") == 1, "the tracking page was reloaded"
+    expect(mine_row.locator(".badge.waiting")).to_be_visible(timeout=SLOW_MS)  # "my requests" says so too
 
     # The sender answers there, with text and a photo.
     waiting.locator('textarea[name="information"]').fill(ANSWER)
@@ -76,6 +82,7 @@ def test_the_sender_sees_what_is_asked_answers_with_a_photo_and_the_clocks_run_a
     expect(citizen.locator(".flash-info")).to_contain_text("The departments have your information")
     expect(citizen.locator("#waiting")).to_have_count(0)
     expect(citizen.locator('#timeline li[data-type="citizen.information"]')).to_have_count(1)
+    expect(mine_row.locator(".badge.waiting")).to_have_count(0, timeout=SLOW_MS)
 
     # The workspace follows without a reload: the answer in the timeline, the clocks running again.
     answer = staff.locator("#staff-timeline li", has_text=ANSWER)

@@ -58,6 +58,8 @@ def test_the_sender_is_told_and_sees_what_is_asked(db, client, login, english, w
     login(people.citizen)
     page = client.get(f"/track/{code}").get_data(as_text=True)
     assert "The departments are waiting for you" in page and ASK in page and 'name="information"' in page
+    mine = client.get("/my").get_data(as_text=True)  # "my requests" says which one waits for them
+    assert f'href="/track/{code}#waiting"' in mine and "The departments are waiting for your answer" in mine
 
 
 def test_the_sender_answers_and_the_clocks_run_again(db, client, login, english, waiting, people):
