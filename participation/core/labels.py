@@ -109,7 +109,9 @@ UNHAPPY_AGAIN = "The citizen was not satisfied again; the coordination centre su
 UNSOLVED = "The citizen reported that the problem is not solved."
 UNSOLVED_AGAIN = "The citizen reported again that the problem is not solved; the coordination centre supervises."
 CITIZEN_ANSWERED = "The sender gave the information asked for."
+PAUSE_ENDED_WITH_TICKET = "The pause ended as the ticket left the open states."
 _SYSTEM_TEXT = {
+    PAUSE_ENDED_WITH_TICKET: _l("The pause ended as the ticket left the open states."),
     UNSOLVED: _l("The citizen reported that the problem is not solved."),
     UNSOLVED_AGAIN: _l(
         "The citizen reported again that the problem is not solved; the coordination centre supervises."

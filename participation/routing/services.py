@@ -16,12 +16,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from participation.catalog.models import Category, Department, District
 from participation.core.audit import audit
 from participation.core.errors import Conflict, DomainError, NotAuthenticated, NotFound, ValidationFailed
-from participation.core.labels import name_list, status_label
+from participation.core.labels import PAUSE_ENDED_WITH_TICKET, name_list, status_label
 from participation.core.models import utcnow
 from participation.core.permissions import SYSTEM, authorize, can, is_authenticated
 from participation.core.validation import record_id, small_int, visible
 from participation.extensions import db
 from participation.routing.models import (
+    OPEN_STATUSES,
     Dispute,
     DisputeKind,
     DisputeStatus,
@@ -115,9 +116,14 @@ def open_ticket(submission: Any, actor: Any = None) -> Ticket:
 def change_status(
     ticket: Ticket, status: str, actor: Any = None, *, public: bool = True, **payload: Any
 ) -> TicketEvent:
-    """Move the ticket (the model refuses illegal moves) and record it."""
+    """Move the ticket (the model refuses illegal moves) and record it. A pause running when the ticket
+    leaves the open states ends with it: a reopened ticket starts with its clocks running, and waits for
+    nobody."""
     new = TicketStatus(status)
     old = ticket.move_to(new)
+    if new not in OPEN_STATUSES and ticket.paused_since is not None:
+        ticket.paused_since = None
+        record(ticket, "clock.resumed", None, reason=PAUSE_ENDED_WITH_TICKET, automatic=True)
     return record(ticket, f"status.{new.value}", actor, old=old.value, new=new.value, public=public, **payload)
 
 

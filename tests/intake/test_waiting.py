@@ -250,3 +250,19 @@ def test_who_answers_is_said_as_it_is_for_the_request(db, client, login, english
     who = page[page.index('id="information-who"') :]
     who = who[: who.index("</p>")]
     assert "sent without an account" in who and "/login" not in who
+
+
+def test_a_pause_ends_when_the_ticket_is_resolved_and_a_reopening_starts_with_running_clocks(db, waiting, people):
+    with transaction():
+        routing.waive(people.coordinator, part_of(waiting, "URBAN").id, "不需要协办")
+        routing.resolve(people.env, waiting.id, "已处理")
+    db.session.refresh(waiting)
+    assert waiting.paused_since is None
+    assert [e.type for e in waiting.events][-2:] == ["clock.resumed", "status.resolved"]
+    with transaction():
+        routing.reopen(people.coordinator, waiting.id, "市民反映仍有问题")
+    db.session.refresh(waiting)
+    assert deadlines.waiting_for_citizen(waiting) is None
+    assert "waiting" not in intake.public_view(waiting.submission.tracking_code)
+    resolve = [c for c in deadlines.clocks_of(waiting) if c.kind.value == "resolve" and c.cycle == 2]
+    assert resolve and resolve[0].state.value == "running"
