@@ -44,11 +44,16 @@ def _withdraw(actor, submission):
     return actor is not None and submission.user_id == actor.id
 
 
-@rule("intake.submission.add_information")
-def _add_information(actor, submission):
-    """What the departments ask of a sender is given by that sender: the sending account (or its
-    enterprise), signed in; for a request sent without an account, whoever holds its code, or the
-    coordination centre taking it down on the phone. Other staff do not answer for the sender."""
+# Who may answer, signed in, for a request sent without an account: the public's own accounts (whoever
+# holds the code is its sender), and the coordinators, who take answers down on the phone.
+PUBLIC_ROLES = frozenset({Role.CITIZEN, Role.ENTERPRISE})
+
+
+def speaks_for_sender(actor, submission) -> bool:
+    """Who answers for a request's sender (what the departments ask, the callback): the sending account (or
+    a member of its enterprise), signed in; for a request sent without an account, whoever holds its code,
+    signed out or with a citizen's or enterprise's account, and the coordinators; never the departments on
+    the ticket (a coordinator among their staff included), moderators, researchers or administrators."""
     if owns(actor, submission):
         return True
     if submission.user_id is not None or submission.organisation_id is not None:
@@ -56,7 +61,11 @@ def _add_information(actor, submission):
     if actor is None or not getattr(actor, "is_authenticated", False):
         return True
     if judged_on(actor, getattr(submission, "ticket", None)):
-        return False  # staff of a department on the ticket do not answer for its sender, coordinators or not
-    return actor.has_role(Role.COORDINATOR) or not actor.has_role(
-        Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN, Role.MODERATOR, Role.RESEARCHER, Role.ADMIN
-    )
+        return False
+    return actor.has_role(Role.COORDINATOR) or actor.roles <= PUBLIC_ROLES
+
+
+@rule("intake.submission.add_information")
+def _add_information(actor, submission):
+    """What the departments ask of a sender is given by that sender (see `speaks_for_sender`)."""
+    return speaks_for_sender(actor, submission)
