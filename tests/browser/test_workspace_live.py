@@ -10,13 +10,19 @@ from tests.browser.conftest import log_in
 pytestmark = pytest.mark.browser
 
 
+def open_ticket(new_context, base: str, person, ticket_id: int):
+    """A page of its own, signed in as `person`, on the ticket's workspace, following it live."""
+    page = new_context().new_page()
+    log_in(page, base, person)
+    page.goto(f"{base}/tickets/{ticket_id}")
+    expect(page.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    return page
+
+
 def test_a_live_change_keeps_a_draft_and_says_the_page_changed(joint_ticket, people, live_server, new_context):
     ticket_id = joint_ticket.id
     base = live_server()
-    lead = new_context().new_page()
-    log_in(lead, base, people.env)
-    lead.goto(f"{base}/tickets/{ticket_id}")
-    expect(lead.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    lead = open_ticket(new_context, base, people.env, ticket_id)
     draft = lead.locator('textarea[name="reply"]')
     draft.fill("已协调城管夜间巡查，工地承诺22点后停工。")
     lead.locator("h1").click()  # the cursor leaves the field: the draft is still unsent
@@ -62,10 +68,7 @@ def test_a_department_given_back_after_a_refused_lead_swap_is_kept_from_refreshe
 ):
     ticket_id = joint_ticket.id
     base = live_server()
-    coordinator = new_context().new_page()
-    log_in(coordinator, base, people.coordinator)
-    coordinator.goto(f"{base}/tickets/{ticket_id}")
-    expect(coordinator.locator('[data-live-region][data-connected="1"]')).to_have_count(1)
+    coordinator = open_ticket(new_context, base, people.coordinator, ticket_id)
     swap = coordinator.locator('form:has(input[name="action"][value="lead"])')
     swap.locator('select[name="department"]').select_option("TRANSPORT")
     swap.locator('input[name="reason"]').fill("  ")  # refused: no reason
