@@ -36,6 +36,7 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by a worker
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry
+    WITHDRAWN = "withdrawn"  # no longer true before it left (what it asked is no longer asked)
 
 
 class OutboxMessage(db.Model):

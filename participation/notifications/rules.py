@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from participation.accounts.models import User
 from participation.extensions import db
@@ -281,6 +282,19 @@ def _citizen_information(event: TicketEvent) -> None:
     )
 
 
+def _pause_over(event: TicketEvent) -> None:
+    """The clocks run again: what a waiting pause asked of the sender is no longer asked, whoever ended
+    it (the sender's answer, a department, the cap, the ticket leaving the open states). The notice that
+    asked is settled, and an e-mail of it still held back by quiet hours is not sent."""
+    paused = db.session.scalar(
+        select(func.max(TicketEvent.id)).where(
+            TicketEvent.ticket_id == event.ticket_id, TicketEvent.type == "clock.paused", TicketEvent.id < event.id
+        )
+    )
+    if paused is not None:
+        services.withdraw(f"ev{paused}:ticket_update")
+
+
 def _merged(event: TicketEvent) -> None:
     tell_submitter(event.ticket, "ticket_merged", f"ev{event.id}:ticket_merged")
 
@@ -294,6 +308,7 @@ HANDLERS = {
     "status.reopened": _reopened,
     "callback.escalated": _callback_escalated,
     "citizen.information": _citizen_information,
+    "clock.resumed": _pause_over,
     "part.return_requested": _dispute_opened,
     "dispute.opened": _dispute_opened,
     "dispute.upheld": _dispute_ruled,

@@ -393,6 +393,30 @@ def _announce_count(user_id: int) -> None:
     emit_now("notifications.unread", {"unread": unread}, user_room(user_id), NAMESPACE)
 
 
+def withdraw(dedupe: str) -> None:
+    """What the notices written under `dedupe` asked of their readers is no longer asked: the unread ones
+    are marked read (the badge goes down, live) and their e-mails not yet sent are not sent."""
+    now = clock()
+    readers = db.session.scalars(
+        update(Notification)
+        .where(Notification.dedupe_key.startswith(f"{dedupe}:", autoescape=True), Notification.read_at.is_(None))
+        .values(read_at=now)
+        .returning(Notification.user_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key.startswith(f"{dedupe}:", autoescape=True),
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.WITHDRAWN)
+        .execution_options(synchronize_session=False)
+    )
+    for user_id in sorted(set(readers)):
+        after_commit(_announce_count, user_id)
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 

@@ -266,3 +266,51 @@ def test_a_pause_ends_when_the_ticket_is_resolved_and_a_reopening_starts_with_ru
     assert "waiting" not in intake.public_view(waiting.submission.tracking_code)
     resolve = [c for c in deadlines.clocks_of(waiting) if c.kind.value == "resolve" and c.cycle == 2]
     assert resolve and resolve[0].state.value == "running"
+
+
+def waiting_notices(db, user) -> list[Notification]:
+    rows = db.session.scalars(
+        select(Notification).where(Notification.user_id == user.id, Notification.kind == "ticket_update")
+    )
+    return [n for n in rows if n.params.get("variant") == "waiting"]
+
+
+def test_a_notice_asking_for_information_is_settled_when_the_clocks_run_again(db, waiting, people):
+    """Resumed by the department (the sender answered by phone): the notice asks for nothing any more."""
+    from participation.notifications import services as notices
+
+    [asked] = waiting_notices(db, people.citizen)
+    assert asked.read_at is None
+    with transaction():
+        routing.reply_public(people.env, waiting.id, "我们正在核实现场情况")  # another notice, left unread
+    before = notices.unread_count(people.citizen)
+    with transaction():
+        deadlines.resume(people.env, waiting.id, "市民电话补充了情况")
+    db.session.expire_all()
+    [asked] = waiting_notices(db, people.citizen)
+    assert asked.read_at is not None
+    assert notices.unread_count(people.citizen) == before - 1  # nothing else of theirs is marked read
+
+
+@pytest.mark.parametrize("ends", ["answer", "withdraw"])
+def test_an_email_held_back_by_quiet_hours_is_not_sent_once_nothing_is_asked(db, joint_ticket, people, ends):
+    from participation.notifications.models import NotificationSettings, OutboxMessage
+
+    db.session.add(NotificationSettings(user_id=people.citizen.id, quiet_start="00:00", quiet_end="23:59"))
+    db.session.commit()
+    with transaction():
+        routing.accept(people.env, part_of(joint_ticket, "ENV").id)
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", ASK)
+    [paused] = [e for e in joint_ticket.events if e.type == "clock.paused"]
+    key = f"ev{paused.id}:ticket_update:{people.citizen.id}"
+    held = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
+    assert held.status.value == "pending"
+    code = joint_ticket.submission.tracking_code
+    with transaction():
+        if ends == "answer":
+            intake.add_information(people.citizen, code, "The photo is on its way.")
+        else:
+            routing.withdraw(joint_ticket, people.citizen, "solved myself")
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, held.id).status.value == "withdrawn"
+    assert all(n.read_at is not None for n in waiting_notices(db, people.citizen))
