@@ -203,3 +203,59 @@ def test_a_reopening_stored_in_chinese_before_is_read_in_english(client, joint_t
         with force_locale("en"):
             assert system_text("市民对办理结果不满意。") == "The citizen was not satisfied with the resolution."
             assert system_text("工地还在施工") == "工地还在施工"  # a person's own words stay as they are
+
+
+@pytest.mark.parametrize("masters_answer", [{"solved": 2, "satisfaction": 3}, {"solved": 1, "satisfaction": 1}])
+def test_the_masters_sender_and_a_follower_answer_at_the_same_moment(app, joint_ticket, people, submit, masters_answer):
+    """Both answers change the master (reopen, or close and reopen): exactly one is taken, the other is
+    refused as a whole (its answer is not half stored), and the master is reopened at most once."""
+    import threading
+
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs two real connections with row locks (PostgreSQL)")
+    follower = merged_follower(joint_ticket, people, submit)
+    resolve_joint(joint_ticket, people)
+    master_id = joint_ticket.id
+    answers = {
+        joint_ticket.submission.tracking_code: masters_answer,
+        follower.submission.tracking_code: {"solved": 2, "satisfaction": 3},
+    }
+    both_loaded = threading.Barrier(2, timeout=20)
+    outcomes: dict[str, str] = {}
+
+    def send(code: str) -> None:
+        from participation.routing.models import Ticket
+
+        with app.app_context():  # its own session and its own connection
+            try:
+                with transaction():
+                    assert db.session.get(Ticket, master_id).status == TicketStatus.RESOLVED
+                    both_loaded.wait()
+                    callbacks.answer_by_tracking_code(None, code, answers[code])
+                outcomes[code] = "taken"
+            except (Conflict, StaleDataError):
+                outcomes[code] = "refused"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=send, args=(code,)) for code in answers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes.values()) == ["refused", "taken"]
+    db.session.expire_all()
+    master = db.session.get(type(joint_ticket), master_id)
+    results = callbacks.results_of(master)
+    assert len(results) == 1  # the refused answer left nothing behind
+    assert [e.type for e in master.events].count("status.reopened") <= 1 and master.reopen_count <= 1
+    assert master.escalation_level == 0
+    taken = next(code for code, outcome in outcomes.items() if outcome == "taken")
+    answered = db.session.scalars(select(Invitation.ticket_id).where(Invitation.used_at.is_not(None))).all()
+    assert answered == [master_id if taken == joint_ticket.submission.tracking_code else follower.id]
+    if results[0].outcome == "reopened":
+        assert master.status == TicketStatus.REOPENED
+    else:
+        assert results[0].outcome == "closed" and master.status == TicketStatus.CLOSED
