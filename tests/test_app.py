@@ -232,3 +232,30 @@ def test_deferrable_tasks_are_tasks_that_exist(app):
     route = celery.amqp.router.route({}, "notifications.deliver")
     assert route["priority"] == PRIORITY_DEFERRABLE
     assert "priority" not in celery.amqp.router.route({}, "intake.analyse_submission")
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "referrer", "expected"),
+    [
+        ("/login", "POST", None, "/login"),  # the address has a page of its own
+        ("/submit?kind=complaint", "POST", None, "/submit?kind=complaint"),
+        ("/proposals/7/comments", "POST", None, "/proposals/7/comments"),  # whose reading leads to the proposal
+        ("/my/HC-1/withdraw", "POST", "http://localhost/my?page=2", "/my?page=2"),  # where it was sent from
+        ("/my/HC-1/withdraw", "POST", None, None),  # no page of its own, and not known where it came from
+        ("/my/HC-1/withdraw", "POST", "http://elsewhere.example/my", None),
+        ("/login", "GET", None, None),  # only a page answering a form is reloaded elsewhere
+    ],
+)
+def test_where_a_reload_of_a_page_answering_a_form_goes(app, path, method, referrer, expected):
+    from participation.core.templating import reload_url
+
+    headers = {"Referer": referrer} if referrer else {}
+    with app.test_request_context(path, method=method, headers=headers, base_url="http://localhost"):
+        assert reload_url() == expected
+
+
+def test_a_refused_form_tells_the_browser_where_a_reload_goes(client, db):
+    page = client.post("/login", data={"login": "nobody@example.org", "password": "wrong"})
+    assert page.status_code in (401, 422)
+    assert '<meta name="reload-url" content="/login">' in page.get_data(as_text=True)
+    assert 'name="reload-url"' not in client.get("/login").get_data(as_text=True)

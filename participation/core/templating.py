@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, current_app, request
 from flask_babel import format_datetime
 from flask_login import current_user
 
@@ -56,10 +57,35 @@ def register_template_helpers(app: Flask) -> None:
             "clock_state_label": clock_state_label,
             "late_label": late_label,
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
+            "reload_url": reload_url,
         }
 
     app.jinja_env.filters["dt"] = dt
     app.jinja_env.filters["age"] = age
+
+
+def reload_url() -> str | None:
+    """Where reloading a page that answers a form (a refused one, with its messages) should go: the same
+    address read again when it has a page of its own, else the page the form was sent from; None when
+    neither is known. static/js/app.js puts it in the browser's history, so a reload reads the page
+    instead of asking to send the form again."""
+    if request.method != "POST":
+        return None
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(request.path, method="GET")
+        return request.full_path.rstrip("?")
+    except RequestRedirect as redirect:
+        return urlsplit(redirect.new_url).path
+    except HTTPException:
+        pass
+    sent_from = urlsplit(request.referrer or "")
+    if sent_from.netloc == request.host and sent_from.path:
+        return sent_from.path + (f"?{sent_from.query}" if sent_from.query else "")
+    return None
 
 
 def dt(value: datetime | str | None) -> str:

@@ -2,6 +2,19 @@
 (function () {
   "use strict";
 
+  // A page that answers a form (a refused one shows what was sent, with its messages): a reload reads
+  // the page again instead of asking to send the form a second time. Forms that post to the address
+  // they are on keep posting there.
+  (function settleReload() {
+    var meta = document.querySelector('meta[name="reload-url"]');
+    if (!meta || !window.history || !window.history.replaceState) { return; }
+    var here = window.location.href;
+    document.querySelectorAll("form").forEach(function (form) {
+      if (form.method === "post" && !form.getAttribute("action")) { form.setAttribute("action", here); }
+    });
+    window.history.replaceState(window.history.state, "", meta.content);
+  })();
+
   function labels() {
     var node = document.getElementById("status-labels");
     return node ? JSON.parse(node.textContent) : {};
