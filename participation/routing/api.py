@@ -55,12 +55,16 @@ def suggest():
 
 @bp.get("/tickets")
 def list_tickets():
-    """A department's inbox (`department=CODE`, filters as on the page), or a coordinator's queue (`queue=triage`)."""
+    """A department's inbox (`department=CODE`, filters as on the page), a coordinator's queue (`queue=triage`),
+    or a search (`q=` a tracking code, #number or words; `state=open|settled`), as on the "find a ticket" page."""
     from participation.catalog.models import Department
     from participation.catalog.services import by_code
 
     if not is_authenticated(current_user):
         raise NotAuthenticated()  # asked first: a signed-out caller has no inbox to name
+    if "q" in request.args:
+        found = services.find_tickets(current_user, request.args.get("q"), request.args.get("state"))
+        return jsonify({"tickets": [ticket_json(t, current_user) for t in found]})
     queue = request.args.get("queue")
     if queue not in (None, "", "triage", "disputes"):
         raise ValidationFailed(fields={"queue": [_("Give triage or disputes, or leave it out for an inbox.")]})

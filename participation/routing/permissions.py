@@ -49,6 +49,17 @@ def _suggest(actor, _obj):
     return True  # harmless, and rate-limited; the request form may use it
 
 
+@rule("routing.ticket.search")
+def _search(actor, _obj):
+    """Searching tickets at all: coordinators (every ticket) and department staff (their departments'
+    tickets: routing.services.find_tickets applies routing.ticket.view's rule in its query)."""
+    return is_coordinator(actor) or (
+        actor is not None
+        and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN)
+        and bool(actor.department_ids)
+    )
+
+
 @rule("routing.triage.view")
 def _triage(actor, _obj):
     return is_coordinator(actor)

@@ -805,6 +805,70 @@ def inbox(
 
 _CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}
 
+SEARCH_MAX = 200  # characters of a search
+SEARCH_WORDS = 6  # words of a search that must all be found
+SEARCH_STATES = ("", "open", "settled")
+
+
+def find_tickets(actor: Any, query: str | None, state: str | None = None, limit: int = 50) -> list[Ticket]:
+    """The tickets the actor may open that match what they typed, newest first: a tracking code (typed
+    as a person would: see intake's normal_code), a ticket number (#123, or the digits alone, which also
+    match as words), or words that must all be in the request's title or text. Coordinators search
+    every ticket; department staff the tickets their departments are on, settled ones included, which
+    the inbox no longer lists. `state`: "open", "settled" or all."""
+    import re
+
+    from participation.intake.models import Submission
+    from participation.intake.services import CODE_LENGTH, normal_code
+
+    authorize(actor, "routing.ticket.search")
+    query = (query or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not query:
+        errors["q"] = [_("Type a tracking code, a ticket number or words from the request.")]
+    elif len(query) > SEARCH_MAX:
+        errors["q"] = [_("At most %(n)s characters.", n=SEARCH_MAX)]
+    state = state or ""
+    if state not in SEARCH_STATES:
+        errors["state"] = [_("Choose open, settled or all.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    stmt = select(Ticket).join(Submission, Submission.id == Ticket.submission_id)
+    number = re.fullmatch(r"[#＃]\s*(\d{1,9})|(\d{1,9})", query)
+    code = normal_code(query)
+    if number and number.group(1):
+        stmt = stmt.where(Ticket.id == int(number.group(1)))
+    elif re.fullmatch(rf"HC-[A-Z0-9]{{{CODE_LENGTH}}}", code):
+        stmt = stmt.where(Submission.tracking_code == code)
+    else:
+        words = query.split()[:SEARCH_WORDS]
+        found = [
+            Submission.title.icontains(w, autoescape=True) | Submission.text.icontains(w, autoescape=True)
+            for w in words
+        ]
+        matched = found[0]
+        for condition in found[1:]:
+            matched = matched & condition
+        if number:  # digits alone: the ticket of that number, or requests that mention them
+            matched = matched | (Ticket.id == int(number.group(2)))
+        stmt = stmt.where(matched)
+    if state == "open":
+        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
+    elif state == "settled":
+        stmt = stmt.where(Ticket.status.not_in(OPEN_STATUSES))
+    if not can(actor, "routing.coordinate"):
+        # As the rule routing.ticket.view has it: a part of one of the actor's departments that has not left.
+        stmt = stmt.where(
+            select(TicketPart.id)
+            .where(
+                TicketPart.ticket_id == Ticket.id,
+                TicketPart.department_id.in_(sorted(actor.department_ids)),
+                TicketPart.departed.is_(False),
+            )
+            .exists()
+        )
+    return list(db.session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
+
 
 def triage_queue(actor: Any, limit: int | None = None) -> list[Ticket]:
     """Tickets waiting in triage, oldest first (the first `limit` of them when given)."""

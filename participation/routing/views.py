@@ -74,6 +74,25 @@ def inbox():
     return render_template("routing/inbox.html", **context)
 
 
+@bp.get("/tickets")
+@login_required
+def find():
+    """Find a ticket by tracking code, number or words: coordinators every ticket, staff their departments'
+    (settled ones too, which the inbox no longer lists)."""
+    query, state = request.args.get("q", ""), request.args.get("state", "")
+    tickets, errors, status = [], {}, 200
+    if query or state or "q" in request.args:
+        try:
+            tickets = services.find_tickets(current_user, query, state)
+        except ValidationFailed as error:
+            errors, status = _errors(error), 422
+    else:
+        from participation.core.permissions import authorize
+
+        authorize(current_user, "routing.ticket.search")
+    return render_template("routing/find.html", tickets=tickets, query=query, state=state, errors=errors), status
+
+
 @bp.post("/inbox/accept")
 @login_required
 def bulk_accept():
