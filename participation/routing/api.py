@@ -97,6 +97,7 @@ def list_tickets():
         category=request.args.get("category") or None,
         district=request.args.get("district") or None,
         older_than_days=services.age_days(age),
+        sort=request.args.get("sort") or None,
     )
     return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
 

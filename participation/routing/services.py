@@ -762,9 +762,11 @@ def inbox(
     district: str | None = None,
     older_than_days: int | None = None,
     include_closed: bool = False,
+    sort: str | None = None,
     limit: int = 200,
 ) -> list[TicketPart]:
-    """The department's parts, newest first, filtered."""
+    """The department's parts, filtered; newest first, or (`sort`) the nearest running deadline first
+    ("deadline", the parts without one last) or the oldest first ("oldest")."""
     from datetime import timedelta
 
     department = db.session.get(Department, department_id)
@@ -800,7 +802,45 @@ def inbox(
         if not 0 <= older_than_days <= AGE_MAX_DAYS:
             raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
-    return list(db.session.scalars(stmt.order_by(TicketPart.id.desc()).limit(limit)).unique())
+    if sort not in INBOX_SORTS:
+        raise ValidationFailed(fields={"sort": [_("Sort by newest, oldest or nearest deadline.")]})
+    if sort == "deadline":
+        nearest = _nearest_deadline()
+        order = [nearest.is_(None), nearest, TicketPart.id]
+    elif sort == "oldest":
+        order = [TicketPart.id]
+    else:
+        order = [TicketPart.id.desc()]
+    return list(db.session.scalars(stmt.order_by(*order).limit(limit)).unique())
+
+
+INBOX_SORTS = (None, "", "newest", "oldest", "deadline")
+
+
+def _nearest_deadline():
+    """The part's nearest running deadline, as the inbox shows it (deadlines.open_clocks_by_part): its
+    sign-for or contribution clock, and for the lead's part the ticket's first-contact and resolution
+    clocks. A paused clock has no deadline to meet while it waits."""
+    from sqlalchemy import and_, or_
+
+    from participation.deadlines.models import ClockState, SlaClock
+
+    return (
+        select(func.min(func.coalesce(SlaClock.interim_due_at, SlaClock.due_at)))
+        .where(
+            SlaClock.state == ClockState.RUNNING,
+            or_(
+                SlaClock.part_id == TicketPart.id,
+                and_(
+                    SlaClock.part_id.is_(None),
+                    SlaClock.ticket_id == TicketPart.ticket_id,
+                    TicketPart.department_id == Ticket.lead_department_id,
+                ),
+            ),
+        )
+        .correlate(TicketPart, Ticket)
+        .scalar_subquery()
+    )
 
 
 _CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}

@@ -44,7 +44,7 @@ def inbox():
     department = db.session.get(Department, department_id)
     if department is None:
         raise NotFound()
-    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age")}
+    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort")}
     errors: dict = {}
     try:
         parts = services.inbox(
@@ -55,6 +55,7 @@ def inbox():
             category=filters["category"] or None,
             district=filters["district"] or None,
             older_than_days=services.age_days(filters["age"]),
+            sort=filters["sort"] or None,
         )
     except ValidationFailed as error:
         parts, errors = [], _errors(error)
