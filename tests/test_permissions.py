@@ -36,7 +36,7 @@ MATRIX: dict[str, set[str | None]] = {
     "routing.ticket.reopen": {"coordinator"},
     "routing.ticket.view": {"coordinator"},
     "routing.ticket.find": {"coordinator"},
-    "routing.ticket.search": {"coordinator"},  # and staff of a department (tests/routing/test_find.py)
+    "routing.staff": {"coordinator"},  # and staff of a department (tests/routing/test_find.py)
     "routing.ticket.code": {"coordinator"},
     "routing.ticket.note": {"coordinator"},
     "routing.ticket.invite": {"coordinator"},

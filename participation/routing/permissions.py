@@ -49,10 +49,11 @@ def _suggest(actor, _obj):
     return True  # harmless, and rate-limited; the request form may use it
 
 
-@rule("routing.ticket.search")
-def _search(actor, _obj):
-    """Searching tickets at all: coordinators (every ticket) and department staff (their departments'
-    tickets: routing.services.find_tickets applies routing.ticket.view's rule in its query)."""
+@rule("routing.staff")
+def _staff(actor, _obj):
+    """Working on tickets at all (the work overview, finding a ticket): coordinators, and staff of a
+    department (finding tickets, routing.services.find_tickets applies routing.ticket.view's rule in
+    its query; each department's counts are checked with routing.inbox)."""
     return is_coordinator(actor) or (
         actor is not None
         and actor.has_role(Role.DEPARTMENT_STAFF, Role.DEPARTMENT_ADMIN)

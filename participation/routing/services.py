@@ -816,6 +816,95 @@ def inbox(
 
 INBOX_SORTS = (None, "", "newest", "oldest", "deadline")
 
+DUE_SOON_HOURS = 24  # "due soon" on the work overview: a running deadline within this many hours
+
+
+def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[str, int]:
+    """What waits for a department, as counts (the work overview): parts to sign for, parts in hand,
+    return or transfer requests awaiting the coordinator's ruling, parts past or near their nearest
+    running deadline, and the lead's tickets paused while waiting for their sender."""
+    from datetime import timedelta
+
+    from sqlalchemy import case
+
+    department = db.session.get(Department, department_id)
+    if department is None:
+        raise NotFound()
+    authorize(actor, "routing.inbox", department)
+    at = at or utcnow()
+    nearest = _nearest_deadline()
+    status = TicketPart.status
+    active = status.in_([PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED])
+    # A finished co part has nothing left to do; a lead part stays in hand until the ticket is resolved.
+    lead_done_open = (TicketPart.role == PartRole.LEAD) & (status == PartStatus.DONE)
+    in_work = active | lead_done_open
+
+    def count(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
+        select(
+            count(status == PartStatus.PENDING),
+            count(status == PartStatus.ACCEPTED),
+            count(status == PartStatus.RETURN_REQUESTED),
+            count(in_work & (nearest < at)),
+            count(in_work & (nearest >= at) & (nearest < at + timedelta(hours=DUE_SOON_HOURS))),
+            count(
+                (TicketPart.role == PartRole.LEAD) & in_work & Ticket.paused_since.is_not(None) & _paused_for_sender()
+            ),
+        )
+        .select_from(TicketPart)
+        .join(Ticket, Ticket.id == TicketPart.ticket_id)
+        .where(
+            TicketPart.department_id == department_id,
+            TicketPart.status != PartStatus.ENDED,
+            Ticket.status.in_(OPEN_STATUSES),
+        )
+    ).one()
+    keys = ("to_sign", "in_hand", "returns", "overdue", "due_soon", "waiting_for_sender")
+    return dict(zip(keys, (int(v or 0) for v in row), strict=True))
+
+
+def coordination_workload(actor: Any, at: Any = None) -> dict[str, int]:
+    """What waits for the coordination centre, as counts: tickets in triage, open disputes, and open
+    tickets past a deadline or escalated (the escalation queue's tickets)."""
+    from sqlalchemy import or_
+
+    from participation.deadlines.models import OPEN_CLOCK_STATES, SlaClock
+
+    authorize(actor, "routing.triage.view")
+    at = at or utcnow()
+    late = (
+        select(SlaClock.id)
+        .where(
+            SlaClock.ticket_id == Ticket.id,
+            SlaClock.state.in_(OPEN_CLOCK_STATES),
+            func.coalesce(SlaClock.interim_due_at, SlaClock.due_at) <= at,
+        )
+        .exists()
+    )
+    escalations = db.session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status.in_(OPEN_STATUSES), or_(Ticket.escalation_level > 0, late))
+    )
+    disputes = db.session.scalar(select(func.count()).select_from(Dispute).where(Dispute.status == DisputeStatus.OPEN))
+    return {"triage": triage_waiting(actor), "disputes": disputes or 0, "escalations": escalations or 0}
+
+
+def _paused_for_sender():
+    """The ticket's running pause waits for its sender: its latest pause is the public kind (as
+    deadlines.waiting_for_citizen reads it)."""
+    latest = (
+        select(TicketEvent.public)
+        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.type == "clock.paused")
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return latest.is_(True)
+
 
 def _nearest_deadline():
     """The part's nearest running deadline, as the inbox shows it (deadlines.open_clocks_by_part): its
@@ -861,7 +950,7 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
     from participation.intake.models import Submission
     from participation.intake.services import CODE_LENGTH, normal_code
 
-    authorize(actor, "routing.ticket.search")
+    authorize(actor, "routing.staff")
     query = (query or "").strip()
     errors: dict[str, list[str]] = {}
     if not query:

@@ -75,6 +75,37 @@ def inbox():
     return render_template("routing/inbox.html", **context)
 
 
+@bp.get("/work")
+@login_required
+def work():
+    """The work overview: for each of the person's departments what waits (to sign for, in hand, returns
+    awaiting a ruling, late, due soon, waiting for the sender), and for coordinators the queues; each
+    card updates live and links to the inbox or queue it counts."""
+    from participation.core.permissions import authorize
+
+    authorize(current_user, "routing.staff")  # staff of a department, or coordinators
+    coordinator = can(current_user, "routing.triage.view")
+    partial = request.args.get("partial")
+    if partial == "queue" and coordinator:
+        return render_template("routing/_work_queues.html", queues=services.coordination_workload(current_user))
+    if partial == "department":
+        department = db.session.get(Department, small_int(request.args.get("department")) or 0)
+        if department is None:
+            raise NotFound()
+        counts = services.department_workload(current_user, department.id)
+        return render_template("routing/_work_department.html", department=department, counts=counts)
+    departments = [
+        d for d in (db.session.get(Department, i) for i in sorted(current_user.department_ids)) if d is not None
+    ]
+    cards = [
+        (d, services.department_workload(current_user, d.id))
+        for d in departments
+        if can(current_user, "routing.inbox", d)
+    ]
+    queues = services.coordination_workload(current_user) if coordinator else None
+    return render_template("routing/work.html", cards=cards, queues=queues)
+
+
 @bp.get("/tickets")
 @login_required
 def find():
@@ -90,7 +121,7 @@ def find():
     else:
         from participation.core.permissions import authorize
 
-        authorize(current_user, "routing.ticket.search")
+        authorize(current_user, "routing.staff")
     return render_template("routing/find.html", tickets=tickets, query=query, state=state, errors=errors), status
 
 
