@@ -10,6 +10,7 @@ from participation.accounts import services
 from participation.accounts.models import Role
 from participation.catalog import services as catalog
 from participation.core.errors import DomainError
+from participation.core.permissions import can
 from participation.core.uow import transaction
 from participation.core.validation import small_int
 from participation.core.views import safe_next
@@ -64,7 +65,9 @@ def login():
             return render_template("accounts/login.html", error=_("Wrong log-in or password."), form=request.form), 401
         login_user(user, remember=bool(request.form.get("remember")))
         session["locale"] = user.preferred_locale
-        return redirect(safe_next(request.args.get("next"), url_for("core.index")))
+        # Staff and coordinators start from what waits for them; everyone else from the front page.
+        home = url_for("routing.work") if can(user, "routing.staff") else url_for("core.index")
+        return redirect(safe_next(request.args.get("next"), home))
     return render_template("accounts/login.html", error=None, form={})
 
 

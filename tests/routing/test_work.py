@@ -93,3 +93,14 @@ def test_the_page_updates_live_and_is_for_staff(app, db, client, login, people, 
     client.get("/logout")
     login(people.citizen)
     assert client.get("/work").status_code == 403
+
+
+def test_staff_start_from_the_work_overview_and_citizens_from_the_front_page(db, client, people):
+    from tests.conftest import PASSWORD
+
+    for person, home in ((people.env, "/work"), (people.coordinator, "/work"), (people.citizen, "/")):
+        answer = client.post("/login", data={"login": person.email, "password": PASSWORD})
+        assert answer.status_code == 302 and answer.headers["Location"] == home, person
+        client.post("/logout")
+    answer = client.post("/login?next=/inbox", data={"login": people.env.email, "password": PASSWORD})
+    assert answer.headers["Location"] == "/inbox"  # where they were going, when they were going somewhere
