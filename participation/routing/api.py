@@ -98,6 +98,7 @@ def list_tickets():
         district=request.args.get("district") or None,
         older_than_days=services.age_days(age),
         sort=request.args.get("sort") or None,
+        waiting_for_sender=request.args.get("waiting") in ("1", "true"),
     )
     return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
 

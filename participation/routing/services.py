@@ -763,6 +763,7 @@ def inbox(
     older_than_days: int | None = None,
     include_closed: bool = False,
     sort: str | None = None,
+    waiting_for_sender: bool = False,
     limit: int = 200,
 ) -> list[TicketPart]:
     """The department's parts, filtered; newest first, or (`sort`) the nearest running deadline first
@@ -802,6 +803,8 @@ def inbox(
         if not 0 <= older_than_days <= AGE_MAX_DAYS:
             raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
+    if waiting_for_sender:  # the tickets paused until their sender answers what was asked
+        stmt = stmt.where(Ticket.paused_since.is_not(None), _paused_for_sender())
     if sort not in INBOX_SORTS:
         raise ValidationFailed(fields={"sort": [_("Sort by newest, oldest or nearest deadline.")]})
     if sort == "deadline":

@@ -44,7 +44,7 @@ def inbox():
     department = db.session.get(Department, department_id)
     if department is None:
         raise NotFound()
-    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort")}
+    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort", "waiting")}
     errors: dict = {}
     try:
         parts = services.inbox(
@@ -56,6 +56,7 @@ def inbox():
             district=filters["district"] or None,
             older_than_days=services.age_days(filters["age"]),
             sort=filters["sort"] or None,
+            waiting_for_sender=filters["waiting"] == "1",
         )
     except ValidationFailed as error:
         parts, errors = [], _errors(error)

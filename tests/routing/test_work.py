@@ -47,6 +47,9 @@ def test_a_departments_counts(db, people, submit, joint_ticket):
         "to_sign": 1, "in_hand": 2, "returns": 0, "overdue": 1, "due_soon": 1, "waiting_for_sender": 1
     }  # fmt: skip
     assert services.department_workload(people.urban, urban)["returns"] == 1
+    # The inbox lists the very parts the "waiting for the sender" tile counts.
+    waiting = services.inbox(people.env, env, role="lead", waiting_for_sender=True)
+    assert [p.ticket_id for p in waiting] == [paused.id]
     with pytest.raises(PermissionDenied):
         services.department_workload(people.urban, env)
 
@@ -56,6 +59,7 @@ def test_a_suspension_is_not_waiting_for_the_sender(db, people, joint_ticket):
         services.accept(people.env, part_of(joint_ticket, "ENV").id)
         deadlines.pause(people.coordinator, joint_ticket.id, "suspension", "等待上级批复")
     assert services.department_workload(people.env, dept(people))["waiting_for_sender"] == 0
+    assert services.inbox(people.env, dept(people), waiting_for_sender=True) == []
 
 
 def test_the_coordination_centres_counts(db, people, submit, joint_ticket):
@@ -85,6 +89,7 @@ def test_the_page_updates_live_and_is_for_staff(app, db, client, login, people, 
     assert "ticket.updated" in [e["name"] for e in watcher.get_received("/routing")]
     card = client.get(f"/work?partial=department&department={dept(people)}").get_data(as_text=True)
     assert '<span class="count">1</span><span class="what">To sign for</span>' in card
+    assert "waiting=1" in card and 'name="waiting"' in client.get("/inbox?waiting=1").get_data(as_text=True)
     assert client.get(f"/work?partial=department&department={dept(people, 'urban')}").status_code == 403
     client.get("/logout")
     login(people.coordinator)
