@@ -84,17 +84,18 @@ def list_tickets():
         department_id = ids[0]
     else:
         department_id = department.id
-    age = request.args.get("age")
-    parts = services.inbox(
-        current_user,
-        department_id,
-        status=request.args.get("status") or None,
-        role=request.args.get("role") or None,
-        category=request.args.get("category") or None,
-        district=request.args.get("district") or None,
-        older_than_days=services.age_days(age),
-    )
-    return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
+    chosen = {
+        "status": request.args.get("status") or None,
+        "role": request.args.get("role") or None,
+        "category": request.args.get("category") or None,
+        "district": request.args.get("district") or None,
+        "older_than_days": services.age_days(request.args.get("age")),
+    }
+    limit = current_app.config["INBOX_PAGE_SIZE"]
+    parts = services.inbox(current_user, department_id, limit=limit, **chosen)
+    total = services.inbox_size(current_user, department_id, **chosen) if len(parts) >= limit else len(parts)
+    # `total` counts every part the filters select; `parts` holds the newest `INBOX_PAGE_SIZE` of them.
+    return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts], "total": total})
 
 
 @bp.get("/tickets/<int:ticket_id>")

@@ -752,7 +752,7 @@ def age_days(value: str | None) -> int | None:
     return days
 
 
-def inbox(
+def _inbox_statement(
     actor: Any,
     department_id: int,
     *,
@@ -762,9 +762,8 @@ def inbox(
     district: str | None = None,
     older_than_days: int | None = None,
     include_closed: bool = False,
-    limit: int = 200,
-) -> list[TicketPart]:
-    """The department's parts, newest first, filtered."""
+):
+    """The department's parts that the inbox's filters select (authorised and validated), unordered."""
     from datetime import timedelta
 
     department = db.session.get(Department, department_id)
@@ -800,7 +799,19 @@ def inbox(
         if not 0 <= older_than_days <= AGE_MAX_DAYS:
             raise ValidationFailed(fields={"age": [_("Give a whole number of days from 0 to %(n)s.", n=AGE_MAX_DAYS)]})
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
+    return stmt
+
+
+def inbox(actor: Any, department_id: int, *, limit: int = 200, **filters: Any) -> list[TicketPart]:
+    """The department's parts, newest first, filtered (the first `limit`: `inbox_size` says how many there are)."""
+    stmt = _inbox_statement(actor, department_id, **filters)
     return list(db.session.scalars(stmt.order_by(TicketPart.id.desc()).limit(limit)).unique())
+
+
+def inbox_size(actor: Any, department_id: int, **filters: Any) -> int:
+    """How many parts the inbox's filters select in all, so that a page showing the newest can say so."""
+    ids = _inbox_statement(actor, department_id, **filters).with_only_columns(TicketPart.id).distinct()
+    return db.session.scalar(select(func.count()).select_from(ids.subquery()))
 
 
 _CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}

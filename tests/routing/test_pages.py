@@ -463,3 +463,25 @@ def test_a_labels_colon_is_full_width_in_chinese(client, db, people, joint_ticke
     assert "状态：" in chinese and "状态: " not in chinese
     client.get("/lang/en")
     assert "Status: " in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_an_inbox_longer_than_a_page_says_how_many_there_are(
+    app, client, db, people, submit, login, bearer, monkeypatch
+):
+    monkeypatch.setitem(app.config, "INBOX_PAGE_SIZE", 2)
+    tickets = [submit(f"工地半夜施工，噪音太大，第{n}次反映") for n in range(3)]
+    with transaction():
+        for t in tickets:
+            services.dispatch(people.coordinator, t.id, ["NOISE"], "ENV", [])
+    login(people.env)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert [f'data-ticket="{t.id}"' in page for t in tickets] == [False, True, True]  # newest first
+    assert 'id="inbox-more"' in page and "显示最新的 2 件，共 3 件" in page
+    client.get("/lang/en")
+    partial = client.get("/inbox?partial=1").get_data(as_text=True)
+    assert "Showing the 2 newest of 3" in partial  # the live refresh keeps the note
+    assert 'id="inbox-more"' not in client.get("/inbox?role=co").get_data(as_text=True)  # none hidden
+    body = client.get("/api/v1/tickets?department=ENV", headers=bearer(people.env)).get_json()
+    assert len(body["parts"]) == 2 and body["total"] == 3
+    filtered = client.get("/api/v1/tickets?department=ENV&status=pending", headers=bearer(people.env)).get_json()
+    assert filtered["total"] == 3
