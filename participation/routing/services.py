@@ -378,9 +378,9 @@ def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
     Returns the parts signed for now."""
     authorize(actor, "routing.part.sign")
     if not part_ids:
-        raise ValidationFailed(fields={"parts": [_("Choose at least one ticket.")]})
+        raise ValidationFailed(fields={"part_ids": [_("Choose at least one ticket.")]})
     if any(record_id(i) is None for i in part_ids):
-        raise ValidationFailed(fields={"parts": [_("No such ticket.")]})
+        raise ValidationFailed(fields={"part_ids": [_("No such ticket.")]})
     accepted = []
     for part_id in dict.fromkeys(part_ids):
         part = db.session.get(TicketPart, part_id)
