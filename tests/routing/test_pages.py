@@ -485,3 +485,25 @@ def test_an_inbox_longer_than_a_page_says_how_many_there_are(
     assert len(body["parts"]) == 2 and body["total"] == 3
     filtered = client.get("/api/v1/tickets?department=ENV&status=pending", headers=bearer(people.env)).get_json()
     assert filtered["total"] == 3
+
+
+def test_chinese_pages_write_a_departments_role_and_a_list_of_categories_as_chinese_does(
+    client, db, people, submit, login
+):
+    ticket = submit()
+    with transaction():
+        services.dispatch(people.coordinator, ticket.id, ["NOISE", "POTHOLE"], "ENV", [])
+        services.request_return(people.env, part_of(ticket, "ENV").id, "return", "不归我们管", "TRANSPORT")
+    login(people.env)
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "施工噪音、道路坑洼" in inbox
+    client.post("/logout")
+    login(people.coordinator)
+    disputes = client.get("/coordination/disputes").get_data(as_text=True)
+    assert "生态环境局（主办单位）" in disputes and " (主办单位)" not in disputes
+    track = client.get(f"/track/{ticket.submission.tracking_code}").get_data(as_text=True)
+    assert "生态环境局（主办）" in track and " (主办)" not in track
+    client.get("/lang/en")
+    assert "Ecology and Environment Bureau (Lead department)" in client.get("/coordination/disputes").get_data(
+        as_text=True
+    )
