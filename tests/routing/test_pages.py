@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from participation.core.uow import transaction
+from participation.intake import services as intake
 from participation.routing import services
 from tests.routing.conftest import part_of
 
@@ -507,3 +508,13 @@ def test_chinese_pages_write_a_departments_role_and_a_list_of_categories_as_chin
     assert "Ecology and Environment Bureau (Lead department)" in client.get("/coordination/disputes").get_data(
         as_text=True
     )
+
+
+def test_parts_that_end_with_a_withdrawn_ticket_are_not_said_to_have_left_it(client, db, people, joint_ticket, login):
+    with transaction():
+        intake.withdraw(people.citizen, joint_ticket.submission.tracking_code, "已自行解决")
+    login(people.env)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count("随工单结束") == 2 and "已退出工单" not in page
+    client.get("/lang/en")
+    assert "Ended with the ticket" in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
