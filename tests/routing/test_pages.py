@@ -93,6 +93,7 @@ def test_triage_page_shows_the_oldest_waiting_and_how_many_wait(app, client, db,
     client.get("/lang/en")
     english = client.get("/coordination/triage?partial=1").get_data(as_text=True)
     assert "Showing the 2 oldest of 3 waiting" in english  # the live refresh keeps the note
+    assert "<th>Waiting for</th>" in english and "Waiting since" not in english  # a duration: "11 hours"
     with transaction():
         services.dispatch(people.coordinator, tickets[0].id, ["NOISE"], "ENV", [])
     page = client.get("/coordination/triage").get_data(as_text=True)
