@@ -519,3 +519,13 @@ def test_parts_that_end_with_a_withdrawn_ticket_are_not_said_to_have_left_it(cli
     assert page.count("随工单结束") == 2 and "已退出工单" not in page
     client.get("/lang/en")
     assert "Ended with the ticket" in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+
+
+def test_an_inbox_filters_problem_is_said_at_that_filter(client, db, people, joint_ticket, login):
+    login(people.env)
+    page = client.get("/inbox?age=abc").get_data(as_text=True)
+    age = page[page.index('name="age"') :].split("</label>")[0]  # the age filter's own label
+    assert 'data-field="age"' in age and "0 到 36500" in age
+    assert page.count('class="field-error"') == 1
+    status = client.get("/inbox?status=bogus").get_data(as_text=True)
+    assert 'data-field="status"' in status[status.index('name="status"') :].split("</label>")[0]
