@@ -529,3 +529,14 @@ def test_an_inbox_filters_problem_is_said_at_that_filter(client, db, people, joi
     assert page.count('class="field-error"') == 1
     status = client.get("/inbox?status=bogus").get_data(as_text=True)
     assert 'data-field="status"' in status[status.index('name="status"') :].split("</label>")[0]
+
+
+def test_the_inbox_offers_to_sign_for_selected_only_when_a_part_waits_to_be_signed_for(
+    client, db, people, joint_ticket, login
+):
+    login(people.env)
+    assert 'id="bulk-accept"' in client.get("/inbox").get_data(as_text=True)
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert f'data-ticket="{joint_ticket.id}"' in page and 'id="bulk-accept"' not in page
