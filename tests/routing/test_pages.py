@@ -540,3 +540,11 @@ def test_the_inbox_offers_to_sign_for_selected_only_when_a_part_waits_to_be_sign
         services.accept(people.env, part_of(joint_ticket, "ENV").id)
     page = client.get("/inbox").get_data(as_text=True)
     assert f'data-ticket="{joint_ticket.id}"' in page and 'id="bulk-accept"' not in page
+
+
+def test_a_request_without_contact_details_says_so_rather_than_leave_the_line_blank(
+    client, db, people, joint_ticket, login
+):
+    login(people.env)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "联系方式：未提供" in page  # the sender, signed in, gave no name, phone or e-mail
