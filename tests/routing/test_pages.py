@@ -548,3 +548,19 @@ def test_a_request_without_contact_details_says_so_rather_than_leave_the_line_bl
     login(people.env)
     page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
     assert "联系方式：未提供" in page  # the sender, signed in, gave no name, phone or e-mail
+
+
+def test_a_ruling_without_a_suggested_department_does_not_offer_the_suggestion(client, db, people, joint_ticket, login):
+    with transaction():
+        services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不归我们管")
+        services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不归我们管")
+    login(people.coordinator)
+    client.get("/lang/en")
+    page = client.get("/coordination/disputes").get_data(as_text=True)
+    rows = {r.split('"')[0]: r for r in page.split('<tr data-dispute="')[1:]}
+    lead, co = (
+        rows[str(d.id)]
+        for d in sorted(services.open_disputes(people.coordinator), key=lambda d: d.part.role.value == "co")
+    )
+    assert "Choose the new lead…" in lead and "(suggested)" not in lead
+    assert "(none: the part ends)" in co and "(suggested)" not in co
