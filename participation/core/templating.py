@@ -16,6 +16,7 @@ from participation.core.labels import (
     event_label,
     kind_label,
     late_label,
+    name_list,
     part_role_label,
     part_status_label,
     public_event_label,
@@ -56,6 +57,7 @@ def register_template_helpers(app: Flask) -> None:
             "clock_label": clock_label,
             "clock_state_label": clock_state_label,
             "late_label": late_label,
+            "name_list": name_list,  # 甲、乙 in Chinese, "A, B" in English
             "city_name": app.config["CITY_NAME"].get(current_language(), app.config["CITY_NAME"]["zh"]),
             "reload_url": reload_url,
         }

@@ -88,19 +88,19 @@ def list_tickets():
         department_id = ids[0]
     else:
         department_id = department.id
-    age = request.args.get("age")
-    parts = services.inbox(
-        current_user,
-        department_id,
-        status=request.args.get("status") or None,
-        role=request.args.get("role") or None,
-        category=request.args.get("category") or None,
-        district=request.args.get("district") or None,
-        older_than_days=services.age_days(age),
-        sort=request.args.get("sort") or None,
-        waiting_for_sender=request.args.get("waiting") in ("1", "true"),
-    )
-    return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts]})
+    chosen = {
+        "status": request.args.get("status") or None,
+        "role": request.args.get("role") or None,
+        "category": request.args.get("category") or None,
+        "district": request.args.get("district") or None,
+        "older_than_days": services.age_days(request.args.get("age")),
+        "waiting_for_sender": request.args.get("waiting") in ("1", "true"),
+    }
+    limit = current_app.config["INBOX_PAGE_SIZE"]
+    parts = services.inbox(current_user, department_id, limit=limit, sort=request.args.get("sort") or None, **chosen)
+    total = services.inbox_size(current_user, department_id, **chosen) if len(parts) >= limit else len(parts)
+    # `total` counts every part the filters select; `parts` holds the first `INBOX_PAGE_SIZE` of them in order.
+    return jsonify({"parts": [part_json(p, with_ticket=True) for p in parts], "total": total})
 
 
 @bp.get("/tickets/<int:ticket_id>")

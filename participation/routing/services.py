@@ -378,9 +378,9 @@ def bulk_accept(actor: Any, part_ids: list[int]) -> list[TicketPart]:
     Returns the parts signed for now."""
     authorize(actor, "routing.part.sign")
     if not part_ids:
-        raise ValidationFailed(fields={"parts": [_("Choose at least one ticket.")]})
+        raise ValidationFailed(fields={"part_ids": [_("Choose at least one ticket.")]})
     if any(record_id(i) is None for i in part_ids):
-        raise ValidationFailed(fields={"parts": [_("No such ticket.")]})
+        raise ValidationFailed(fields={"part_ids": [_("No such ticket.")]})
     accepted = []
     for part_id in dict.fromkeys(part_ids):
         part = db.session.get(TicketPart, part_id)
@@ -752,7 +752,7 @@ def age_days(value: str | None) -> int | None:
     return days
 
 
-def inbox(
+def _inbox_statement(
     actor: Any,
     department_id: int,
     *,
@@ -762,12 +762,9 @@ def inbox(
     district: str | None = None,
     older_than_days: int | None = None,
     include_closed: bool = False,
-    sort: str | None = None,
     waiting_for_sender: bool = False,
-    limit: int = 200,
-) -> list[TicketPart]:
-    """The department's parts, filtered; newest first, or (`sort`) the nearest running deadline first
-    ("deadline", the parts without one last) or the oldest first ("oldest")."""
+):
+    """The department's parts that the inbox's filters select (authorised and validated), unordered."""
     from datetime import timedelta
 
     department = db.session.get(Department, department_id)
@@ -805,6 +802,16 @@ def inbox(
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
     if waiting_for_sender:  # the tickets paused until their sender answers what was asked
         stmt = stmt.where(Ticket.paused_since.is_not(None), _paused_for_sender())
+    return stmt
+
+
+def inbox(
+    actor: Any, department_id: int, *, limit: int = 200, sort: str | None = None, **filters: Any
+) -> list[TicketPart]:
+    """The department's parts, filtered; newest first, or (`sort`) the nearest running deadline first
+    ("deadline", the parts without one last) or the oldest first ("oldest"). The first `limit` of them:
+    `inbox_size` says how many there are."""
+    stmt = _inbox_statement(actor, department_id, **filters)
     if sort not in INBOX_SORTS:
         raise ValidationFailed(fields={"sort": [_("Sort by newest, oldest or nearest deadline.")]})
     if sort == "deadline":
@@ -933,6 +940,12 @@ def _nearest_deadline():
         .correlate(TicketPart, Ticket)
         .scalar_subquery()
     )
+
+
+def inbox_size(actor: Any, department_id: int, **filters: Any) -> int:
+    """How many parts the inbox's filters select in all, so that a page showing the newest can say so."""
+    ids = _inbox_statement(actor, department_id, **filters).with_only_columns(TicketPart.id).distinct()
+    return db.session.scalar(select(func.count()).select_from(ids.subquery()))
 
 
 _CLOSED = {TicketStatus.CLOSED, TicketStatus.WITHDRAWN, TicketStatus.REJECTED, TicketStatus.DUPLICATE}

@@ -46,24 +46,26 @@ def inbox():
         raise NotFound()
     filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort", "waiting")}
     errors: dict = {}
+    limit = current_app.config["INBOX_PAGE_SIZE"]
     try:
-        parts = services.inbox(
-            current_user,
-            department_id,
-            status=filters["status"] or None,
-            role=filters["role"] or None,
-            category=filters["category"] or None,
-            district=filters["district"] or None,
-            older_than_days=services.age_days(filters["age"]),
-            sort=filters["sort"] or None,
-            waiting_for_sender=filters["waiting"] == "1",
-        )
+        chosen = {
+            "status": filters["status"] or None,
+            "role": filters["role"] or None,
+            "category": filters["category"] or None,
+            "district": filters["district"] or None,
+            "older_than_days": services.age_days(filters["age"]),
+            "waiting_for_sender": filters["waiting"] == "1",
+        }
+        parts = services.inbox(current_user, department_id, limit=limit, sort=filters["sort"] or None, **chosen)
+        # A busy department may have more than a page: say so, rather than silently hide the rest.
+        total = services.inbox_size(current_user, department_id, **chosen) if len(parts) >= limit else len(parts)
     except ValidationFailed as error:
-        parts, errors = [], _errors(error)
+        parts, total, errors = [], 0, _errors(error)
     context = {
         "department": department,
         "departments": [db.session.get(Department, i) for i in ids],
         "parts": parts,
+        "total": total,
         "filters": filters,
         "errors": errors,
         "statuses": [s.value for s in PartStatus if s != PartStatus.ENDED],

@@ -46,7 +46,13 @@ def test_an_unknown_queue_is_refused(client, db, people, bearer):
 def test_bulk_sign_for_refuses_ids_out_of_range(client, db, people, joint_ticket, bearer, ids):
     response = client.post("/api/v1/parts/accept", json={"part_ids": ids}, headers=bearer(people.env))
     assert response.status_code == 422
+    assert list(response.get_json()["error"]["fields"]) == ["part_ids"]  # the field the caller sent
     assert part_of(joint_ticket, "ENV").status == PartStatus.PENDING
+
+
+def test_bulk_sign_for_names_the_field_sent_when_nothing_is_chosen(client, db, people, bearer):
+    response = client.post("/api/v1/parts/accept", json={"part_ids": []}, headers=bearer(people.env))
+    assert response.status_code == 422 and list(response.get_json()["error"]["fields"]) == ["part_ids"]
 
 
 def test_bulk_sign_for_with_nothing_to_sign_is_checked_and_refused(client, db, people, joint_ticket, login):

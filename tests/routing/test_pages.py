@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from participation.core.uow import transaction
+from participation.intake import services as intake
 from participation.routing import services
 from tests.routing.conftest import part_of
 
@@ -92,6 +93,7 @@ def test_triage_page_shows_the_oldest_waiting_and_how_many_wait(app, client, db,
     client.get("/lang/en")
     english = client.get("/coordination/triage?partial=1").get_data(as_text=True)
     assert "Showing the 2 oldest of 3 waiting" in english  # the live refresh keeps the note
+    assert "<th>Waiting for</th>" in english and "Waiting since" not in english  # a duration: "11 hours"
     with transaction():
         services.dispatch(people.coordinator, tickets[0].id, ["NOISE"], "ENV", [])
     page = client.get("/coordination/triage").get_data(as_text=True)
@@ -463,3 +465,108 @@ def test_a_labels_colon_is_full_width_in_chinese(client, db, people, joint_ticke
     assert "状态：" in chinese and "状态: " not in chinese
     client.get("/lang/en")
     assert "Status: " in client.get(f"/track/{code}").get_data(as_text=True)
+
+
+def test_an_inbox_longer_than_a_page_says_how_many_there_are(
+    app, client, db, people, submit, login, bearer, monkeypatch
+):
+    monkeypatch.setitem(app.config, "INBOX_PAGE_SIZE", 2)
+    tickets = [submit(f"工地半夜施工，噪音太大，第{n}次反映") for n in range(3)]
+    with transaction():
+        for t in tickets:
+            services.dispatch(people.coordinator, t.id, ["NOISE"], "ENV", [])
+    login(people.env)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert [f'data-ticket="{t.id}"' in page for t in tickets] == [False, True, True]  # newest first
+    assert 'id="inbox-more"' in page and "显示最新的 2 件，共 3 件" in page
+    client.get("/lang/en")
+    partial = client.get("/inbox?partial=1").get_data(as_text=True)
+    assert "Showing the 2 newest of 3" in partial  # the live refresh keeps the note
+    oldest = client.get("/inbox?sort=oldest").get_data(as_text=True)
+    assert [f'data-ticket="{t.id}"' in oldest for t in tickets] == [True, True, False]
+    assert "Showing the 2 oldest of 3" in oldest
+    assert "Showing the 2 with the nearest deadlines of 3" in client.get("/inbox?sort=deadline").get_data(as_text=True)
+    assert 'id="inbox-more"' not in client.get("/inbox?role=co").get_data(as_text=True)  # none hidden
+    body = client.get("/api/v1/tickets?department=ENV", headers=bearer(people.env)).get_json()
+    assert len(body["parts"]) == 2 and body["total"] == 3
+    filtered = client.get("/api/v1/tickets?department=ENV&status=pending", headers=bearer(people.env)).get_json()
+    assert filtered["total"] == 3
+    ordered = client.get("/api/v1/tickets?department=ENV&sort=oldest", headers=bearer(people.env)).get_json()
+    assert [p["ticket"]["id"] for p in ordered["parts"]] == [tickets[0].id, tickets[1].id] and ordered["total"] == 3
+
+
+def test_chinese_pages_write_a_departments_role_and_a_list_of_categories_as_chinese_does(
+    client, db, people, submit, login
+):
+    ticket = submit()
+    with transaction():
+        services.dispatch(people.coordinator, ticket.id, ["NOISE", "POTHOLE"], "ENV", [])
+        services.request_return(people.env, part_of(ticket, "ENV").id, "return", "不归我们管", "TRANSPORT")
+    login(people.env)
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "施工噪音、道路坑洼" in inbox
+    client.post("/logout")
+    login(people.coordinator)
+    disputes = client.get("/coordination/disputes").get_data(as_text=True)
+    assert "生态环境局（主办单位）" in disputes and " (主办单位)" not in disputes
+    track = client.get(f"/track/{ticket.submission.tracking_code}").get_data(as_text=True)
+    assert "生态环境局（主办）" in track and " (主办)" not in track
+    client.get("/lang/en")
+    assert "Ecology and Environment Bureau (Lead department)" in client.get("/coordination/disputes").get_data(
+        as_text=True
+    )
+
+
+def test_parts_that_end_with_a_withdrawn_ticket_are_not_said_to_have_left_it(client, db, people, joint_ticket, login):
+    with transaction():
+        intake.withdraw(people.citizen, joint_ticket.submission.tracking_code, "已自行解决")
+    login(people.env)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert page.count("随工单结束") == 2 and "已退出工单" not in page
+    client.get("/lang/en")
+    assert "Ended with the ticket" in client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+
+
+def test_an_inbox_filters_problem_is_said_at_that_filter(client, db, people, joint_ticket, login):
+    login(people.env)
+    page = client.get("/inbox?age=abc").get_data(as_text=True)
+    age = page[page.index('name="age"') :].split("</label>")[0]  # the age filter's own label
+    assert 'data-field="age"' in age and "0 到 36500" in age
+    assert page.count('class="field-error"') == 1
+    status = client.get("/inbox?status=bogus").get_data(as_text=True)
+    assert 'data-field="status"' in status[status.index('name="status"') :].split("</label>")[0]
+
+
+def test_the_inbox_offers_to_sign_for_selected_only_when_a_part_waits_to_be_signed_for(
+    client, db, people, joint_ticket, login
+):
+    login(people.env)
+    assert 'id="bulk-accept"' in client.get("/inbox").get_data(as_text=True)
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)
+    page = client.get("/inbox").get_data(as_text=True)
+    assert f'data-ticket="{joint_ticket.id}"' in page and 'id="bulk-accept"' not in page
+
+
+def test_a_request_without_contact_details_says_so_rather_than_leave_the_line_blank(
+    client, db, people, joint_ticket, login
+):
+    login(people.env)
+    page = client.get(f"/tickets/{joint_ticket.id}").get_data(as_text=True)
+    assert "联系方式：未提供" in page  # the sender, signed in, gave no name, phone or e-mail
+
+
+def test_a_ruling_without_a_suggested_department_does_not_offer_the_suggestion(client, db, people, joint_ticket, login):
+    with transaction():
+        services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不归我们管")
+        services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不归我们管")
+    login(people.coordinator)
+    client.get("/lang/en")
+    page = client.get("/coordination/disputes").get_data(as_text=True)
+    rows = {r.split('"')[0]: r for r in page.split('<tr data-dispute="')[1:]}
+    lead, co = (
+        rows[str(d.id)]
+        for d in sorted(services.open_disputes(people.coordinator), key=lambda d: d.part.role.value == "co")
+    )
+    assert "Choose the new lead…" in lead and "(suggested)" not in lead
+    assert "(none: the part ends)" in co and "(suggested)" not in co
