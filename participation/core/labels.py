@@ -70,6 +70,7 @@ EVENT = {
     "part.waived": _l("A co-handling part was waived."),
     "part.removed": _l("A co-handling department was removed."),
     "lead.swapped": _l("The lead department changed."),
+    "lead.changed": _l("A new lead department takes the request over."),
     "recategorised": _l("The coordinator corrected the categories."),
     "status.resolved": _l("Resolved by the lead department."),
     "status.rejected": _l("Not accepted."),
@@ -174,6 +175,7 @@ PUBLIC_EVENT = {
     "clock.paused": _l("The departments asked for more information."),
     "clock.resumed": _l("Handling goes on."),
     "status.reopened": _l("Your request is being handled again."),
+    "lead.changed": _l("Another department now leads the handling of your request; it signs for it first."),
 }
 
 

@@ -590,6 +590,7 @@ def rule(actor: Any, dispute_id: int, decision: str, note: str = "", department:
             _take_lead(ticket, target)
             if ticket.status in (TicketStatus.IN_PROGRESS, TicketStatus.REOPENED):
                 change_status(ticket, TicketStatus.DISPATCHED.value, actor, public=False)
+            _tell_sender_of_new_lead(ticket, target, actor)
         elif target is not None:
             _add_part(ticket, target, PartRole.CO)
     else:
@@ -678,8 +679,24 @@ def swap_lead(actor: Any, ticket_id: int, department_code: str, reason: str) -> 
     record(
         ticket, "lead.swapped", actor, department=target, reason=reason, previous=old.department.code if old else None
     )
+    _tell_sender_of_new_lead(ticket, target, actor)
     _announce(ticket, "lead.swapped", public=True)
     return ticket
+
+
+def _tell_sender_of_new_lead(ticket: Ticket, lead: Department, actor: Any) -> None:
+    """The sender's timeline says which department leads now (a lead swap, an upheld return or transfer of
+    the lead's part): the status goes back to dispatched for the new lead to sign for, and without this
+    the last public entry would still speak of the old lead's work. Why it changed stays internal."""
+    record(
+        ticket,
+        "lead.changed",
+        actor,
+        public=True,
+        department=lead,
+        departments_zh=[lead.name_zh],
+        departments_en=[lead.name_en],
+    )
 
 
 def reject(actor: Any, ticket_id: int, reason: str) -> Ticket:

@@ -345,3 +345,30 @@ def test_a_co_part_upheld_to_a_department_already_on_the_ticket(db, people, join
     db.session.refresh(joint_ticket)
     assert len(joint_ticket.parts) == before and part_of(joint_ticket, "URBAN").status.value == "ended"
     assert part_of(joint_ticket, "ENV").role.value == "lead"
+
+
+def test_the_sender_reads_that_another_department_leads_now_but_not_why(db, people, joint_ticket, english):
+    from participation.intake.services import public_view
+
+    with transaction():
+        services.accept(people.env, part_of(joint_ticket, "ENV").id)  # in progress: the sender saw ENV sign for it
+    with transaction():
+        services.swap_lead(people.coordinator, joint_ticket.id, "TRANSPORT", "交通局牵头，涉及道路占用")
+    view = public_view(joint_ticket.submission.tracking_code)
+    assert view["status"] == "dispatched"
+    last = view["timeline"][-1]
+    assert last["type"] == "lead.changed" and last["departments"] == ["Transport Bureau"]
+    assert "交通局牵头" not in str(view)  # the coordinator's reason stays internal
+    # A lead's return upheld to a named department says the same.
+    dispute = None
+    with transaction():
+        services.accept(people.transport, part_of(joint_ticket, "TRANSPORT").id)
+        dispute = services.request_return(
+            people.transport, part_of(joint_ticket, "TRANSPORT").id, "transfer", "应由生态环境局主办", "ENV"
+        )
+    with transaction():
+        services.rule(people.coordinator, dispute.id, "upheld", "同意转办", "ENV")
+    view = public_view(joint_ticket.submission.tracking_code)
+    changed = [e for e in view["timeline"] if e["type"] == "lead.changed"]
+    assert len(changed) == 2 and view["status"] == "dispatched"
+    assert "应由生态环境局主办" not in str(view) and "同意转办" not in str(view)
