@@ -981,7 +981,7 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
     import re
 
     from participation.intake.models import Submission
-    from participation.intake.services import CODE_LENGTH, normal_code
+    from participation.intake.services import CODE_ALPHABET, CODE_LENGTH, normal_code
 
     authorize(actor, "routing.staff")
     query = (query or "").strip()
@@ -1000,8 +1000,6 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
     code = normal_code(query)
     if number and number.group(1):
         stmt = stmt.where(Ticket.id == int(number.group(1)))
-    elif re.fullmatch(rf"HC-[A-Z0-9]{{{CODE_LENGTH}}}", code):
-        stmt = stmt.where(Submission.tracking_code == code)
     else:
         words = query.split()[:SEARCH_WORDS]
         found = [
@@ -1013,6 +1011,10 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
             matched = matched & condition
         if number:  # digits alone: the ticket of that number, or requests that mention them
             matched = matched | (Ticket.id == int(number.group(2)))
+        if re.fullmatch(rf"HC-[{CODE_ALPHABET}]{{{CODE_LENGTH}}}", code):
+            # What could be a tracking code is looked up as one, and as words too: "playground" has ten
+            # letters that the codes' alphabet allows as well.
+            matched = matched | (Submission.tracking_code == code)
         stmt = stmt.where(matched)
     if state == "open":
         stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))

@@ -29,7 +29,7 @@ def three(people, submit, joint_ticket):
     return joint_ticket, road, waiting
 
 
-def test_a_coordinator_finds_any_ticket_by_code_number_or_words(db, people, three):
+def test_a_coordinator_finds_any_ticket_by_code_number_or_words(db, people, three, submit):
     noise, road, waiting = three
     code = noise.submission.tracking_code
     for typed in (code, code.lower(), code.replace("HC-", ""), " ".join(code), code[3:7] + "-" + code[7:]):
@@ -44,6 +44,10 @@ def test_a_coordinator_finds_any_ticket_by_code_number_or_words(db, people, thre
     assert noise.id in ids(services.find_tickets(people.coordinator, "噪音"))
     assert ids(services.find_tickets(people.coordinator, "噪音", "open")) == []
     assert ids(services.find_tickets(people.coordinator, "噪音", "settled")) == [noise.id]
+    # Words are read as words, also those as long as a tracking code ("demolition": HC-DEMOLITION).
+    dust = submit("Demolition dust all day near the playground, the broken lamp post too")
+    for word in ("demolition", "Playground", "broken lamp"):
+        assert ids(services.find_tickets(people.coordinator, word)) == [dust.id], word
     # Wildcards are plain characters.
     assert services.find_tickets(people.coordinator, "%") == [] and services.find_tickets(people.coordinator, "_") == []
 
