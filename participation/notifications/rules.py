@@ -293,6 +293,7 @@ def _pause_over(event: TicketEvent) -> None:
     )
     if paused is not None:
         services.withdraw(f"ev{paused}:ticket_update")
+        services.withdraw(f"ev{paused}:master_update")  # the senders of requests merged into it were told too
 
 
 def _merged(event: TicketEvent) -> None:

@@ -293,10 +293,16 @@ def test_a_notice_asking_for_information_is_settled_when_the_clocks_run_again(db
 
 
 @pytest.mark.parametrize("ends", ["answer", "withdraw"])
-def test_an_email_held_back_by_quiet_hours_is_not_sent_once_nothing_is_asked(db, joint_ticket, people, ends):
+def test_an_email_held_back_by_quiet_hours_is_not_sent_once_nothing_is_asked(
+    db, joint_ticket, people, ends, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from participation.notifications import services as notices
     from participation.notifications.models import NotificationSettings, OutboxMessage
 
-    db.session.add(NotificationSettings(user_id=people.citizen.id, quiet_start="00:00", quiet_end="23:59"))
+    monkeypatch.setattr(notices, "clock", lambda: datetime(2026, 3, 2, 4, 0, tzinfo=UTC))  # noon in the city
+    db.session.add(NotificationSettings(user_id=people.citizen.id, quiet_start="08:00", quiet_end="20:00"))
     db.session.commit()
     with transaction():
         routing.accept(people.env, part_of(joint_ticket, "ENV").id)
@@ -314,3 +320,27 @@ def test_an_email_held_back_by_quiet_hours_is_not_sent_once_nothing_is_asked(db,
     db.session.expire_all()
     assert db.session.get(OutboxMessage, held.id).status.value == "withdrawn"
     assert all(n.read_at is not None for n in waiting_notices(db, people.citizen))
+
+
+def test_the_notices_of_requests_merged_into_it_are_settled_too(db, waiting, people, submit, make_user):
+    """Their senders were told that the departments asked for information (of the master's sender)."""
+    other = make_user("citizen")
+    with transaction():
+        follower_submission, _created = intake.submit(
+            other, {"kind": "complaint", "text": "工地半夜还在施工，吵得睡不着", "district": "EAST-HILL"}
+        )
+    follower = follower_submission.ticket
+    with transaction():
+        routing.merge(people.coordinator, follower.id, waiting.id)
+    with transaction():  # asked again, now that the follower is merged: its sender is told of it
+        deadlines.resume(people.env, waiting.id, "")
+        deadlines.pause(people.env, waiting.id, "waiting_citizen", ASK)
+    told = db.session.scalars(
+        select(Notification).where(Notification.user_id == other.id, Notification.kind == "master_update")
+    ).all()
+    asked = [n for n in told if n.params.get("event") == "clock.paused"]
+    assert asked and all(n.read_at is None for n in asked)
+    with transaction():
+        deadlines.resume(people.env, waiting.id, "市民电话补充了情况")
+    db.session.expire_all()
+    assert all(db.session.get(Notification, n.id).read_at is not None for n in asked)
