@@ -95,6 +95,7 @@ def list_tickets():
         "district": request.args.get("district") or None,
         "older_than_days": services.age_days(request.args.get("age")),
         "waiting_for_sender": request.args.get("waiting") in ("1", "true"),
+        "due": request.args.get("due") or None,
     }
     limit = current_app.config["INBOX_PAGE_SIZE"]
     parts = services.inbox(current_user, department_id, limit=limit, sort=request.args.get("sort") or None, **chosen)

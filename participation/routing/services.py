@@ -780,8 +780,11 @@ def _inbox_statement(
     older_than_days: int | None = None,
     include_closed: bool = False,
     waiting_for_sender: bool = False,
+    due: str | None = None,
 ):
-    """The department's parts that the inbox's filters select (authorised and validated), unordered."""
+    """The department's parts that the inbox's filters select (authorised and validated), unordered.
+    `due`: "overdue" or "soon", the parts still to work on whose nearest running deadline has passed or
+    falls within DUE_SOON_HOURS (as the work overview counts them)."""
     from datetime import timedelta
 
     department = db.session.get(Department, department_id)
@@ -819,6 +822,14 @@ def _inbox_statement(
         stmt = stmt.where(TicketPart.created_at <= utcnow() - timedelta(days=older_than_days))
     if waiting_for_sender:  # the tickets paused until their sender answers what was asked
         stmt = stmt.where(Ticket.paused_since.is_not(None), _paused_for_sender())
+    if due:
+        if due not in ("overdue", "soon"):
+            raise ValidationFailed(fields={"due": [_("Choose past a deadline or due soon.")]})
+        from datetime import timedelta as _delta
+
+        at, nearest = utcnow(), _nearest_deadline()
+        window = nearest < at if due == "overdue" else (nearest >= at) & (nearest < at + _delta(hours=DUE_SOON_HOURS))
+        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES), _in_work(), window)
     return stmt
 
 
@@ -861,10 +872,7 @@ def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[
     at = at or utcnow()
     nearest = _nearest_deadline()
     status = TicketPart.status
-    active = status.in_([PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED])
-    # A finished co part has nothing left to do; a lead part stays in hand until the ticket is resolved.
-    lead_done_open = (TicketPart.role == PartRole.LEAD) & (status == PartStatus.DONE)
-    in_work = active | lead_done_open
+    in_work = _in_work()
 
     def count(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -917,6 +925,14 @@ def coordination_workload(actor: Any, at: Any = None) -> dict[str, int]:
     )
     disputes = db.session.scalar(select(func.count()).select_from(Dispute).where(Dispute.status == DisputeStatus.OPEN))
     return {"triage": triage_waiting(actor), "disputes": disputes or 0, "escalations": escalations or 0}
+
+
+def _in_work():
+    """A part still to work on: pending, signed for or returned; a finished co part has nothing left to do,
+    while a lead part stays in hand until its ticket is resolved."""
+    status = TicketPart.status
+    active = status.in_([PartStatus.PENDING, PartStatus.ACCEPTED, PartStatus.RETURN_REQUESTED])
+    return active | ((TicketPart.role == PartRole.LEAD) & (status == PartStatus.DONE))
 
 
 def _paused_for_sender():

@@ -44,7 +44,9 @@ def inbox():
     department = db.session.get(Department, department_id)
     if department is None:
         raise NotFound()
-    filters = {k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort", "waiting")}
+    filters = {
+        k: request.args.get(k, "") for k in ("status", "role", "category", "district", "age", "sort", "waiting", "due")
+    }
     errors: dict = {}
     limit = current_app.config["INBOX_PAGE_SIZE"]
     try:
@@ -55,6 +57,7 @@ def inbox():
             "district": filters["district"] or None,
             "older_than_days": services.age_days(filters["age"]),
             "waiting_for_sender": filters["waiting"] == "1",
+            "due": filters["due"] or None,
         }
         parts = services.inbox(current_user, department_id, limit=limit, sort=filters["sort"] or None, **chosen)
         # A busy department may have more than a page: say so, rather than silently hide the rest.
@@ -69,6 +72,7 @@ def inbox():
         "filters": filters,
         "errors": errors,
         "statuses": [s.value for s in PartStatus if s != PartStatus.ENDED],
+        "due_soon_hours": services.DUE_SOON_HOURS,
         "roles": [r.value for r in PartRole],
         "categories": catalog.categories(),
         "districts": catalog.district_tree(),
@@ -89,14 +93,19 @@ def work():
     authorize(current_user, "routing.staff")  # staff of a department, or coordinators
     coordinator = can(current_user, "routing.triage.view")
     partial = request.args.get("partial")
-    if partial == "queue" and coordinator:
+    if partial == "queue":  # the coordination centre's card (refused to others, as its live room is)
         return render_template("routing/_work_queues.html", queues=services.coordination_workload(current_user))
     if partial == "department":
         department = db.session.get(Department, small_int(request.args.get("department")) or 0)
         if department is None:
             raise NotFound()
         counts = services.department_workload(current_user, department.id)
-        return render_template("routing/_work_department.html", department=department, counts=counts)
+        return render_template(
+            "routing/_work_department.html",
+            department=department,
+            counts=counts,
+            due_soon_hours=services.DUE_SOON_HOURS,
+        )
     departments = [
         d for d in (db.session.get(Department, i) for i in sorted(current_user.department_ids)) if d is not None
     ]
@@ -106,7 +115,7 @@ def work():
         if can(current_user, "routing.inbox", d)
     ]
     queues = services.coordination_workload(current_user) if coordinator else None
-    return render_template("routing/work.html", cards=cards, queues=queues)
+    return render_template("routing/work.html", cards=cards, queues=queues, due_soon_hours=services.DUE_SOON_HOURS)
 
 
 @bp.get("/tickets")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from participation.core.errors import PermissionDenied
+from participation.core.errors import PermissionDenied, ValidationFailed
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.deadlines import services as deadlines
@@ -47,9 +47,13 @@ def test_a_departments_counts(db, people, submit, joint_ticket):
         "to_sign": 1, "in_hand": 2, "returns": 0, "overdue": 1, "due_soon": 1, "waiting_for_sender": 1
     }  # fmt: skip
     assert services.department_workload(people.urban, urban)["returns"] == 1
-    # The inbox lists the very parts the "waiting for the sender" tile counts.
+    # The inbox lists the very parts each tile counts.
     waiting = services.inbox(people.env, env, role="lead", waiting_for_sender=True)
     assert [p.ticket_id for p in waiting] == [paused.id]
+    assert [p.ticket_id for p in services.inbox(people.env, env, due="overdue")] == [late.id]
+    assert [p.ticket_id for p in services.inbox(people.env, env, due="soon")] == [joint_ticket.id]
+    with pytest.raises(ValidationFailed):
+        services.inbox(people.env, env, due="later")
     with pytest.raises(PermissionDenied):
         services.department_workload(people.urban, env)
 
@@ -90,6 +94,9 @@ def test_the_page_updates_live_and_is_for_staff(app, db, client, login, people, 
     card = client.get(f"/work?partial=department&department={dept(people)}").get_data(as_text=True)
     assert '<span class="count">1</span><span class="what">To sign for</span>' in card
     assert "waiting=1" in card and 'name="waiting"' in client.get("/inbox?waiting=1").get_data(as_text=True)
+    assert "due=overdue" in card and "due=soon" in card
+    assert "Choose past a deadline or due soon." in client.get("/inbox?due=x").get_data(as_text=True)
+    assert client.get("/work?partial=queue").status_code == 403  # the coordination centre's card
     assert client.get(f"/work?partial=department&department={dept(people, 'urban')}").status_code == 403
     client.get("/logout")
     login(people.coordinator)
