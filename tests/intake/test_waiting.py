@@ -314,3 +314,23 @@ def test_an_email_held_back_by_quiet_hours_is_not_sent_once_nothing_is_asked(db,
     db.session.expire_all()
     assert db.session.get(OutboxMessage, held.id).status.value == "withdrawn"
     assert all(n.read_at is not None for n in waiting_notices(db, people.citizen))
+
+
+def test_a_refused_answer_is_shown_as_an_error_at_its_field(db, client, login, english, waiting, people):
+    """The photo's problem reads as an error (red, like every field's), under the photos; the text is kept."""
+    import io
+    import re
+
+    code = waiting.submission.tracking_code
+    login(people.citizen)
+    bad = client.post(
+        f"/track/{code}/information",
+        data={"information": "Smoke from six to ten.", "photos": [(io.BytesIO(b"not an image"), "site.png")]},
+        content_type="multipart/form-data",
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Smoke from six to ten." in page
+    assert re.search(r'<p class="field-error" role="alert" data-field="photos">[^<]*site\.png', page)
+    assert re.search(r'<button class="button primary" type="submit">Send to the departments</button>', page)
+    empty = client.post(f"/track/{code}/information", data={"information": "  "}).get_data(as_text=True)
+    assert '<p class="field-error" role="alert" data-field="information">' in empty
