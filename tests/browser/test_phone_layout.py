@@ -61,3 +61,24 @@ def test_my_requests_and_notifications_fit_a_phone_and_a_request_is_withdrawn_th
     expect(page.locator(".flash")).to_have_count(1)
     expect(page.locator(f'#my-requests tr[data-code="{code}"] [data-status="withdrawn"]')).to_be_visible()
     _fits_the_screen(page)
+
+
+def test_a_refused_callback_answer_on_a_phone_opens_at_its_messages(db, people, joint_ticket, new_context, live_server):
+    """The callback form is at the end of a long page: refused, the page opens where its messages are."""
+    from tests.routing.conftest import resolve_joint
+
+    for n in range(6):  # a long public timeline above the form
+        with transaction():
+            routing.reply_public(people.env, joint_ticket.id, f"Progress report {n}: the site was visited again.")
+    resolve_joint(joint_ticket, people)
+    code = joint_ticket.submission.tracking_code
+    base = live_server()
+    page = new_context(locale="en-US", **PHONE).new_page()
+    log_in(page, base, people.citizen)
+    page.goto(f"{base}/track/{code}")
+    page.locator('#callback input[name="q_solved"]').first.check()  # the satisfaction question left out
+    page.locator("#callback-send").click()
+    message = page.locator('#callback .field-error, #callback [role="alert"]').first
+    expect(message).to_be_visible()
+    expect(message).to_be_in_viewport()
+    expect(page.locator('#callback input[name="q_solved"]').first).to_be_checked()
