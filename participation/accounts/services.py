@@ -114,16 +114,15 @@ def register(
     if (email and db.session.scalar(select(User.id).where(User.email == email))) or (
         mobile and db.session.scalar(select(User.id).where(User.mobile == mobile))
     ):
-        raise Conflict(_("An account with this log-in already exists."), fields={"login": [_("Already registered.")]})
+        taken = _("An account with this log-in already exists: log in with it, or give another.")
+        raise Conflict(taken, fields={"login": [taken]})
 
     user = User(email=email, mobile=mobile, display_name=display_name, preferred_locale=locale)
     user.set_password(password)
     if enterprise:
         if db.session.scalar(select(Organisation.id).where(Organisation.credit_code == credit_code)):
-            raise Conflict(
-                _("This organisation is already registered. Ask the platform administrator to add you to it."),
-                fields={"credit_code": [_("Already registered.")]},
-            )
+            taken = _("This organisation is already registered. Ask the platform administrator to add you to it.")
+            raise Conflict(taken, fields={"credit_code": [taken]})
         user.organisation = Organisation(name=organisation_name.strip(), credit_code=credit_code)
         user.set_roles({Role.ENTERPRISE})
     else:

@@ -369,8 +369,16 @@ def edit_comment(comment_id: int):
 
 
 def _flag(kind: str, item_id: int, back: str):
-    with transaction():
-        moderation.flag(current_user, kind, item_id, request.form.get("reason", ""))
+    """A report refused (no reason, reported already, a block) is said on the item's page, where the person
+    was; there is nothing typed to keep but the reason, which was empty or is no longer needed."""
+    try:
+        with transaction():
+            moderation.flag(current_user, kind, item_id, request.form.get("reason", ""))
+    except DomainError as error:
+        if error.status in (401, 404):
+            raise
+        flash(" ".join(error.fields.get("reason") or [error.message]), "error")
+        return redirect(back)
     flash(_("Thank you: the moderators will look at it."), "info")
     return redirect(back)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from participation.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN, UNSOLVED, UNSOLVED_AGAIN
@@ -108,6 +108,29 @@ def _ask_after_resolution(events: list[TicketEvent]) -> None:
             from participation.notifications.rules import tell_submitter
 
             tell_submitter(submission.ticket, "callback_request", f"ev{event.id}:callback:{submission.ticket.id}")
+
+
+def _settle_requests(master: Ticket, own: Ticket | None = None) -> None:
+    """What the callback notices of the master's latest resolution asked is no longer asked: of one sender
+    (`own`, who answered), or of all of them (the resolution no longer stands). They are marked read and
+    e-mails held back by quiet hours are not sent, like the notice of a waiting pause that ended."""
+    from participation.notifications import services as notifications
+
+    resolved = db.session.scalar(
+        select(func.max(TicketEvent.id)).where(
+            TicketEvent.ticket_id == master.id, TicketEvent.type == "status.resolved"
+        )
+    )
+    if resolved is not None:
+        notifications.withdraw(f"ev{resolved}:callback" + (f":{own.id}" if own is not None else ""))
+
+
+@subscribe(order=31)
+def _settle_after_reopening(events: list[TicketEvent]) -> None:
+    """A reopened ticket's resolution no longer stands: nobody is asked about it any more."""
+    for event in events:
+        if event.type == "status.reopened":
+            _settle_requests(event.ticket)
 
 
 def _latest_invitation(ticket: Ticket) -> Invitation | None:
@@ -250,6 +273,7 @@ def record_callback(invitation: Invitation, response, answers: dict) -> Callback
         routing.record(master, "callback.escalated", None, **payload)
     if follower:
         routing.record(own, "callback.recorded", None, master_id=master.id, outcome=result.outcome, **payload)
+    _settle_requests(master, own)
     return result
 
 

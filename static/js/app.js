@@ -12,7 +12,10 @@
     document.querySelectorAll("form").forEach(function (form) {
       if (form.method === "post" && !form.getAttribute("action")) { form.setAttribute("action", here); }
     });
-    window.history.replaceState(window.history.state, "", meta.content);
+    // The place on the page a form posted to (its action's #anchor: the callback, the answer to the
+    // departments) is kept, so that the browser opens the page there, at the form's messages.
+    var target = meta.content.indexOf("#") < 0 ? meta.content + window.location.hash : meta.content;
+    window.history.replaceState(window.history.state, "", target);
   })();
 
   function labels() {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from participation.accounts import services
 from participation.accounts.models import ApiToken, Organisation, Role, User
 from participation.core.audit import AuditLog
 from participation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from participation.core.uow import transaction
 from tests.conftest import PASSWORD, VALID_CREDIT_CODE, csrf_token_from
 
 
@@ -234,3 +237,19 @@ def test_catalog_new_form_does_not_overwrite(client, catalog, make_user, login, 
         db.session.scalar(select(Department.name_en).where(Department.code == "ENV"))
         == "Ecology and Environment Bureau"
     )
+
+
+def test_the_register_page_says_what_to_do_when_the_login_or_the_organisation_is_taken(client, db, english):
+    """A bare "already registered" leaves a person stuck: the page says what to do instead, at the field."""
+    with transaction():
+        services.register(
+            "boss@corp.cn", "long-enough-1", "Boss", organisation_name="海城科技", credit_code=VALID_CREDIT_CODE
+        )
+    client.get("/register")
+    form = {"login": "boss@corp.cn", "password": "long-enough-1", "display_name": "Boss", "locale": "en"}
+    page = client.post("/register", data=form).get_data(as_text=True)
+    assert re.search(r'data-field="login">[^<]*already exists[^<]*log in', page, re.IGNORECASE)
+    form |= {"login": "clerk@corp.cn", "account_type": "enterprise", "organisation_name": "海城科技"}
+    form["credit_code"] = VALID_CREDIT_CODE
+    page = client.post("/register", data=form).get_data(as_text=True)
+    assert re.search(r'data-field="credit_code">[^<]*administrator[^<]*add you', page)

@@ -261,3 +261,20 @@ def test_spam_rate_is_held(app, spam_check, people, propose, monkeypatch):
     with transaction():
         posted = [discussion.comment_on_proposal(people.alice, proposal.id, {"text": t}) for t in texts]
     assert [_held(c) for c in posted] == [False, False, False, True]
+
+
+@pytest.mark.parametrize("kind", ["proposal", "comment"])
+def test_a_refused_report_is_said_on_the_item_page(client, login, people, comment, english, kind):
+    """Reporting twice, or with only spaces as the reason: the page of the item says why, not an error page."""
+    url = f"/proposals/{comment.proposal_id}/flag" if kind == "proposal" else f"/comments/{comment.id}/flag"
+    back = f"/proposals/{comment.proposal_id}"
+    login(people.bob)
+    blank = client.post(url, data={"reason": "   "})
+    assert blank.status_code == 302 and blank.headers["Location"].startswith(back)
+    page = client.get(back).get_data(as_text=True)
+    assert "Give a reason" in page and "flash-error" in page
+    assert client.post(url, data={"reason": "广告"}).status_code == 302
+    twice = client.post(url, data={"reason": "再说一次"})
+    assert twice.status_code == 302 and twice.headers["Location"].startswith(back)
+    page = client.get(back).get_data(as_text=True)
+    assert "already reported" in page and "flash-error" in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from participation.core.uow import transaction
@@ -111,3 +113,17 @@ def test_answer_form_for_lead_staff(app, client, db, people, propose, threshold,
     assert response.status_code == 302
     page = client.get(f"/proposals/{proposal.id}").get_data(as_text=True)
     assert 'data-verdict="accepted"' in page and "&lt;b&gt;Yes&lt;/b&gt;" in page
+
+
+def test_replying_to_a_comment_is_huifu_not_the_departments_dafu(client, db, people, propose, login):
+    """In Chinese a reply in a discussion is 回复; 答复 is the departments' official reply to a request."""
+    from participation.forums import discussion
+
+    proposal = propose()
+    with transaction():
+        discussion.comment_on_proposal(people.alice, proposal.id, {"text": "同意，附近孩子很多"})
+    login(people.bob)
+    client.get("/lang/zh")
+    page = client.get(f"/proposals/{proposal.id}").get_data(as_text=True)
+    links = re.findall(r'<a class="reply-link"[^>]*>([^<]*)</a>', page)
+    assert links and set(links) == {"回复"}

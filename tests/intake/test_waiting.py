@@ -344,3 +344,23 @@ def test_the_notices_of_requests_merged_into_it_are_settled_too(db, waiting, peo
         deadlines.resume(people.env, waiting.id, "市民电话补充了情况")
     db.session.expire_all()
     assert all(db.session.get(Notification, n.id).read_at is not None for n in asked)
+
+
+def test_a_refused_answer_is_shown_as_an_error_at_its_field(db, client, login, english, waiting, people):
+    """The photo's problem reads as an error (red, like every field's), under the photos; the text is kept."""
+    import io
+    import re
+
+    code = waiting.submission.tracking_code
+    login(people.citizen)
+    bad = client.post(
+        f"/track/{code}/information",
+        data={"information": "Smoke from six to ten.", "photos": [(io.BytesIO(b"not an image"), "site.png")]},
+        content_type="multipart/form-data",
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Smoke from six to ten." in page
+    assert re.search(r'<p class="field-error" role="alert" data-field="photos">[^<]*site\.png', page)
+    assert re.search(r'<button class="button primary" type="submit">Send to the departments</button>', page)
+    empty = client.post(f"/track/{code}/information", data={"information": "  "}).get_data(as_text=True)
+    assert '<p class="field-error" role="alert" data-field="information">' in empty

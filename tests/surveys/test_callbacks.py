@@ -259,3 +259,44 @@ def test_the_masters_sender_and_a_follower_answer_at_the_same_moment(app, joint_
         assert master.status == TicketStatus.REOPENED
     else:
         assert results[0].outcome == "closed" and master.status == TicketStatus.CLOSED
+
+
+def unread_callback_requests(ticket) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(Notification.id).where(
+                Notification.kind == "callback_request",
+                Notification.ticket_id == ticket.id,
+                Notification.read_at.is_(None),
+            )
+        )
+    )
+
+
+def test_the_notice_asking_for_a_callback_is_settled_once_answered(joint_ticket, people):
+    """Answered on the tracking page, without opening the notice: the notice no longer asks."""
+    resolve_joint(joint_ticket, people)
+    assert len(unread_callback_requests(joint_ticket)) == 1
+    answer(joint_ticket, solved=1, satisfaction=1)
+    assert unread_callback_requests(joint_ticket) == []
+
+
+def test_a_reopening_settles_every_notice_asking_about_that_resolution(joint_ticket, people, submit):
+    follower = merged_follower(joint_ticket, people, submit)
+    resolve_joint(joint_ticket, people)
+    assert unread_callback_requests(joint_ticket) and unread_callback_requests(follower)
+    answer(follower, solved=2, satisfaction=3)  # reopens the master: the master's sender is no longer asked
+    assert unread_callback_requests(follower) == []
+    assert unread_callback_requests(joint_ticket) == []
+    resolve_joint(joint_ticket, people, "Second visit: the work now stops at 22:00.")
+    assert len(unread_callback_requests(joint_ticket)) == 1 and len(unread_callback_requests(follower)) == 1
+
+
+def test_a_followers_notice_still_asks_after_the_master_is_closed(joint_ticket, people, submit):
+    follower = merged_follower(joint_ticket, people, submit)
+    resolve_joint(joint_ticket, people)
+    answer(joint_ticket, solved=1, satisfaction=1)  # the master's sender closes it
+    assert unread_callback_requests(joint_ticket) == []
+    assert len(unread_callback_requests(follower)) == 1  # the follower's answer is still taken
+    answer(follower, solved=1, satisfaction=2)
+    assert unread_callback_requests(follower) == []
