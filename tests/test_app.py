@@ -243,6 +243,7 @@ def test_deferrable_tasks_are_tasks_that_exist(app):
         ("/my/HC-1/withdraw", "POST", "http://localhost/my?page=2", "/my?page=2"),  # where it was sent from
         ("/my/HC-1/withdraw", "POST", None, None),  # no page of its own, and not known where it came from
         ("/my/HC-1/withdraw", "POST", "http://elsewhere.example/my", None),
+        ("/my/HC-1/withdraw", "POST", "http://localhost//elsewhere.example/x", None),  # another site's path
         ("/login", "GET", None, None),  # only a page answering a form is reloaded elsewhere
     ],
 )
@@ -252,6 +253,13 @@ def test_where_a_reload_of_a_page_answering_a_form_goes(app, path, method, refer
     headers = {"Referer": referrer} if referrer else {}
     with app.test_request_context(path, method=method, headers=headers, base_url="http://localhost"):
         assert reload_url() == expected
+
+
+def test_under_a_prefix_a_reload_keeps_it(app):
+    from participation.core.templating import reload_url
+
+    with app.test_request_context("/login", method="POST", base_url="http://localhost/city"):
+        assert reload_url() == "/city/login"
 
 
 def test_a_refused_form_tells_the_browser_where_a_reload_goes(client, db):

@@ -76,18 +76,21 @@ def reload_url() -> str | None:
     from werkzeug.exceptions import HTTPException
     from werkzeug.routing import RequestRedirect
 
+    def local(parts) -> str | None:  # a path on this site only ("//elsewhere" is another site's)
+        if not parts.path.startswith("/") or parts.path.startswith("//"):
+            return None
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
     adapter = current_app.url_map.bind_to_environ(request.environ)
     try:
         adapter.match(request.path, method="GET")
-        return request.full_path.rstrip("?")
+        return request.script_root + request.full_path.rstrip("?")
     except RequestRedirect as redirect:
-        return urlsplit(redirect.new_url).path
+        return local(urlsplit(redirect.new_url))
     except HTTPException:
         pass
     sent_from = urlsplit(request.referrer or "")
-    if sent_from.netloc == request.host and sent_from.path:
-        return sent_from.path + (f"?{sent_from.query}" if sent_from.query else "")
-    return None
+    return local(sent_from) if sent_from.netloc == request.host else None
 
 
 def dt(value: datetime | str | None) -> str:

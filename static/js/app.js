@@ -15,7 +15,11 @@
     // The place on the page a form posted to (its action's #anchor: the callback, the answer to the
     // departments) is kept, so that the browser opens the page there, at the form's messages.
     var target = meta.content.indexOf("#") < 0 ? meta.content + window.location.hash : meta.content;
-    window.history.replaceState(window.history.state, "", target);
+    try {
+      window.history.replaceState(window.history.state, "", target);
+    } catch (e) {
+      // An address the browser will not put in the history: a reload then asks, as it always did.
+    }
   })();
 
   function labels() {
