@@ -24,6 +24,7 @@ from sqlalchemy.orm import lazyload
 from participation.accounts.models import DepartmentMembership, Role, User, UserRole
 from participation.core.audit import audit
 from participation.core.errors import NotFound, ValidationFailed
+from participation.core.labels import halfwidth
 from participation.core.models import utcnow
 from participation.core.permissions import authorize
 from participation.core.sockets import emit_now, user_room
@@ -40,7 +41,7 @@ from participation.notifications.models import (
 
 NAMESPACE = "/notifications"
 KEY_MAX = 120
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def clock() -> datetime:
@@ -521,10 +522,13 @@ def preferences(actor: Any) -> dict:
 def _quiet_value(value: Any, field: str, errors: dict) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or not _TIME.match(value.strip()):
+    # As people type it: "7:30", or "22：00" with a Chinese input method's colon and digits.
+    typed = "".join(halfwidth(value).split()) if isinstance(value, str) else None
+    found = _TIME.match(typed) if typed else None
+    if found is None:
         errors[field] = [_("Give a time as HH:MM, from 00:00 to 23:59.")]
         return None
-    return value.strip()
+    return f"{int(found.group(1)):02d}:{found.group(2)}"
 
 
 def save_preferences(actor: Any, choices: dict, quiet_start: Any = None, quiet_end: Any = None) -> dict:

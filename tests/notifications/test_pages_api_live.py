@@ -150,8 +150,18 @@ def test_save_preferences_refuses_unknown_kinds_and_other_people(db, make_user):
 
     citizen = make_user("citizen")
     with pytest.raises(ValidationFailed) as error:
-        services.save_preferences(citizen, {"ticket_assigned": {"in_app": False}, "nope": {}}, "7:00", None)
+        services.save_preferences(citizen, {"ticket_assigned": {"in_app": False}, "nope": {}}, "7h00", None)
     assert set(error.value.fields) == {"kinds.ticket_assigned", "kinds.nope", "quiet_start"}
+
+
+def test_quiet_hours_as_people_type_them(db, make_user):
+    from participation.notifications.models import NotificationSettings
+
+    citizen = make_user("citizen")
+    with transaction():
+        services.save_preferences(citizen, {}, "２２：００", " 7:30 ")  # a Chinese input method's digits and colon
+    stored = db.session.get(NotificationSettings, citizen.id)
+    assert (stored.quiet_start, stored.quiet_end) == ("22:00", "07:30")
 
 
 def test_outbox_page_for_administrators_only(client, db, make_user, login):
