@@ -198,11 +198,15 @@ def announce_status(submission: Submission, status: str, **extra: str) -> None:
     publish("submission.status", private, private_rooms(submission), NAMESPACE)
 
 
+# Dashes as word processors and input methods write them (‐ ‑ ‒ – — ― −), read as the code's "-".
+_DASHES = {c: ord("-") for c in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212)}
+
+
 def normal_code(code: str | None) -> str:
     """A tracking code as stored, from what a person typed or copied: full-width forms (a Chinese input
     method types ＨＣ－７Ｋ…), spaces or dashes anywhere (read out on the phone in groups), lower case, the
     dash or the whole "HC-" left out are all read."""
-    wanted = "".join(halfwidth(code or "").split()).upper()
+    wanted = "".join(halfwidth(code or "").split()).upper().translate(_DASHES)
     plain = wanted.replace("-", "")  # dashes anywhere: read out or copied in groups (HC-7K3M-9Q2X-PA)
     if len(plain) == CODE_LENGTH:  # the code without its "HC-"
         return "HC-" + plain

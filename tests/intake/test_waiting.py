@@ -130,6 +130,9 @@ def test_a_request_sent_without_an_account_is_answered_with_its_code(db, client,
         "7K3M9Q2XPA",
         "HC-7K3M-9Q2X-PA",
         "7k3m 9q2x pa",
+        "hc—7k3m9q2xpa",  # a dash as a word processor or an input method writes it
+        "HC–7K3M–9Q2X–PA",
+        "HC‐7K3M9Q2XPA",
     ],
 )
 def test_a_code_is_read_however_it_was_typed(typed):
