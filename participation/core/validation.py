@@ -37,8 +37,18 @@ def _message(err: dict) -> str:
         return _("At most %(n)s characters.", n=ctx.get("max_length"))
     if kind == "string_too_short":
         return _("This field cannot be empty.")
-    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
-        return _("Out of range.")
+    if kind == "less_than_equal":
+        return _("At most %(n)s.", n=ctx.get("le"))
+    if kind == "greater_than_equal":
+        return _("At least %(n)s.", n=ctx.get("ge"))
+    if kind == "less_than":
+        return _("Less than %(n)s.", n=ctx.get("lt"))
+    if kind == "greater_than":
+        return _("More than %(n)s.", n=ctx.get("gt"))
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("Give a whole number.")
+    if kind in ("float_parsing", "float_type"):
+        return _("Give a number.")
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "model_attributes_type":
         return _("Wrong type of value.")
     if kind == "enum" or kind == "literal_error":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,13 @@ def test_contact_problems_are_said_where_they_are(client, catalog, db):
     assert bad_phone.status_code == 422 and "Enter a valid mobile number" in page
     assert "e-mail address or a mobile number" not in page  # that is the log-in form's message
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_a_place_given_wrongly_is_said_at_its_field_with_what_is_allowed(client, catalog, db, english):
+    form = {"kind": "complaint", "text": "路灯坏了三天，晚上很黑", "anonymous": "on", "lat": "abc", "lng": "200"}
+    page = client.post("/submit", data=form)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert re.search(r'name="lat"[^>]*value="abc">\s*<[^>]*data-field="lat"[^>]*>\s*Give a number\.', html)
+    assert re.search(r'name="lng"[^>]*value="200">\s*<[^>]*data-field="lng"[^>]*>\s*At most 180', html)
+    assert nothing_stored(db)

@@ -192,7 +192,7 @@ def _with(index: int, **changes) -> list[dict]:
         (
             _with(0, choices=[SATISFACTION[0], {"code": "x", "label": label("一般", "So-so")}]),
             "questions[0].choices[1].code",
-            "Wrong type of value.",
+            "Give a whole number.",
             'name="q0-c1-code" value="x"',
         ),
         (_with(1, type="rating5"), "questions[1]", "Only Likert questions form a block", 'value="rating5" selected'),
@@ -306,7 +306,7 @@ def test_code_set_pages_add_edit_delete(db, client, coordinator, login):
     [
         (code_set_form("agree", AGREE[:1]), "choices", "A code set needs at least two choices."),
         (code_set_form("agree", [AGREE[0], ("1", "x", "y")]), "choices", "Each choice needs its own code."),
-        (code_set_form("agree", [AGREE[0], ("two", "x", "y")]), "choices[1].code", "Wrong type of value."),
+        (code_set_form("agree", [AGREE[0], ("two", "x", "y")]), "choices[1].code", "Give a whole number."),
         (code_set_form("agree", [AGREE[0], ("2", "", "y")]), "choices[1].label.zh", "cannot be empty"),
         (code_set_form("has space", AGREE), "code", "Not in the expected format."),
         (code_set_form("agree", AGREE, label_en=""), "label.en", "cannot be empty"),
