@@ -30,7 +30,9 @@ def _unread_badge():
 @login_required
 def index():
     items = services.list_for(current_user, limit=100)
-    return render_template("notifications/index.html", items=items, render=services.as_dict)
+    # The list fetches itself again when a notification arrives or is read on another page (static/js/app.js).
+    page = "notifications/_rows.html" if request.args.get("partial") == "1" else "notifications/index.html"
+    return render_template(page, items=items, render=services.as_dict)
 
 
 @bp.post("/notifications/<int:notification_id>/read")

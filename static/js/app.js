@@ -289,16 +289,30 @@
       badge.dataset.count = String(n);
       badge.hidden = n === 0;
     };
+    // On the notifications page, the list follows too: a new one appears, one read elsewhere is shown read.
+    var list = document.getElementById("notification-list");
+    var refreshList = function () {
+      if (!list || !list.dataset.refresh || !window.fetch) return;
+      fetch(list.dataset.refresh, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) { list.innerHTML = html; } })
+        .catch(function () {});
+    };
     var socket = io("/notifications", { transports: ["websocket", "polling"] });
-    socket.on("connect", function () { socket.emit("unread", {}, function (r) { if (r) show(r.unread); }); });
+    socket.on("connect", function () {
+      badge.dataset.connected = "1";
+      socket.emit("unread", {}, function (r) { if (r) show(r.unread); });
+    });
+    socket.on("disconnect", function () { badge.dataset.connected = "0"; });
     socket.on("notification", function (msg) {
       if (!msg) return;
       show(msg.unread);
       badge.classList.remove("flash-update");
       void badge.offsetWidth;
       badge.classList.add("flash-update");
+      refreshList();
     });
-    socket.on("notifications.unread", function (msg) { if (msg) show(msg.unread); });
+    socket.on("notifications.unread", function (msg) { if (msg) { show(msg.unread); refreshList(); } });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
