@@ -280,6 +280,10 @@ def test_dispatch_validates_codes(db, people, submit):
         services.dispatch(people.coordinator, ticket.id, ["NOISE"], "", [])
     assert caught.value.fields["lead"] == ["请选择部门。"]
     db.session.rollback()
+    with pytest.raises(ValidationFailed) as caught:  # nothing chosen: every problem said at once
+        services.dispatch(people.coordinator, ticket.id, [], "", ["GHOST"])
+    assert set(caught.value.fields) == {"categories", "lead", "co"}
+    db.session.rollback()
     assert ticket.status.value == "triage"
 
 
