@@ -267,3 +267,18 @@ def test_a_refused_form_tells_the_browser_where_a_reload_goes(client, db):
     assert page.status_code in (401, 422)
     assert '<meta name="reload-url" content="/login">' in page.get_data(as_text=True)
     assert 'name="reload-url"' not in client.get("/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "length", "shown"),
+    [
+        ("路灯坏了", 60, "路灯坏了"),
+        ("工地半夜施工，噪音太大，渣土车还把路压坏了", 10, "工地半夜施工，噪音…"),
+        ("  Pothole\n on   Harbour Road ", 60, "Pothole on Harbour Road"),
+        (None, 60, ""),
+    ],
+)
+def test_a_list_shows_the_start_of_a_text_and_says_where_it_was_cut(text, length, shown):
+    from participation.core.templating import excerpt
+
+    assert excerpt(text, length) == shown

@@ -63,6 +63,7 @@ def register_template_helpers(app: Flask) -> None:
         }
 
     app.jinja_env.filters["dt"] = dt
+    app.jinja_env.filters["excerpt"] = excerpt
     app.jinja_env.filters["age"] = age
 
 
@@ -91,6 +92,12 @@ def reload_url() -> str | None:
         pass
     sent_from = urlsplit(request.referrer or "")
     return local(sent_from) if sent_from.netloc == request.host else None
+
+
+def excerpt(text: str | None, length: int = 60) -> str:
+    """The start of a text for a list: on one line, at most `length` characters, "…" where it was cut."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
 def dt(value: datetime | str | None) -> str:

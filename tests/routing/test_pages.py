@@ -570,3 +570,13 @@ def test_a_ruling_without_a_suggested_department_does_not_offer_the_suggestion(c
     )
     assert "Choose the new lead…" in lead and "(suggested)" not in lead
     assert "(none: the part ends)" in co and "(suggested)" not in co
+
+
+def test_a_ticket_in_triage_says_no_department_handles_it_yet(client, db, people, submit, login, english):
+    ticket = submit("路灯坏了三天，晚上很黑")
+    login(people.coordinator)
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert 'id="no-parts"' in page and "No department yet: the request waits to be dispatched." in page
+    assert "路灯坏了三天，晚上很黑" in client.get("/coordination/triage").get_data(as_text=True)
+    submit("工地半夜施工，" * 20)
+    assert "…" in client.get("/coordination/triage").get_data(as_text=True)  # a long text is cut where it says so
