@@ -9,11 +9,20 @@ from participation.core.labels import event_label, late_label
 
 
 @pytest.mark.parametrize(
-    ("minutes", "en"), [(0, "less than a minute"), (0.4, "less than a minute"), (1, "1 min"), (200, "3 h 20 min")]
+    ("minutes", "en", "zh"),
+    [
+        (0, "less than a minute", "不到1分钟"),
+        (0.4, "less than a minute", "不到1分钟"),
+        (1, "1 min", "1分钟"),
+        (200, "3 h 20 min", "3小时20分钟"),
+        (2880, "48 h", "48小时"),  # whole hours say no "0 min"
+    ],
 )
-def test_late_label(app, minutes, en):
+def test_late_label(app, minutes, en, zh):
     with app.test_request_context(), force_locale("en"):
         assert late_label(minutes) == en
+    with app.test_request_context(), force_locale("zh"):  # written as the ages beside it are: 20小时
+        assert late_label(minutes) == zh
 
 
 def test_every_event_the_platform_records_has_a_label(app):

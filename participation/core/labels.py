@@ -208,6 +208,8 @@ def late_label(minutes: float) -> str:
     if minutes < 1:
         return _("less than a minute")
     hours, rest = divmod(minutes, 60)
+    if hours and not rest:
+        return _("%(h)s h", h=hours)
     if hours:
         return _("%(h)s h %(m)s min", h=hours, m=rest)
     return _("%(m)s min", m=rest)
