@@ -172,7 +172,7 @@ BAD_FILES = [
     pytest.param(_without_choices, "questions[1]", "at least two choices", id="choices-missing"),
     pytest.param(_reserved, "questions[2]", "reserved word", id="reserved-name"),
     pytest.param(_later_show_if, "questions[0]", "earlier question", id="show-if-later"),
-    pytest.param(_bad_choice_code, "questions[0].choices[1].code", "Wrong type", id="choice-code-type"),
+    pytest.param(_bad_choice_code, "questions[0].choices[1].code", "Give a whole number", id="choice-code-type"),
 ]
 
 
