@@ -1027,43 +1027,46 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
         errors["state"] = [_("Choose open, settled or all.")]
     if errors:
         raise ValidationFailed(fields=errors)
-    stmt = select(Ticket).join(Submission, Submission.id == Ticket.submission_id)
-    number = re.fullmatch(r"[#＃]\s*(\d{1,9})|(\d{1,9})", query)
-    code = normal_code(query)
-    if number and number.group(1):
-        stmt = stmt.where(Ticket.id == int(number.group(1)))
-    else:
-        words = query.split()[:SEARCH_WORDS]
-        found = [
-            Submission.title.icontains(w, autoescape=True) | Submission.text.icontains(w, autoescape=True)
-            for w in words
-        ]
-        matched = found[0]
-        for condition in found[1:]:
-            matched = matched & condition
-        if number:  # digits alone: the ticket of that number, or requests that mention them
-            matched = matched | (Ticket.id == int(number.group(2)))
-        if re.fullmatch(rf"HC-[{CODE_ALPHABET}]{{{CODE_LENGTH}}}", code):
-            # What could be a tracking code is looked up as one, and as words too: "playground" has ten
-            # letters that the codes' alphabet allows as well.
-            matched = matched | (Submission.tracking_code == code)
-        stmt = stmt.where(matched)
-    if state == "open":
-        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
-    elif state == "settled":
-        stmt = stmt.where(Ticket.status.not_in(OPEN_STATUSES))
-    if not can(actor, "routing.coordinate"):
-        # As the rule routing.ticket.view has it: a part of one of the actor's departments that has not left.
-        stmt = stmt.where(
-            select(TicketPart.id)
-            .where(
-                TicketPart.ticket_id == Ticket.id,
-                TicketPart.department_id.in_(sorted(actor.department_ids)),
-                TicketPart.departed.is_(False),
+
+    def run(condition) -> list[Ticket]:
+        stmt = select(Ticket).join(Submission, Submission.id == Ticket.submission_id).where(condition)
+        if state == "open":
+            stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
+        elif state == "settled":
+            stmt = stmt.where(Ticket.status.not_in(OPEN_STATUSES))
+        if not can(actor, "routing.coordinate"):
+            # As the rule routing.ticket.view has it: a part of one of the actor's departments that has not left.
+            stmt = stmt.where(
+                select(TicketPart.id)
+                .where(
+                    TicketPart.ticket_id == Ticket.id,
+                    TicketPart.department_id.in_(sorted(actor.department_ids)),
+                    TicketPart.departed.is_(False),
+                )
+                .exists()
             )
-            .exists()
-        )
-    return list(db.session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
+        return list(db.session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
+
+    number = re.fullmatch(r"[#＃]\s*(\d{1,9})|(\d{1,9})", query)
+    if number and number.group(1):
+        return run(Ticket.id == int(number.group(1)))
+    code = normal_code(query)
+    if re.fullmatch(rf"HC-[{CODE_ALPHABET}]{{{CODE_LENGTH}}}", code):
+        # What could be a tracking code is looked up as one first (its index answers at once); found
+        # nothing, it is read as words: "playground" has ten letters that the codes' alphabet allows too.
+        found = run(Submission.tracking_code == code)
+        if found:
+            return found
+    words = query.split()[:SEARCH_WORDS]
+    each = [
+        Submission.title.icontains(w, autoescape=True) | Submission.text.icontains(w, autoescape=True) for w in words
+    ]
+    matched = each[0]
+    for condition in each[1:]:
+        matched = matched & condition
+    if number:  # digits alone: the ticket of that number, or requests that mention them
+        matched = matched | (Ticket.id == int(number.group(2)))
+    return run(matched)
 
 
 def triage_queue(actor: Any, limit: int | None = None) -> list[Ticket]:

@@ -1,0 +1,136 @@
+"""Finding a ticket ("find a ticket", GET /api/v1/tickets?q=) on a city's worth of tickets, on PostgreSQL.
+
+The data is made as bench/scorecards.py makes it (`flask demo generate --bulk-base`: a base city
+through the real services, then copied in the database up to --tickets). Then, in process, each kind of
+search a coordinator (every ticket) and a department's staff (their department's tickets) make:
+by ticket number, by tracking code, by a word found in many requests, by a word found in none (the
+whole table read), and by two words. Each is timed as the median of --repeat runs, beside the
+baseline measured in the same run: the lookup by ticket number, which reads the primary key.
+
+    .venv/bin/python bench/ticket_search.py [--tickets 200000] [--base 400] [--repeat 7] [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from common import ROOT, fresh_postgres, prepare, server_env
+
+NAME = "participation_bench_search"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=200_000)
+    parser.add_argument("--base", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--fresh", action="store_true", help="make the data again even if it is there")
+    args = parser.parse_args()
+
+    from sqlalchemy import create_engine, text
+
+    base = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    url = f"{base}/{NAME}"
+    have = 0
+    if not args.fresh:
+        try:
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                have = conn.execute(text("SELECT count(*) FROM ticket")).scalar() or 0
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - no such database yet
+            have = 0
+    env = server_env(url, PARTICIPATION_SCORING_LIVE="false")
+    if have != args.tickets:
+        url = fresh_postgres(NAME)
+        prepare(env)
+        began = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "participation", "demo", "generate"]
+            + ["--tickets", str(args.tickets), "--seed", str(args.seed), "--months", str(args.months)]
+            + ["--bulk-base", str(args.base)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        print(f"generated {args.tickets} tickets in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "participation", "db", "upgrade"], cwd=ROOT, env=env, check=True
+    )
+    os.environ.update(env)
+
+    from sqlalchemy import func, select
+
+    from participation import create_app
+    from participation.accounts.models import Role, User
+    from participation.extensions import db
+    from participation.intake.models import Submission
+    from participation.routing import services
+    from participation.routing.models import Ticket, TicketPart
+
+    app = create_app()
+    with app.app_context():
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        tickets = db.session.scalar(select(func.count()).select_from(Ticket))
+        coordinator = next(u for u in db.session.scalars(select(User)) if u.has_role(Role.COORDINATOR))
+        staff = next(
+            u
+            for u in db.session.scalars(select(User))
+            if u.has_role(Role.DEPARTMENT_STAFF) and u.department_ids and not u.has_role(Role.COORDINATOR)
+        )
+        department = sorted(staff.department_ids)[0]
+        theirs = db.session.scalar(
+            select(func.count(func.distinct(TicketPart.ticket_id))).where(TicketPart.department_id == department)
+        )
+        # A ticket of the staff member's department, its code, and a word its text has. (The copies that
+        # fill the database have codes of their own, BK-<n>; a ticket of the base city has a real one.)
+        ticket_id, code, words = db.session.execute(
+            select(Ticket.id, Submission.tracking_code, Submission.text)
+            .join(Submission, Submission.id == Ticket.submission_id)
+            .join(TicketPart, TicketPart.ticket_id == Ticket.id)
+            .where(TicketPart.department_id == department, Submission.tracking_code.like("HC-%"))
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        ).one()
+        common = (words or "噪音")[:2]
+        searches = {
+            "ticket number (baseline)": f"#{ticket_id}",
+            "tracking code (typed in lower case)": code.lower(),
+            f"a word in many requests ({common})": common,
+            "a word in none (reads them all)": "zzqqxx",
+            "two words": f"{common} 晚上",
+        }
+
+        def timed(actor, query: str) -> tuple[float, int]:
+            runs, found = [], 0
+            for _ in range(args.repeat):
+                began = time.perf_counter()
+                found = len(services.find_tickets(actor, query))
+                runs.append((time.perf_counter() - began) * 1000)
+                db.session.rollback()
+            return statistics.median(runs), found
+
+        out: dict = {"tickets": tickets, "staff_department_tickets": theirs, "repeat": args.repeat}
+        for who, actor in (("coordinator (every ticket)", coordinator), ("department staff", staff)):
+            rows = {}
+            baseline = None
+            for label, query in searches.items():
+                ms, found = timed(actor, query)
+                baseline = baseline if baseline is not None else ms
+                rows[label] = {"median_ms": round(ms, 2), "found": found, "ratio_to_baseline": round(ms / baseline, 1)}
+            out[who] = rows
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
