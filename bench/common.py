@@ -36,6 +36,52 @@ def fresh_postgres(name: str) -> str:
     return f"{base}/{name}"
 
 
+# Every item dispatched at once and none merged: a benchmark's corpus repeats its texts, and without this
+# the repeats would be merged as duplicates (no parts of their own) or wait in triage.
+ROUTE_EVERY_ITEM = {
+    "PARTICIPATION_ROUTING_AUTO_DISPATCH": "true",
+    "PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD": "0.0",
+    "PARTICIPATION_DUPLICATE_AUTO_MERGE": "false",
+}
+
+
+def bulk_city(name: str, tickets: int, base: int, seed: int, months: int, fresh: bool, **settings: str):
+    """A PostgreSQL database `name` holding `tickets` tickets (`flask demo generate --bulk-base base`),
+    made again only when it does not hold that many (or `fresh`), migrated to this checkout's schema;
+    returns its URL and the environment to run the platform against it."""
+    from sqlalchemy import create_engine, text
+
+    server = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    url = f"{server}/{name}"
+    have = 0
+    if not fresh:
+        try:
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                have = conn.execute(text("SELECT count(*) FROM ticket")).scalar() or 0
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - no such database yet
+            have = 0
+    env = server_env(url, **settings)
+    flask = [sys.executable, "-m", "flask", "--app", "participation"]
+    if have != tickets:
+        url = fresh_postgres(name)
+        prepare(env)
+        began = time.perf_counter()
+        subprocess.run(
+            flask
+            + ["demo", "generate", "--tickets", str(tickets), "--seed", str(seed)]
+            + ["--months", str(months), "--bulk-base", str(base)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        print(f"generated {tickets} tickets in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    # the schema of this checkout (kept data may predate an index)
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return url, env
+
+
 def server_env(database_url: str, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(

@@ -24,7 +24,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import fresh_postgres, prepare, server_env, texts
+from common import ROUTE_EVERY_ITEM, fresh_postgres, prepare, server_env, texts
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -99,14 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = fresh_postgres("participation_bench_cost")
-    # As in submit_throughput.py: every ticket dispatched (its parts, clocks and notices written), none
-    # merged as a duplicate of an earlier one with the same text.
-    settings = dict(
-        PARTICIPATION_ROUTING_AUTO_DISPATCH="true",
-        PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD="0.0",
-        PARTICIPATION_DUPLICATE_AUTO_MERGE="false",
-    )
-    env = server_env(url, **settings)
+    env = server_env(url, **ROUTE_EVERY_ITEM)
     prepare(env)
     os.environ.update(env)
 

@@ -31,7 +31,7 @@ import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 
-from common import ROOT, fresh_postgres, prepare, server, server_env, texts
+from common import ROOT, ROUTE_EVERY_ITEM, fresh_postgres, prepare, server, server_env, texts
 from loadgen import json_request, run
 
 
@@ -126,13 +126,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = fresh_postgres("participation_bench")
-    # The corpus repeats its texts: without this, repeats would be merged as duplicates (no parts of their own).
-    settings = dict(
-        PARTICIPATION_ROUTING_AUTO_DISPATCH="true",
-        PARTICIPATION_ROUTING_CONFIDENCE_THRESHOLD="0.0",
-        PARTICIPATION_DUPLICATE_AUTO_MERGE="false",
-    )
-    env = server_env(url, **settings)
+    env = server_env(url, **ROUTE_EVERY_ITEM)
     prepare(env)
     corpus = texts()
 

@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
-from common import ROOT, fresh_postgres, prepare, server_env
+from common import bulk_city
 
 NAME = "participation_bench_search"
 
@@ -35,36 +33,10 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="make the data again even if it is there")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    base = os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-    url = f"{base}/{NAME}"
-    have = 0
-    if not args.fresh:
-        try:
-            engine = create_engine(url)
-            with engine.connect() as conn:
-                have = conn.execute(text("SELECT count(*) FROM ticket")).scalar() or 0
-            engine.dispose()
-        except Exception:  # noqa: BLE001 - no such database yet
-            have = 0
-    env = server_env(url, PARTICIPATION_SCORING_LIVE="false")
-    if have != args.tickets:
-        url = fresh_postgres(NAME)
-        prepare(env)
-        began = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "participation", "demo", "generate"]
-            + ["--tickets", str(args.tickets), "--seed", str(args.seed), "--months", str(args.months)]
-            + ["--bulk-base", str(args.base)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        print(f"generated {args.tickets} tickets in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "participation", "db", "upgrade"], cwd=ROOT, env=env, check=True
+    _url, env = bulk_city(
+        NAME, args.tickets, args.base, args.seed, args.months, args.fresh, PARTICIPATION_SCORING_LIVE="false"
     )
     os.environ.update(env)
 

@@ -160,6 +160,17 @@ def test_the_tracking_page_hears_the_pause_and_the_answer_live(app, db, joint_ti
     assert page.get_received("/intake") == []  # a suspension is the departments' business
 
 
+def answer_with_a_bad_photo(client, code: str, text: str):
+    """The sender's answer with a "photo" that is no image."""
+    import io
+
+    return client.post(
+        f"/track/{code}/information",
+        data={"information": text, "photos": [(io.BytesIO(b"not an image"), "site.png")]},
+        content_type="multipart/form-data",
+    )
+
+
 def test_the_sender_answers_with_photos(db, client, login, english, waiting, people):
     import io
 
@@ -167,11 +178,7 @@ def test_the_sender_answers_with_photos(db, client, login, english, waiting, peo
 
     code = waiting.submission.tracking_code
     login(people.citizen)
-    bad = client.post(
-        f"/track/{code}/information",
-        data={"information": "", "photos": [(io.BytesIO(b"not an image"), "site.png")]},
-        content_type="multipart/form-data",
-    )
+    bad = answer_with_a_bad_photo(client, code, "")
     assert bad.status_code == 422 and 'name="information"' in bad.get_data(as_text=True)
     db.session.refresh(waiting)
     assert waiting.paused_since is not None and not waiting.submission.attachments
@@ -351,16 +358,11 @@ def test_the_notices_of_requests_merged_into_it_are_settled_too(db, waiting, peo
 
 def test_a_refused_answer_is_shown_as_an_error_at_its_field(db, client, login, english, waiting, people):
     """The photo's problem reads as an error (red, like every field's), under the photos; the text is kept."""
-    import io
     import re
 
     code = waiting.submission.tracking_code
     login(people.citizen)
-    bad = client.post(
-        f"/track/{code}/information",
-        data={"information": "Smoke from six to ten.", "photos": [(io.BytesIO(b"not an image"), "site.png")]},
-        content_type="multipart/form-data",
-    )
+    bad = answer_with_a_bad_photo(client, code, "Smoke from six to ten.")
     page = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "Smoke from six to ten." in page
     assert re.search(r'<p class="field-error" role="alert" data-field="photos">[^<]*site\.png', page)
