@@ -45,6 +45,24 @@ ROUTE_EVERY_ITEM = {
 }
 
 
+def bulk_city_arguments(parser, tickets: int, base: int, months: int) -> None:
+    """The command-line options of a benchmark that runs on a bulk city (see bulk_city)."""
+    parser.add_argument("--tickets", type=int, default=tickets)
+    parser.add_argument("--base", type=int, default=base, help="tickets made through the services, then copied")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--months", type=int, default=months)
+    parser.add_argument("--fresh", action="store_true", help="make the data anew even if it is there")
+
+
+def use_bulk_city(name: str, args) -> dict[str, str]:
+    """The bulk city of these options (bulk_city), with this process set to run the platform against it."""
+    _url, env = bulk_city(
+        name, args.tickets, args.base, args.seed, args.months, args.fresh, PARTICIPATION_SCORING_LIVE="false"
+    )
+    os.environ.update(env)
+    return env
+
+
 def bulk_city(name: str, tickets: int, base: int, seed: int, months: int, fresh: bool, **settings: str):
     """A PostgreSQL database `name` holding `tickets` tickets (`flask demo generate --bulk-base base`),
     made again only when it does not hold that many (or `fresh`), migrated to this checkout's schema;

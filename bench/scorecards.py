@@ -23,11 +23,10 @@ Printed, each beside its baseline from the same run:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
-from common import bulk_city
+from common import bulk_city_arguments, use_bulk_city
 
 NAME = "participation_bench_scoring"
 
@@ -45,21 +44,11 @@ def _p95(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--base", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--months", type=int, default=6)
-    parser.add_argument("--fresh", action="store_true", help="make the data anew")
+    bulk_city_arguments(parser, tickets=1_000_000, base=2_000, months=6)
     args = parser.parse_args()
+    use_bulk_city(NAME, args)
 
-    from sqlalchemy import text
-
-    _url, env = bulk_city(
-        NAME, args.tickets, args.base, args.seed, args.months, args.fresh, PARTICIPATION_SCORING_LIVE="false"
-    )
-    os.environ.update(env)
-
-    from sqlalchemy import delete, func, select
+    from sqlalchemy import delete, func, select, text
 
     from participation import create_app
     from participation.accounts.models import Role, User

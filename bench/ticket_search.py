@@ -14,33 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 
-from common import bulk_city
+from common import bulk_city_arguments, use_bulk_city
 
 NAME = "participation_bench_search"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tickets", type=int, default=200_000)
-    parser.add_argument("--base", type=int, default=400)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--months", type=int, default=12)
+    bulk_city_arguments(parser, tickets=200_000, base=400, months=12)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--fresh", action="store_true", help="make the data again even if it is there")
     args = parser.parse_args()
+    use_bulk_city(NAME, args)
 
-    from sqlalchemy import text
-
-    _url, env = bulk_city(
-        NAME, args.tickets, args.base, args.seed, args.months, args.fresh, PARTICIPATION_SCORING_LIVE="false"
-    )
-    os.environ.update(env)
-
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
 
     from participation import create_app
     from participation.accounts.models import Role, User
