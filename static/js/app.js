@@ -238,6 +238,12 @@
       socket.on("ticket.updated", refresh);
       socket.on("submission.status", refresh);
       socket.on("survey.updated", refresh);
+      // Counts that time alone changes (a deadline passing, "due within 24 hours") are read again now and
+      // then, while the page is in sight: data-refresh-every="seconds".
+      var every = parseInt(region.dataset.refreshEvery, 10);
+      if (every > 0) {
+        setInterval(function () { if (!document.hidden) refresh(); }, every * 1000);
+      }
       var recheck = function () {
         if (region.dataset.stale === "1" && !unsent(region)) refresh();
       };
