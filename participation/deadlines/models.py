@@ -17,8 +17,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.models import utcnow
@@ -159,9 +161,15 @@ class SlaClock(db.Model):
     part = relationship("TicketPart")
     department = relationship("Department")
 
-    @property
+    @hybrid_property
     def effective_due(self) -> datetime:
         return self.due_of(self.interim_due_at, self.due_at)
+
+    @effective_due.inplace.expression
+    @classmethod
+    def _effective_due_expression(cls):
+        """The same in SQL (ordering, filtering and counting by the time a clock answers to)."""
+        return func.coalesce(cls.interim_due_at, cls.due_at)
 
     @staticmethod
     def due_of(interim_due_at: datetime | None, due_at: datetime) -> datetime:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from participation.core.errors import Conflict, ValidationFailed
@@ -532,7 +532,7 @@ def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None)
         .where(
             Ticket.status.in_(OPEN_STATUSES),
             SlaClock.state.in_(OPEN_CLOCK_STATES),
-            func.coalesce(SlaClock.interim_due_at, SlaClock.due_at) <= at,
+            SlaClock.effective_due <= at,
         )
         # The rows show each ticket's request, lead and departments (the shortcuts offer those not on it).
         .options(

@@ -930,7 +930,7 @@ def coordination_workload(actor: Any, at: Any = None) -> dict[str, int]:
         .where(
             SlaClock.ticket_id == Ticket.id,
             SlaClock.state.in_(OPEN_CLOCK_STATES),
-            func.coalesce(SlaClock.interim_due_at, SlaClock.due_at) <= at,
+            SlaClock.effective_due <= at,
         )
         .exists()
     )
@@ -974,7 +974,7 @@ def _nearest_deadline():
     from participation.deadlines.models import ClockState, SlaClock
 
     return (
-        select(func.min(func.coalesce(SlaClock.interim_due_at, SlaClock.due_at)))
+        select(func.min(SlaClock.effective_due))
         .where(
             SlaClock.state == ClockState.RUNNING,
             or_(

@@ -200,7 +200,7 @@ def _met(state: ColumnElement) -> ColumnElement:
 def _clocks(
     buckets: list[Bucket], at: datetime, departments: set[int] | None = None, tickets: list[int] | None = None
 ) -> list[Select]:
-    due = func.coalesce(SlaClock.interim_due_at, SlaClock.due_at)
+    due = SlaClock.effective_due
     stopped = SlaClock.state.in_([ClockState.MET, ClockState.MISSED])
     moment = case((stopped, SlaClock.stopped_at), else_=due)
     counted = or_(
