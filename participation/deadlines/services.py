@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from participation.core.errors import Conflict, ValidationFailed
@@ -522,6 +522,22 @@ def open_clocks_by_part(part_ids: list[int]) -> dict[int, SlaClock]:
     return out
 
 
+def _late(at: datetime) -> tuple:
+    """A clock of the escalation queue: open, past the time it answers to."""
+    return SlaClock.state.in_(OPEN_CLOCK_STATES), SlaClock.effective_due <= at
+
+
+def escalation_count(actor: Any, at: datetime | None = None) -> int:
+    """How many tickets the escalation queue lists: open ones with a late clock, or escalated."""
+    authorize(actor, "deadlines.escalations.view")
+    late = select(SlaClock.id).where(SlaClock.ticket_id == Ticket.id, *_late(at or now())).exists()
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status.in_(OPEN_STATUSES), or_(Ticket.escalation_level > 0, late))
+    )
+
+
 def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None) -> list[dict]:
     """Overdue and escalated open tickets, latest first (or by escalation level)."""
     authorize(actor, "deadlines.escalations.view")
@@ -529,11 +545,7 @@ def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None)
     late = (
         select(SlaClock)
         .join(Ticket, Ticket.id == SlaClock.ticket_id)
-        .where(
-            Ticket.status.in_(OPEN_STATUSES),
-            SlaClock.state.in_(OPEN_CLOCK_STATES),
-            SlaClock.effective_due <= at,
-        )
+        .where(Ticket.status.in_(OPEN_STATUSES), *_late(at))
         # The rows show each ticket's request, lead and departments (the shortcuts offer those not on it).
         .options(
             selectinload(SlaClock.ticket).selectinload(Ticket.parts),

@@ -917,30 +917,13 @@ def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[
 
 
 def coordination_workload(actor: Any, at: Any = None) -> dict[str, int]:
-    """What waits for the coordination centre, as counts: tickets in triage, open disputes, and open
-    tickets past a deadline or escalated (the escalation queue's tickets)."""
-    from sqlalchemy import or_
-
-    from participation.deadlines.models import OPEN_CLOCK_STATES, SlaClock
+    """What waits for the coordination centre, as counts: tickets in triage, open disputes, and the
+    tickets of the escalation queue (open ones past a deadline, or escalated)."""
+    from participation.deadlines.services import escalation_count
 
     authorize(actor, "routing.triage.view")
-    at = at or utcnow()
-    late = (
-        select(SlaClock.id)
-        .where(
-            SlaClock.ticket_id == Ticket.id,
-            SlaClock.state.in_(OPEN_CLOCK_STATES),
-            SlaClock.effective_due <= at,
-        )
-        .exists()
-    )
-    escalations = db.session.scalar(
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.status.in_(OPEN_STATUSES), or_(Ticket.escalation_level > 0, late))
-    )
     disputes = db.session.scalar(select(func.count()).select_from(Dispute).where(Dispute.status == DisputeStatus.OPEN))
-    return {"triage": triage_waiting(actor), "disputes": disputes or 0, "escalations": escalations or 0}
+    return {"triage": triage_waiting(actor), "disputes": disputes or 0, "escalations": escalation_count(actor, at)}
 
 
 def _in_work():
