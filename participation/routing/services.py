@@ -841,11 +841,7 @@ def _inbox_statement(
     if due:
         if due not in ("overdue", "soon"):
             raise ValidationFailed(fields={"due": [_("Choose past a deadline or due soon.")]})
-        from datetime import timedelta as _delta
-
-        at, nearest = utcnow(), _nearest_deadline()
-        window = nearest < at if due == "overdue" else (nearest >= at) & (nearest < at + _delta(hours=DUE_SOON_HOURS))
-        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES), _in_work(), window)
+        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES), _in_work(), _due(due, utcnow()))
     return stmt
 
 
@@ -877,7 +873,6 @@ def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[
     """What waits for a department, as counts (the work overview): parts to sign for, parts in hand,
     return or transfer requests awaiting the coordinator's ruling, parts past or near their nearest
     running deadline, and the lead's tickets paused while waiting for their sender."""
-    from datetime import timedelta
 
     from sqlalchemy import case
 
@@ -886,7 +881,6 @@ def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[
         raise NotFound()
     authorize(actor, "routing.inbox", department)
     at = at or utcnow()
-    nearest = _nearest_deadline()
     status = TicketPart.status
     in_work = _in_work()
 
@@ -898,8 +892,8 @@ def department_workload(actor: Any, department_id: int, at: Any = None) -> dict[
             count(status == PartStatus.PENDING),
             count(status == PartStatus.ACCEPTED),
             count(status == PartStatus.RETURN_REQUESTED),
-            count(in_work & (nearest < at)),
-            count(in_work & (nearest >= at) & (nearest < at + timedelta(hours=DUE_SOON_HOURS))),
+            count(in_work & _due("overdue", at)),
+            count(in_work & _due("soon", at)),
             count(
                 (TicketPart.role == PartRole.LEAD) & in_work & Ticket.paused_since.is_not(None) & _paused_for_sender()
             ),
@@ -924,6 +918,16 @@ def coordination_workload(actor: Any, at: Any = None) -> dict[str, int]:
     authorize(actor, "routing.triage.view")
     disputes = db.session.scalar(select(func.count()).select_from(Dispute).where(Dispute.status == DisputeStatus.OPEN))
     return {"triage": triage_waiting(actor), "disputes": disputes or 0, "escalations": escalation_count(actor, at)}
+
+
+def _due(window: str, at: Any):
+    """A part's nearest running deadline has passed ("overdue") or falls within DUE_SOON_HOURS ("soon")."""
+    from datetime import timedelta
+
+    nearest = _nearest_deadline()
+    if window == "overdue":
+        return nearest < at
+    return (nearest >= at) & (nearest < at + timedelta(hours=DUE_SOON_HOURS))
 
 
 def _in_work():
