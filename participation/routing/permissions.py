@@ -30,6 +30,26 @@ def _has_part(actor, ticket) -> bool:
     return any(is_staff_of(actor, p.department_id) for p in ticket.parts if not p.departed)
 
 
+def viewable(actor):
+    """The rule routing.ticket.view as a query's condition on Ticket, for lists and searches: None for
+    coordinators (every ticket); else a part of one of the actor's departments that has not left."""
+    if is_coordinator(actor):
+        return None
+    from sqlalchemy import select
+
+    from participation.routing.models import Ticket, TicketPart
+
+    return (
+        select(TicketPart.id)
+        .where(
+            TicketPart.ticket_id == Ticket.id,
+            TicketPart.department_id.in_(sorted(actor.department_ids)),
+            TicketPart.departed.is_(False),
+        )
+        .exists()
+    )
+
+
 def left_from(actor, ticket) -> int | None:
     """The department through which the actor left the ticket, when no part of it is still theirs
     (their old links then lead to that department's inbox with a word of why, not a bare refusal)."""

@@ -1001,6 +1001,7 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
 
     from participation.intake.models import Submission
     from participation.intake.services import CODE_ALPHABET, CODE_LENGTH, normal_code
+    from participation.routing.permissions import viewable
 
     authorize(actor, "routing.staff")
     query = (query or "").strip()
@@ -1021,17 +1022,9 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
             stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
         elif state == "settled":
             stmt = stmt.where(Ticket.status.not_in(OPEN_STATUSES))
-        if not can(actor, "routing.coordinate"):
-            # As the rule routing.ticket.view has it: a part of one of the actor's departments that has not left.
-            stmt = stmt.where(
-                select(TicketPart.id)
-                .where(
-                    TicketPart.ticket_id == Ticket.id,
-                    TicketPart.department_id.in_(sorted(actor.department_ids)),
-                    TicketPart.departed.is_(False),
-                )
-                .exists()
-            )
+        scope = viewable(actor)  # the rule routing.ticket.view, as a condition
+        if scope is not None:
+            stmt = stmt.where(scope)
         return list(db.session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
 
     number = re.fullmatch(r"[#＃]\s*(\d{1,9})|(\d{1,9})", query)
