@@ -290,25 +290,23 @@ def recategorise(actor: Any, ticket_id: int, categories: list[str]) -> Ticket:
 def _dispatch(ticket: Ticket, categories: list[str], lead: str, co: list[str], actor: Any, automatic: bool) -> None:
     # Every problem of the dispatch form at once (no category and no lead chosen: both are said).
     errors: dict[str, list[str]] = {}
-    found: dict[str, Category] = {}
-    try:
-        found = _categories(categories)
-    except ValidationFailed as error:
-        errors.update(error.fields or {})
+
+    def checked(read, otherwise):
+        try:
+            return read()
+        except ValidationFailed as error:
+            errors.update(error.fields or {})
+            return otherwise
+
+    found = checked(lambda: _categories(categories), {})
     wanted = {lead, *co}
     known = {
         d.code: d for d in db.session.scalars(select(Department).where(Department.code.in_(wanted), Department.active))
     }
-    lead_department = None
-    co_departments = []
-    try:
-        lead_department = known.get(lead) or _department(lead, "lead")
-    except ValidationFailed as error:
-        errors.update(error.fields or {})
-    try:
-        co_departments = [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead]
-    except ValidationFailed as error:
-        errors.update(error.fields or {})
+    lead_department = checked(lambda: known.get(lead) or _department(lead, "lead"), None)
+    co_departments = checked(
+        lambda: [known.get(code) or _department(code, "co") for code in dict.fromkeys(co) if code != lead], []
+    )
     if errors:
         raise ValidationFailed(fields=errors)
     _set_categories(ticket, found)

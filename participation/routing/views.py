@@ -11,7 +11,7 @@ from participation.accounts.models import User
 from participation.catalog import services as catalog
 from participation.catalog.models import Department
 from participation.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from participation.core.permissions import can
+from participation.core.permissions import authorize, can
 from participation.core.uow import transaction
 from participation.core.validation import form_int, small_int
 from participation.core.views import safe_next
@@ -88,8 +88,6 @@ def work():
     """The work overview: for each of the person's departments what waits (to sign for, in hand, returns
     awaiting a ruling, late, due soon, waiting for the sender), and for coordinators the queues; each
     card updates live and links to the inbox or queue it counts."""
-    from participation.core.permissions import authorize
-
     authorize(current_user, "routing.staff")  # staff of a department, or coordinators
     coordinator = can(current_user, "routing.triage.view")
     partial = request.args.get("partial")
@@ -131,8 +129,6 @@ def find():
         except ValidationFailed as error:
             errors, status = _errors(error), 422
     else:
-        from participation.core.permissions import authorize
-
         authorize(current_user, "routing.staff")
     return render_template("routing/find.html", tickets=tickets, query=query, state=state, errors=errors), status
 
