@@ -97,6 +97,8 @@ def test_the_page_updates_live_and_is_for_staff(app, db, client, login, people, 
     assert "due=overdue" in card and "due=soon" in card
     assert "Choose past a deadline or due soon." in client.get("/inbox?due=x").get_data(as_text=True)
     assert client.get("/work?partial=queue").status_code == 403  # the coordination centre's card
+    assert client.get("/work?partial=department&department=abc").status_code == 404
+    assert client.get("/work?partial=department&department=999999").status_code == 404
     assert client.get(f"/work?partial=department&department={dept(people, 'urban')}").status_code == 403
     client.get("/logout")
     login(people.coordinator)
