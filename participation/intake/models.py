@@ -5,7 +5,19 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, Float, ForeignKey, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from participation.core.models import utcnow
@@ -38,6 +50,13 @@ class Submission(db.Model):
     __table_args__ = (
         CheckConstraint("lat IS NULL OR (lat >= -90 AND lat <= 90)", name="lat_range"),
         CheckConstraint("lng IS NULL OR (lng >= -180 AND lng <= 180)", name="lng_range"),
+        # Finding a ticket by its words: each request's character pairs (migration a4c8e2f61b93 defines
+        # the function; PostgreSQL only, see routing.services.find_tickets).
+        Index(
+            "ix_submission_search_bigrams",
+            func.search_bigrams(literal_column("title"), literal_column("text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

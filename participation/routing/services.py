@@ -1039,12 +1039,27 @@ def find_tickets(actor: Any, query: str | None, state: str | None = None, limit:
     each = [
         Submission.title.icontains(w, autoescape=True) | Submission.text.icontains(w, autoescape=True) for w in words
     ]
+    narrowed = _word_pairs(words)
+    if narrowed is not None:
+        each.insert(0, narrowed)
     matched = each[0]
     for condition in each[1:]:
         matched = matched & condition
     if number:  # digits alone: the ticket of that number, or requests that mention them
         matched = matched | (Ticket.id == int(number.group(2)))
     return run(matched)
+
+
+def _word_pairs(words: list[str]):
+    """On PostgreSQL, the condition that every character pair of the words (of two characters or more)
+    is among the request's, which an index answers (see the migration a4c8e2f61b93): only the requests
+    it lets through are then read for the words themselves. None elsewhere, or for one-character words."""
+    from participation.intake.models import Submission
+
+    paired = " ".join(w for w in words if len(w) > 1)
+    if not paired or db.session.get_bind().dialect.name != "postgresql":
+        return None
+    return func.search_bigrams(Submission.title, Submission.text).op("@>")(func.search_bigrams(paired, ""))
 
 
 def triage_queue(actor: Any, limit: int | None = None) -> list[Ticket]:

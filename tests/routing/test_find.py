@@ -52,6 +52,34 @@ def test_a_coordinator_finds_any_ticket_by_code_number_or_words(db, people, thre
     assert services.find_tickets(people.coordinator, "%") == [] and services.find_tickets(people.coordinator, "_") == []
 
 
+def test_a_word_is_found_as_written_not_by_its_character_pairs(db, people, submit):
+    """On PostgreSQL an index of each request's character pairs narrows a search by words; a request
+    holding every pair of a word, but not the word, is not found, and a word in the title is."""
+    scattered = submit("十字路口，口灯不亮. The cab is in a bin")  # 路口 and 口灯, ca ab bi in: pairs only
+    crossing = submit("路口灯坏了三天")
+    titled = submit("Someone lives rough in the park", title="A CABIN by the lake")
+    assert ids(services.find_tickets(people.coordinator, "路口灯")) == [crossing.id]
+    assert ids(services.find_tickets(people.coordinator, "cabin")) == [titled.id]
+    assert ids(services.find_tickets(people.coordinator, "灯")) == [crossing.id, scattered.id]  # one character
+    assert ids(services.find_tickets(people.coordinator, "灯 cab")) == [scattered.id]
+    assert ids(services.find_tickets(people.coordinator, "Lake rough")) == [titled.id]  # title and text
+
+
+def test_the_character_pairs_postgresql_indexes(db):
+    """The pairs of a title and text: lower case, none across a space; a GIN index holds them (each once)."""
+    from sqlalchemy import text
+
+    from participation.extensions import db as _db
+
+    if _db.engine.dialect.name != "postgresql":
+        pytest.skip("the pairs index is PostgreSQL's")
+    pairs = _db.session.scalar(text("SELECT search_bigrams('Ab ab', '路灯\n灯 x')"))
+    assert set(pairs) == {"ab", "路灯"}
+    assert _db.session.scalar(text("SELECT search_bigrams(NULL, NULL)")) == []
+    index = _db.session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_submission_search_bigrams'"))
+    assert "USING gin (search_bigrams(" in index
+
+
 def test_department_staff_find_only_their_departments_tickets(db, people, three):
     noise, road, waiting = three
     assert ids(services.find_tickets(people.env, noise.submission.tracking_code)) == [noise.id]  # settled: still theirs
