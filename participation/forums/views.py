@@ -142,6 +142,8 @@ def _render_detail(
 
 @bp.get("/proposals/<int:proposal_id>")
 def detail(proposal_id: int):
+    if request.args.get("partial") == "insight":  # the page reads it again when a comment changes
+        return render_template("forums/_insight.html", **_insight(services.get_proposal(current_user, proposal_id)))
     return _render_detail(proposal_id)
 
 
@@ -282,6 +284,8 @@ def _render_thread(thread_id: int, errors: dict | None = None, form=None, status
 
 @bp.get("/threads/<int:thread_id>")
 def thread(thread_id: int):
+    if request.args.get("partial") == "insight":
+        return render_template("forums/_insight.html", **_insight(discussion.get_thread(current_user, thread_id)))
     return _render_thread(thread_id)
 
 

@@ -170,12 +170,19 @@
     section.dataset.live = "connected";
   });
   socket.on("disconnect", function () { delete section.dataset.watching; });
-  socket.on("comment.hidden", hideComment);
-  socket.on("comment.restored", restoreComment);
+  /* What the discussion says (forum-insight.js) is read again when its comments change. */
+  function commentsChanged(handler) {
+    return function (msg) {
+      handler(msg);
+      document.dispatchEvent(new CustomEvent("forum:comments-changed"));
+    };
+  }
+  socket.on("comment.hidden", commentsChanged(hideComment));
+  socket.on("comment.restored", commentsChanged(restoreComment));
   socket.on("proposal.hidden", closeDiscussion);
   socket.on("proposal.restored", function () { window.location.reload(); });
-  socket.on("comment.created", addComment);
-  socket.on("comment.edited", setText);
+  socket.on("comment.created", commentsChanged(addComment));
+  socket.on("comment.edited", commentsChanged(setText));
   socket.on("comment.votes", setVotes);
   socket.on("proposal.support", setSupport);
   socket.on("thread.state", function (msg) {

@@ -118,6 +118,8 @@ def test_two_citizens_discuss_support_and_get_an_official_answer(
     expect(first.locator(".comment-author")).to_have_text(people.a.display_name)
     expect(first.locator(".badge.stance")).to_have_text("In favour")
     expect(b.locator("#comment-count")).to_have_text("1")
+    # What the discussion says follows too: B's page had no comments to count.
+    expect(b.locator('#insight-stances li[data-stance="for"] strong')).to_have_text("1")
     first_id = first.get_attribute("data-comment")
 
     # B replies to it (the reply link fills the form without a reload); A sees the reply live, nested.
@@ -195,5 +197,6 @@ def test_two_citizens_discuss_support_and_get_an_official_answer(
     expect(hidden.locator(".moderation-placeholder")).to_have_text("This comment was hidden by a moderator.")
     expect(hidden).to_have_attribute("data-hidden", "true")
     expect(a.locator("#comment-list")).not_to_contain_text(REPLY)
+    expect(a.locator('#insight-stances li[data-stance="none"] strong')).to_have_text("0")  # hidden: not counted
     expect(comment_item(a, FIRST)).to_have_count(1)  # the parent is untouched
     expect(b.locator(f"#comment-{reply_id} .moderation-placeholder")).to_have_count(1)

@@ -75,6 +75,26 @@ def test_proposal_page_shows_insight(client, people, propose):
     assert "<script>" not in html.split('id="insight"')[1].split("</section>")[0]  # no inline script
 
 
+def test_the_insight_section_alone_for_the_live_page(client, people, propose, make_user):
+    """The page reads "what the discussion says" again (?partial=insight) when comments change; whoever
+    may not see the proposal or thread gets 404 for it as for the page."""
+    proposal = propose()
+    _discuss(proposal.id, [(people.alice, {"text": "支持", "stance": "for"})])
+    html = client.get(f"/proposals/{proposal.id}?partial=insight").get_data(as_text=True)
+    assert html.lstrip().startswith("<section") and 'id="insight"' in html and "<html" not in html
+    assert '<li data-stance="for">' in html and "<strong>1</strong>" in html
+    with transaction():
+        thread = discussion.create_thread(people.coordinator, {"title": "Bus routes", "text": "Which bus routes?"})
+    _discuss(thread.id, [(people.bob, {"text": "Buses are late", "stance": "against"})], on_thread=True)
+    html = client.get(f"/threads/{thread.id}?partial=insight").get_data(as_text=True)
+    assert '<li data-stance="against">' in html and "<html" not in html
+    from participation.forums import moderation
+
+    with transaction():
+        moderation.moderate(make_user("moderator"), "proposal", proposal.id, "hide", {"reason": "spam"})
+    assert client.get(f"/proposals/{proposal.id}?partial=insight").status_code == 404
+
+
 # -- flood limits --------------------------------------------------------------------------------
 
 
