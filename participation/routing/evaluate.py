@@ -96,7 +96,10 @@ def evaluate(router: Router, cases: list[Case]) -> tuple[dict, list[dict]]:
         )
     precision = _ratio(tp, tp + fp)
     recall = _ratio(tp, tp + fn)
-    f1 = round(2 * precision * recall / (precision + recall), 4) if precision and recall else 0.0
+    if precision is None and recall is None:
+        f1 = None  # no co-handler expected and none given: nothing to measure, as for precision and recall
+    else:
+        f1 = round(2 * precision * recall / (precision + recall), 4) if precision and recall else 0.0
     n = len(cases)
     figures = {
         "cases": n,

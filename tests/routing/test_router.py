@@ -566,6 +566,29 @@ def test_evaluate_reads_a_catalog_of_names_only(runner, tmp_path):
     assert figures["primary_category_accuracy"] > 0.3  # far above chance (1 in 22), below the full catalog
 
 
+def test_evaluate_without_any_co_handler_leaves_their_figures_out(runner, tmp_path):
+    """Cases and a catalog with no co-handlers at all: precision, recall and F1 have nothing to measure
+    (null, not an F1 of 0 beside a precision and recall of null)."""
+    catalog = {
+        "categories": [
+            {"code": "LIGHT", "name": {"zh": "路灯", "en": "Street lights"}, "lead": "D1"},
+            {"code": "NOISE", "name": {"zh": "噪音", "en": "Noise"}, "lead": "D2"},
+        ]
+    }
+    cases = [
+        {"text": "路灯坏了，晚上很黑", "categories": ["LIGHT"], "lead": "D1", "co": []},
+        {"text": "The bar next door is too loud at night", "categories": ["NOISE"], "lead": "D2", "co": []},
+    ]
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "cases.json").write_text(json.dumps(cases, ensure_ascii=False), encoding="utf-8")
+    args = ["routing", "evaluate", str(tmp_path / "cases.json"), "--catalog", str(tmp_path / "catalog.json")]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["co_precision"] is None and figures["co_recall"] is None and figures["co_f1"] is None
+    assert figures["primary_category_accuracy"] == 1.0
+
+
 def test_a_comma_between_digits_does_not_cut_a_clause():
     """ "12,000" is a number: the clause that holds it keeps it whole."""
     from participation.routing.router import clause_spans
