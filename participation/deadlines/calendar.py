@@ -5,6 +5,7 @@ Pure arithmetic over a calendar value; nothing here reads the database or the cl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,9 +30,14 @@ class BusinessCalendar:
     workdays: frozenset[date] = frozenset()
     version_id: int | None = None
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    # Working minutes of whole days, summed from a first day onwards (see _minutes_before), and its lock.
+    _sums: dict = field(init=False, repr=False, compare=False)
+    _sums_lock: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
+        object.__setattr__(self, "_sums", {"first": None, "totals": [0.0]})
+        object.__setattr__(self, "_sums_lock", threading.Lock())
 
     @classmethod
     def from_settings(
@@ -83,16 +89,38 @@ class BusinessCalendar:
         """Business minutes in [start, end); zero when end is not after start."""
         if end <= start:
             return 0.0
-        total = 0.0
-        day = self.local_date(start)
+        first = self.local_date(start)
         last = self.local_date(end)
-        while day <= last:
+        total = 0.0
+        for day in {first, last}:  # the two ends, clipped
             for a, b in self.intervals(day):
                 lo, hi = max(a, start), min(b, end)
                 if hi > lo:
                     total += (hi - lo).total_seconds() / 60
-            day += timedelta(days=1)
+        if (last - first).days > 1:  # the days between lie wholly inside (the escalation queue measures months)
+            total += self._whole_days(first + timedelta(days=1), last)
         return total
+
+    def _whole_days(self, begin: date, end: date) -> float:
+        """The working minutes of the whole days from `begin` up to `end` (not included), from running
+        totals kept from a first day on: two look-ups, whatever the span. Whole days have whole minutes
+        (hours are HH:MM), so the totals and their differences are exact."""
+        with self._sums_lock:
+            sums = self._sums
+            if sums["first"] is None or begin < sums["first"]:
+                # Start (again) a year before the day asked for, as far as the totals reached.
+                reach = sums["first"] + timedelta(days=len(sums["totals"]) - 1) if sums["first"] else end
+                sums["first"], sums["totals"] = begin - timedelta(days=366), [0.0]
+                self._extend(sums, max(reach, end))
+            self._extend(sums, end)
+            totals, first = sums["totals"], sums["first"]
+            return totals[(end - first).days] - totals[(begin - first).days]
+
+    def _extend(self, sums: dict, day: date) -> None:
+        totals = sums["totals"]
+        while len(totals) <= (day - sums["first"]).days:
+            covered = sums["first"] + timedelta(days=len(totals) - 1)
+            totals.append(totals[-1] + sum((b - a).total_seconds() / 60 for a, b in self.intervals(covered)))
 
     def add(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` of business time after start (start itself for zero)."""
