@@ -853,8 +853,7 @@ def inbox(
     if sort not in INBOX_SORTS:
         raise ValidationFailed(fields={"sort": [_("Sort by newest, oldest or nearest deadline.")]})
     if sort == "deadline":
-        nearest = _nearest_deadline()
-        order = [nearest.is_(None), nearest, TicketPart.id]
+        order = [_nearest_deadline().asc().nulls_last(), TicketPart.id]  # the deadline read once a part
     elif sort == "oldest":
         order = [TicketPart.id]
     else:
