@@ -47,6 +47,7 @@ class Config:
     ROUTING_REFRESH_SECONDS = 5  # how often a process checks for a newer router or catalog
     TRIAGE_PAGE_SIZE = 100  # the triage page shows the oldest this many waiting tickets, with the total
     INBOX_PAGE_SIZE = 200  # an inbox shows the newest this many parts its filters select, with the total
+    ESCALATION_PAGE_SIZE = 100  # the escalation queue shows the first this many tickets of its order, with the total
     SUGGEST_RATE_LIMIT = "120 per minute"
 
     DUPLICATE_WINDOW_DAYS = 14  # an open ticket reported this recently may be the master of a new item

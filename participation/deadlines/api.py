@@ -10,7 +10,7 @@ from participation.core.api import bp
 from participation.core.errors import NotFound, ValidationFailed
 from participation.core.permissions import authorize
 from participation.core.uow import transaction
-from participation.core.validation import json_body, record_id
+from participation.core.validation import json_body, record_id, small_int
 from participation.deadlines import services
 from participation.deadlines.models import SlaClock
 
@@ -90,10 +90,26 @@ def ticket_deadline_action(ticket_id: int, action: str):
 
 @bp.get("/escalations")
 def escalations():
-    """Open tickets past a deadline or escalated (coordinators): `sort=late|level|oldest`."""
-    rows = services.escalation_queue(current_user, sort=request.args.get("sort", "late"))
+    """Open tickets past a deadline or escalated (coordinators): `sort=late|level|oldest`; `limit` (1 to
+    1000) gives the first so many of that order, `total` how many there are."""
+    errors: dict[str, list[str]] = {}
+    sort = request.args.get("sort") or "late"
+    if sort not in services.ESCALATION_SORTS:
+        errors["sort"] = [_("Sort by late, level or oldest.")]
+    limit = request.args.get("limit")
+    if limit is not None:  # without it, every ticket
+        limit = small_int(limit)
+        if limit is None or not 1 <= limit <= 1000:
+            errors["limit"] = [_("Give a whole number from 1 to 1000.")]
+    if errors:
+        authorize(current_user, "deadlines.escalations.view")  # a stranger learns nothing of the parameters
+        raise ValidationFailed(fields=errors)
+    at = services.now()
+    rows = services.escalation_queue(current_user, sort=sort, at=at, limit=limit)
+    total = services.escalation_count(current_user, at) if limit is not None and len(rows) >= limit else len(rows)
     return jsonify(
         {
+            "total": total,
             "tickets": [
                 {
                     "ticket_id": row["ticket"].id,
@@ -102,6 +118,6 @@ def escalations():
                     "late_clocks": [clock_json(clock) for clock, _minutes in row["clocks"]],
                 }
                 for row in rows
-            ]
+            ],
         }
     )

@@ -80,10 +80,12 @@ def current_calendar() -> BusinessCalendar:
 def calendar_for(ticket: Ticket, business: BusinessCalendar | None = None) -> BusinessCalendar | AroundTheClock:
     """Urgent items run around the clock; the rest in business time (`business`: the current calendar,
     when the caller has it)."""
-    calendar = business or current_calendar()
-    if ticket.priority == URGENT:
-        return AroundTheClock(version_id=calendar.version_id)
-    return calendar
+    return calendar_of(ticket.priority, business or current_calendar())
+
+
+def calendar_of(priority: str, business: BusinessCalendar) -> BusinessCalendar | AroundTheClock:
+    """The calendar a ticket of this priority runs on, given the current business calendar."""
+    return AroundTheClock(version_id=business.version_id) if priority == URGENT else business
 
 
 def targets_for(ticket: Ticket, business: BusinessCalendar | None = None) -> dict[str, int]:
@@ -538,49 +540,75 @@ def escalation_count(actor: Any, at: datetime | None = None) -> int:
     )
 
 
-def escalation_queue(actor: Any, sort: str = "late", at: datetime | None = None) -> list[dict]:
-    """Overdue and escalated open tickets, latest first (or by escalation level)."""
+ESCALATION_SORTS = ("late", "level", "oldest")
+
+
+def escalation_queue(
+    actor: Any, sort: str = "late", at: datetime | None = None, limit: int | None = None
+) -> list[dict]:
+    """Overdue and escalated open tickets, the latest first (or by escalation level, or the oldest first);
+    the first `limit` of them when given (escalation_count says how many there are). How late each is
+    is measured from the clocks' columns; only the tickets listed are loaded with their request, parts
+    and late clocks, so a city with thousands of late tickets gets its first page at once."""
     authorize(actor, "deadlines.escalations.view")
     at = at or now()
-    late = (
-        select(SlaClock)
+    business = current_calendar()
+    late = db.session.execute(
+        select(SlaClock.id, SlaClock.ticket_id, SlaClock.effective_due, Ticket.priority)
         .join(Ticket, Ticket.id == SlaClock.ticket_id)
         .where(Ticket.status.in_(OPEN_STATUSES), *_late(at))
-        # The rows show each ticket's request, lead and departments (the shortcuts offer those not on it).
-        .options(
-            selectinload(SlaClock.ticket).selectinload(Ticket.parts),
-            selectinload(SlaClock.ticket).selectinload(Ticket.submission),
-            selectinload(SlaClock.department),
+        .order_by(SlaClock.id)
+    ).all()
+    tickets = {
+        ticket_id: {"level": level, "created_at": created_at, "clocks": [], "late_minutes": 0.0}
+        for ticket_id, level, created_at in db.session.execute(
+            select(Ticket.id, Ticket.escalation_level, Ticket.created_at).where(
+                Ticket.status.in_(OPEN_STATUSES),
+                or_(Ticket.escalation_level > 0, Ticket.id.in_({ticket_id for _c, ticket_id, _d, _p in late} or {-1})),
+            )
         )
-    )
-    escalated = (
-        select(Ticket)
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level > 0)
-        .options(selectinload(Ticket.parts), selectinload(Ticket.submission))
-    )
-    rows: dict[int, dict] = {}
-    for clock in db.session.scalars(late):
-        entry = rows.setdefault(clock.ticket_id, {"ticket": clock.ticket, "clocks": [], "late_minutes": 0.0})
-        calendar = calendar_for(clock.ticket)
-        minutes = calendar.minutes_between(clock.effective_due, at)
-        entry["clocks"].append((clock, minutes))
+    }
+    for clock_id, ticket_id, due, priority in late:
+        minutes = calendar_of(priority, business).minutes_between(due, at)
+        entry = tickets[ticket_id]
+        entry["clocks"].append((clock_id, minutes))
         entry["late_minutes"] = max(entry["late_minutes"], minutes)
-    for ticket in db.session.scalars(escalated):
-        rows.setdefault(ticket.id, {"ticket": ticket, "clocks": [], "late_minutes": 0.0})
+    if sort == "level":
+        order = sorted(tickets, key=lambda t: (-tickets[t]["level"], -tickets[t]["late_minutes"], t))
+    elif sort == "oldest":
+        order = sorted(tickets, key=lambda t: (tickets[t]["created_at"], t))
+    else:
+        order = sorted(tickets, key=lambda t: (-tickets[t]["late_minutes"], t))
+    shown = order if limit is None else order[:limit]
+    loaded = {
+        ticket.id: ticket
+        for ticket in db.session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_(shown or [-1]))
+            # The rows show each ticket's request, lead and departments (the shortcuts offer those not on it).
+            .options(selectinload(Ticket.parts), selectinload(Ticket.submission), selectinload(Ticket.lead_department))
+        )
+    }
+    clock_ids = [clock_id for t in shown for clock_id, _minutes in tickets[t]["clocks"]]
+    clocks = {
+        clock.id: clock
+        for clock in db.session.scalars(
+            select(SlaClock).where(SlaClock.id.in_(clock_ids or [-1])).options(selectinload(SlaClock.department))
+        )
+    }
     unhappy = set(  # escalated by the callback (dissatisfied again after a reopening), not by a deadline
         db.session.scalars(
             select(TicketEvent.ticket_id).where(
-                TicketEvent.ticket_id.in_(list(rows) or [-1]), TicketEvent.type == "callback.escalated"
+                TicketEvent.ticket_id.in_(shown or [-1]), TicketEvent.type == "callback.escalated"
             )
         )
     )
-    for ticket_id, row in rows.items():
-        row["callback"] = ticket_id in unhappy
-    out = list(rows.values())
-    if sort == "level":
-        out.sort(key=lambda r: (-r["ticket"].escalation_level, -r["late_minutes"]))
-    elif sort == "oldest":
-        out.sort(key=lambda r: r["ticket"].created_at)
-    else:
-        out.sort(key=lambda r: -r["late_minutes"])
-    return out
+    return [
+        {
+            "ticket": loaded[t],
+            "clocks": [(clocks[clock_id], minutes) for clock_id, minutes in tickets[t]["clocks"]],
+            "late_minutes": tickets[t]["late_minutes"],
+            "callback": t in unhappy,
+        }
+        for t in shown
+    ]

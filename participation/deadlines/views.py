@@ -5,7 +5,7 @@ own forms: `routing.views.deadline_act`."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from participation.catalog import services as catalog
@@ -32,8 +32,12 @@ def part_deadlines(parts) -> dict:
 @login_required
 def escalations():
     sort = request.args.get("sort", "late")
-    if sort not in ("late", "level", "oldest"):
+    if sort not in services.ESCALATION_SORTS:
         sort = "late"
-    rows = services.escalation_queue(current_user, sort=sort)
+    limit = current_app.config["ESCALATION_PAGE_SIZE"]
+    at = services.now()
+    rows = services.escalation_queue(current_user, sort=sort, at=at, limit=limit)
+    # A city far behind may have more than a page: say so, rather than silently hide the rest.
+    total = services.escalation_count(current_user, at) if len(rows) >= limit else len(rows)
     template = "deadlines/_escalation_rows.html" if request.args.get("partial") == "1" else "deadlines/escalations.html"
-    return render_template(template, rows=rows, sort=sort, departments=catalog.departments())
+    return render_template(template, rows=rows, total=total, sort=sort, departments=catalog.departments())

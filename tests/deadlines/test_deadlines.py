@@ -257,7 +257,7 @@ def test_api_reads_and_acts_with_the_same_rules(client, bearer, joint_ticket, pe
     )
     assert wrong_clock.status_code == 422 and "clock_id" in wrong_clock.get_json()["error"]["fields"]
     assert client.get("/api/v1/escalations", headers=env).status_code == 403
-    assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": []}
+    assert client.get("/api/v1/escalations", headers=coordinator).get_json() == {"tickets": [], "total": 0}
 
 
 def test_a_co_handler_made_lead_stops_its_contribution_clock_and_takes_the_ticket_clocks(joint_ticket, people):
@@ -392,3 +392,45 @@ def test_the_escalation_queue_says_when_the_callback_escalated_a_ticket(client, 
     login(people.coordinator)
     page = client.get("/coordination/escalations").get_data(as_text=True)
     assert "Not satisfied again at the callback" in page
+
+
+def test_a_long_escalation_queue_shows_its_first_page_and_says_how_many_there_are(
+    app, client, bearer, joint_ticket, people, submit, login, clock_at, english, monkeypatch
+):
+    for text in ("Potholes on the main road", "Broken kerb outside the school"):
+        ticket = submit(text, category="POTHOLE")
+        with transaction():
+            routing.dispatch(people.coordinator, ticket.id, ["POTHOLE"], "TRANSPORT", [])
+    with transaction():
+        ticket.escalation_level = 2  # the last one: escalated to the coordination centre, and late too
+    clock_at(utcnow() + timedelta(days=30))
+    everything = {
+        sort: deadlines.escalation_queue(people.coordinator, sort=sort) for sort in ("late", "level", "oldest")
+    }
+    assert len(everything["late"]) == 3 == deadlines.escalation_count(people.coordinator)
+    late = [row["late_minutes"] for row in everything["late"]]
+    assert late == sorted(late, reverse=True) and late[-1] > 0
+    assert everything["level"][0]["ticket"].id == ticket.id
+    assert [r["ticket"].id for r in everything["oldest"]] == sorted(r["ticket"].id for r in everything["oldest"])
+    for sort, rows in everything.items():  # the first page is the head of the whole order, with its clocks
+        page = deadlines.escalation_queue(people.coordinator, sort=sort, limit=2)
+        assert [(r["ticket"].id, [c.id for c, _m in r["clocks"]]) for r in page] == [
+            (r["ticket"].id, [c.id for c, _m in r["clocks"]]) for r in rows[:2]
+        ]
+
+    monkeypatch.setitem(app.config, "ESCALATION_PAGE_SIZE", 2)
+    login(people.coordinator)
+    html = client.get("/coordination/escalations").get_data(as_text=True)
+    assert html.count("<tr data-ticket=") == 2
+    assert "Showing the 2 latest of 3; settle these to see the others." in html
+    html = client.get("/coordination/escalations?sort=level&partial=1").get_data(as_text=True)
+    assert "Showing the 2 most escalated of 3" in html and f'<tr data-ticket="{ticket.id}">' in html
+
+    coordinator, env = bearer(people.coordinator), bearer(people.env)
+    body = client.get("/api/v1/escalations?limit=1&sort=level", headers=coordinator).get_json()
+    assert body["total"] == 3 and [t["ticket_id"] for t in body["tickets"]] == [ticket.id]
+    assert client.get("/api/v1/escalations", headers=coordinator).get_json()["total"] == 3
+    for query, field in (("limit=0", "limit"), ("limit=many", "limit"), ("sort=newest", "sort")):
+        refused = client.get(f"/api/v1/escalations?{query}", headers=coordinator)
+        assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], query
+        assert client.get(f"/api/v1/escalations?{query}", headers=env).status_code == 403
