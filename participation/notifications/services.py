@@ -208,7 +208,9 @@ def _email_text(kind: str, params: dict, link: str, locale: str) -> tuple[str, s
             _("%(city)s citizen participation platform. This message was sent automatically.", city=city),
             _("Choose what you receive: %(url)s", url=absolute("/account/notifications")),
         ]
-        subject = f"[{city}] {text}"
+        # A header is one line (the mailer refuses a line break in one): a title sent through the API, a
+        # reason typed in a text area over several lines are put on one line here, whole in the body.
+        subject = " ".join(f"[{city}] {text}".split())
     return subject[:300], "\n".join(lines)
 
 

@@ -126,9 +126,11 @@ def _code(actor, _ticket):
     return is_coordinator(actor)
 
 
-def shown_code(actor, ticket) -> str:
-    """The ticket's tracking code as this reader may see it: whole, or its first and last characters."""
-    code = ticket.submission.tracking_code
+def shown_code(actor, ticket, code: str | None = None) -> str:
+    """The ticket's tracking code as this reader may see it: whole, or its first and last characters. `code`:
+    a code read elsewhere (the master a ticket's history names, the agenda's evidence), shown alike; the
+    rule looks at who reads, so `ticket` may then be None."""
+    code = ticket.submission.tracking_code if code is None else code
     return code if can(actor, "routing.ticket.code", ticket) else f"{code[:5]}…{code[-2:]}"
 
 

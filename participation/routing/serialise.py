@@ -48,6 +48,18 @@ def dispute_json(dispute) -> dict:
     }
 
 
+def _payload(event, actor: Any, coordinator: bool) -> dict:
+    """An event's details as this reader may read them: suggested masters are the coordinators' to weigh
+    (other departments' tickets among them), and the tracking code of the master a ticket was merged into
+    is shortened as every code is for the departments (its holder answers the master's callback)."""
+    if event.type == "duplicate.suggested" and not coordinator:
+        return {}
+    payload = event.payload or {}
+    if isinstance(payload.get("master_code"), str):
+        payload = {**payload, "master_code": shown_code(actor, event.ticket, payload["master_code"])}
+    return payload
+
+
 def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
     submission = ticket.submission
     coordinator = can(actor, "routing.coordinate", ticket)
@@ -81,7 +93,7 @@ def ticket_json(ticket, actor: Any, full: bool = False) -> dict:
                 "public": e.public,
                 "department": e.department.code if e.department else None,
                 "actor": e.actor.display_name if e.actor else None,
-                "payload": e.payload if e.type != "duplicate.suggested" or coordinator else {},
+                "payload": _payload(e, actor, coordinator),
             }
             for e in ticket.events
         ]

@@ -368,7 +368,26 @@ def history(item: AgendaItem) -> list[dict[str, Any]]:
     return [{"at": entry.at, "action": entry.action, "actor": name, "payload": entry.payload} for entry, name in rows]
 
 
-def item_json(item: AgendaItem) -> dict[str, Any]:
+def readable_evidence(actor: Any, item: AgendaItem) -> dict[str, Any]:
+    """The item's evidence as this reader may read it: its tickets' tracking codes whole for the coordination
+    centre, shortened for the departments it judges, as every code is (routing.ticket.code: the holder of a
+    code answers the callback of a request sent without an account)."""
+    from participation.routing.permissions import shown_code
+
+    stored = item.evidence or {}
+    refs = {
+        name: [
+            {**ref, "tracking_code": shown_code(actor, None, ref["tracking_code"])}
+            if isinstance(ref, dict) and isinstance(ref.get("tracking_code"), str)
+            else ref
+            for ref in rows
+        ]
+        for name, rows in (stored.get("evidence") or {}).items()
+    }
+    return {**stored, "evidence": refs}
+
+
+def item_json(item: AgendaItem, actor: Any) -> dict[str, Any]:
     return {
         "id": item.id,
         "period": item.period,
@@ -376,7 +395,7 @@ def item_json(item: AgendaItem) -> dict[str, Any]:
         "departments": [item.dept_a.code, item.dept_b.code],
         "status": item.status.value,
         "severity": item.severity,
-        "evidence": item.evidence,
+        "evidence": readable_evidence(actor, item),
         "evidence_at": item.evidence_at.isoformat(),
         "discussed_at": item.discussed_at.isoformat() if item.discussed_at else None,
         "decision": item.decision,

@@ -68,6 +68,7 @@ def _list_page(period: str, errors: dict, status: int = 200):
         "scoring/agenda.html",
         period=period,
         items=items,
+        evidence={i.id: agenda.readable_evidence(current_user, i).get("evidence", {}) for i in items},
         errors=errors,
         labels=COUNT_LABELS,
         status_labels=AGENDA_STATUS_LABELS,
@@ -122,7 +123,7 @@ def _item_page(item_id: int, errors: dict | None = None, status: int = 200, form
     return render_template(
         "scoring/agenda_item.html",
         item=item,
-        evidence=item.evidence.get("evidence", {}),
+        evidence=agenda.readable_evidence(current_user, item).get("evidence", {}),
         counts={name: item.evidence.get(name, 0) for name in COUNT_LABELS},
         labels=COUNT_LABELS,
         status_labels=AGENDA_STATUS_LABELS,
@@ -179,7 +180,7 @@ def agenda_api():
     """`?period=YYYY-MM|R30` (default this month): the stored agenda items the caller may see."""
     period = request.args.get("period") or _default_period()
     items = agenda.items(current_user, period)
-    return jsonify({"period": agenda.check_period(period), "items": [agenda.item_json(i) for i in items]})
+    return jsonify({"period": agenda.check_period(period), "items": [agenda.item_json(i, current_user) for i in items]})
 
 
 @api_bp.post("/scorecards/agenda")
@@ -189,7 +190,7 @@ def agenda_build_api():
     with transaction():
         result = agenda.build(current_user, period)
     items = agenda.items(current_user, result["period"])
-    return jsonify({**result, "items": [agenda.item_json(i) for i in items]})
+    return jsonify({**result, "items": [agenda.item_json(i, current_user) for i in items]})
 
 
 @api_bp.get("/scorecards/agenda/<int:item_id>")
@@ -199,7 +200,7 @@ def agenda_item_api(item_id: int):
         {"at": h["at"].isoformat(), "action": h["action"], "actor": h["actor"], "payload": h["payload"]}
         for h in agenda.history(item)
     ]
-    return jsonify({**agenda.item_json(item), "history": history})
+    return jsonify({**agenda.item_json(item, current_user), "history": history})
 
 
 @api_bp.post("/scorecards/agenda/<int:item_id>/<action>")
@@ -210,4 +211,4 @@ def agenda_action_api(item_id: int, action: str):
     body = json_body(request) if request.content_length or request.is_json else {}
     with transaction():
         item = _act(action, item_id, body)
-    return jsonify(agenda.item_json(item))
+    return jsonify(agenda.item_json(item, current_user))

@@ -229,3 +229,24 @@ def test_the_lead_hears_of_changes_among_its_co_handlers_it_did_not_make(db, peo
     ]
     assert [v for v, _d in told] == ["left", "joined", "left"]
     assert people.urban.id not in received(db, "co_handlers_changed")
+
+
+def test_texts_written_over_several_lines_still_make_e_mails(db, people, submit, sent):
+    """A title sent through the API, what the lead waits for typed in a text area over several lines: an
+    e-mail's subject is one line (a header cannot break), so they are put on one line there, and the
+    e-mails of the ticket are delivered rather than refused by the mailer on every try."""
+    from participation.deadlines import services as deadlines
+    from participation.notifications.models import OutboxStatus
+
+    ticket = submit("工地半夜施工，噪音太大", title="东湖路\r\n工地噪音")
+    with transaction():
+        routing.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+    with transaction():
+        routing.accept(people.env, part_of(ticket, "ENV").id)
+        deadlines.pause(people.env, ticket.id, "waiting_citizen", "请提供：\n1. 具体地址\n2. 现场照片")
+    mails = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert {m.recipient for m in mails} == {people.env.email, people.citizen.email}
+    assert all(m.status == OutboxStatus.SENT for m in mails), [m.last_error for m in mails]
+    assert len(sent) == len(mails)
+    waiting = next(m for m in mails if m.recipient == people.citizen.email)
+    assert "1. 具体地址 2. 现场照片" in waiting.subject and "1. 具体地址\n2. 现场照片" in waiting.body

@@ -524,3 +524,23 @@ def test_suggested_masters_are_shown_to_coordinators_only(client, db, people, no
         seen[who] = (body["duplicate_candidates"], suggested)
     assert seen["staff"] == ([], [{}])
     assert [c["ticket_id"] for c in seen["coordinator"][0]] == [master.id] and seen["coordinator"][1][0]["candidates"]
+
+
+def test_departments_read_the_masters_tracking_code_shortened(client, db, people, noise, bearer):
+    """A merged ticket's history names its master's tracking code. Whoever holds a code answers the callback
+    of a request sent without an account, so the departments on the follower (judged on the master's
+    handling too, as a rule) read it shortened, as they read every code; the coordinator reads it whole."""
+    master = noise(NOISE_ZH)
+    ticket = noise(NOISE_ZH_AGAIN)
+    with transaction():
+        services.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", [])
+    with transaction():
+        services.merge(people.coordinator, ticket.id, master.id)
+    code = master.submission.tracking_code
+    staff = client.get(f"/api/v1/tickets/{ticket.id}", headers=bearer(people.env))
+    assert staff.status_code == 200 and code not in staff.get_data(as_text=True)
+    (merged,) = [e for e in staff.get_json()["timeline"] if e["type"] == "merged"]
+    assert merged["payload"]["master_code"] == f"{code[:5]}…{code[-2:]}"
+    coordinator = client.get(f"/api/v1/tickets/{ticket.id}", headers=bearer(people.coordinator)).get_json()
+    (merged,) = [e for e in coordinator["timeline"] if e["type"] == "merged"]
+    assert merged["payload"]["master_code"] == code

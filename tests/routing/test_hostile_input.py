@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from participation.accounts.services import create_token
 from participation.core.uow import transaction
 from participation.routing import services
 from participation.routing.models import PartStatus, TicketEvent
@@ -199,3 +200,29 @@ def test_a_lead_swapped_out_is_led_from_its_deadline_forms_to_its_inbox(client, 
     env = part_of(joint_ticket, "ENV").department_id
     sent = client.post(f"/tickets/{joint_ticket.id}/deadlines", data={"action": "contact", "note": "已电话联系"})
     assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/inbox?department={env}")
+
+
+def test_ticket_writes_from_a_signed_in_browser_need_the_csrf_token(
+    app, client, db, people, joint_ticket, login, monkeypatch
+):
+    """Another site's page cannot act on a ticket with the staff member's cookies, through the pages or through
+    the JSON API (which takes session cookies too); an API token, which no other site can send, needs none."""
+    login(people.env)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    lead = part_of(joint_ticket, "ENV")
+    events = db.session.scalar(select(func.count()).select_from(TicketEvent))
+    for path, kwargs in (
+        (f"/api/v1/tickets/{joint_ticket.id}/notes", {"json": {"text": "from elsewhere"}}),
+        (f"/api/v1/parts/{lead.id}/accept", {}),
+        ("/api/v1/parts/accept", {"json": {"part_ids": [lead.id]}}),
+        (f"/tickets/{joint_ticket.id}/act", {"data": {"action": "accept", "part_id": str(lead.id)}}),
+        ("/inbox/accept", {"data": {"part_ids": [str(lead.id)]}}),
+    ):
+        response = client.post(path, **kwargs)
+        assert response.status_code == 400, path
+    assert db.session.scalar(select(func.count()).select_from(TicketEvent)) == events
+    assert lead.status == PartStatus.PENDING
+    _token, raw = create_token(people.env, "app")
+    db.session.commit()
+    signed = client.post(f"/api/v1/parts/{lead.id}/accept", headers={"Authorization": f"Bearer {raw}"})
+    assert signed.status_code == 200 and lead.status == PartStatus.ACCEPTED

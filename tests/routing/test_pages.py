@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import select
 
 from participation.core.uow import transaction
 from participation.intake import services as intake
+from participation.intake.models import Attachment
 from participation.routing import services
+from tests.conftest import image_bytes
 from tests.routing.conftest import part_of
 
 
@@ -580,3 +584,36 @@ def test_a_ticket_in_triage_says_no_department_handles_it_yet(client, db, people
     assert "路灯坏了三天，晚上很黑" in client.get("/coordination/triage").get_data(as_text=True)
     submit("工地半夜施工，" * 20)
     assert "…" in client.get("/coordination/triage").get_data(as_text=True)  # a long text is cut where it says so
+
+
+def test_a_requests_photos_are_shown_to_the_departments_on_its_ticket_only(client, db, people, login):
+    """Photo numbers of other departments' tickets are not found (as numbers never given out), and a
+    department that has left the ticket no longer opens its photos."""
+    login(people.citizen)
+    sent = client.post(
+        "/submit",
+        data={
+            "kind": "complaint",
+            "text": "工地半夜施工，噪音太大",
+            "district": "EAST-HILL",
+            "photos": (io.BytesIO(image_bytes()), "site.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 302
+    photo = db.session.scalar(select(Attachment))
+    ticket = photo.submission.ticket
+    with transaction():
+        services.dispatch(people.coordinator, ticket.id, ["NOISE"], "ENV", ["URBAN"])
+    seen = {}
+    for name in ("env", "urban", "transport", "coordinator"):
+        client.post("/logout")
+        login(getattr(people, name))
+        seen[name] = client.get(f"/attachments/{photo.id}").status_code
+    assert seen == {"env": 200, "urban": 200, "transport": 404, "coordinator": 200}
+    assert client.get(f"/attachments/{photo.id + 1000}").status_code == 404
+    with transaction():
+        services.remove_part(people.coordinator, part_of(ticket, "URBAN").id, "交通局已另行处理")
+    client.post("/logout")
+    login(people.urban)
+    assert client.get(f"/attachments/{photo.id}").status_code == 404

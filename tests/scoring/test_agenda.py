@@ -407,6 +407,29 @@ def test_page_permission_matrix(client, login, on_agenda, people, admins, period
     assert action.status_code == (302 if role == "coordinator" else 403)
 
 
+def test_department_admins_read_the_evidences_tracking_codes_shortened(
+    client, bearer, login, on_agenda, scenario, people, admins, period
+):
+    """The evidence names its tickets' tracking codes. Whoever holds a code answers the callback of a request
+    sent without an account, so a department's admin (of a department the evidence judges) reads them
+    shortened, as the departments read every code (routing.ticket.code); the coordinator reads them whole."""
+    tickets = [scenario[k] for k in ("t1", "t2", "t3", "t4", "t5")] + scenario["potholes"]
+    codes = [t.submission.tracking_code for t in tickets]
+    t3 = scenario["t3"].submission.tracking_code
+    headers = bearer(admins["own"])
+    listing = client.get(f"/api/v1/scorecards/agenda?period={period}", headers=headers)
+    detail = client.get(f"/api/v1/scorecards/agenda/{on_agenda.id}", headers=headers)
+    assert listing.status_code == detail.status_code == 200 and listing.get_json()["items"]
+    late = detail.get_json()["evidence"]["evidence"]["late"]
+    assert [r["tracking_code"] for r in late] == [f"{t3[:5]}…{t3[-2:]}"]
+    login(admins["own"])
+    pages = [client.get(f"/scorecards/agenda?period={period}"), client.get(f"/scorecards/agenda/{on_agenda.id}")]
+    for body in [listing, detail, *pages]:
+        assert body.status_code == 200 and not [c for c in codes if c in body.get_data(as_text=True)]
+    whole = client.get(f"/api/v1/scorecards/agenda/{on_agenda.id}", headers=bearer(people.coordinator)).get_json()
+    assert [r["tracking_code"] for r in whole["evidence"]["evidence"]["late"]] == [t3]
+
+
 def test_api_actions_and_their_errors(client, bearer, on_agenda, people, period):
     headers = bearer(people.coordinator)
     base = f"/api/v1/scorecards/agenda/{on_agenda.id}"
