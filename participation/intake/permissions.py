@@ -2,6 +2,7 @@
 
 from participation.accounts.models import Role
 from participation.core.permissions import can, rule
+from participation.intake.models import Channel
 from participation.routing.permissions import judged_on
 
 
@@ -53,16 +54,27 @@ def speaks_for_sender(actor, submission) -> bool:
     """Who answers for a request's sender (what the departments ask, the callback): the sending account (or
     a member of its enterprise), signed in; for a request sent without an account, whoever holds its code,
     signed out or with a citizen's or enterprise's account, and the coordinators; never the departments on
-    the ticket (a coordinator among their staff included), moderators, researchers or administrators."""
+    the ticket (a coordinator among their staff included), moderators, researchers or administrators. A
+    forum proposal sent for an author who has left has its code on a public page: the coordinators only."""
     if owns(actor, submission):
         return True
     if submission.user_id is not None or submission.organisation_id is not None:
         return False
+    if getattr(submission, "channel", None) == Channel.FORUM:
+        # A proposal sent on behalf of an author who has left: its code is on the public proposal page, so
+        # holding it proves nothing. Only the coordinators answer for such a sender.
+        return _coordinator_not_judged(actor, submission)
     if actor is None or not getattr(actor, "is_authenticated", False):
         return True
     if judged_on(actor, getattr(submission, "ticket", None)):
         return False
     return actor.has_role(Role.COORDINATOR) or actor.roles <= PUBLIC_ROLES
+
+
+def _coordinator_not_judged(actor, submission) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return actor.has_role(Role.COORDINATOR) and not judged_on(actor, getattr(submission, "ticket", None))
 
 
 @rule("intake.submission.add_information")

@@ -15,6 +15,7 @@ from participation.core.errors import Conflict, NotAuthenticated, NotFound, Perm
 from participation.core.labels import UNHAPPY, UNHAPPY_AGAIN, UNSOLVED, UNSOLVED_AGAIN
 from participation.core.permissions import SYSTEM, can, is_authenticated
 from participation.extensions import db
+from participation.intake.models import Channel
 from participation.routing.hooks import subscribe
 from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
 from participation.surveys import services
@@ -186,6 +187,11 @@ def answer_reopens(ticket: Ticket) -> bool:
 def why_not_answer(submission) -> str:
     """What someone who may not answer this request's callback is told: the sender answers it (see the rule
     surveys.callback.answer); only a request sent from an account has an account to sign in with."""
+    if submission.user_id is None and submission.organisation_id is None and submission.channel == Channel.FORUM:
+        return _(
+            "This proposal was sent to the departments from the public forum on behalf of an author who has "
+            "since left, so its callback is answered through the city coordination centre."
+        )
     if submission.user_id is None and submission.organisation_id is None:
         return _(
             "This request was sent without an account, so its callback is answered by its sender: with the "

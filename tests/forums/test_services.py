@@ -231,3 +231,29 @@ def test_search_filters_and_sorting(db, people, propose):
         services.search(state="draft")
     with pytest.raises(ValidationFailed):
         services.search(sort="random")
+
+
+def test_a_proposal_whose_author_has_left_is_not_answered_for_by_whoever_reads_its_code(
+    app, db, client, people, propose, threshold
+):
+    """Sent on behalf of an author who has left, the proposal's request has no account; its tracking code
+    is on the public proposal page, so holding it lets a visitor follow the request, not answer its
+    callback or what the departments ask. The coordinators answer for such a sender."""
+    from flask_login import AnonymousUserMixin
+
+    from participation.core.permissions import can
+
+    proposal = propose()
+    with transaction():
+        people.author.active = False
+    reach_threshold(people, proposal)
+    submission = db.session.get(Proposal, proposal.id).ticket.submission
+    assert submission.user_id is None and submission.channel.value == "forum"
+    assert submission.tracking_code in client.get(f"/proposals/{proposal.id}").get_data(as_text=True)
+    for rule in ("surveys.callback.answer", "intake.submission.add_information"):
+        assert not can(AnonymousUserMixin(), rule, submission), rule
+        assert not can(people.alice, rule, submission), rule
+        assert can(people.coordinator, rule, submission), rule
+    from participation.surveys.callbacks import why_not_answer
+
+    assert "coordination centre" in why_not_answer(submission)
