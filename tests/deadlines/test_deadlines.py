@@ -55,6 +55,23 @@ def test_withdrawal_stops_the_clocks(joint_ticket, people):
     assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
 
 
+def test_a_merged_duplicate_stops_its_clocks_and_never_fires_a_checkpoint(joint_ticket, people, submit):
+    """The duplicate is handled under its master: its own deadlines end with the merge, as for a rejection."""
+    with transaction():
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "asked for the exact address")
+    master = submit("工地夜里施工太吵")
+    with transaction():
+        routing.dispatch(people.coordinator, master.id, ["NOISE"], "ENV", [])
+    with transaction():
+        routing.merge(people.coordinator, joint_ticket.id, master.id, "same site")
+    assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+    assert joint_ticket.paused_since is None  # nobody waits for the sender of a merged item
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    fired = db.session.scalars(select(SlaCheckpoint.ticket_id).where(SlaCheckpoint.ticket_id == joint_ticket.id))
+    assert list(fired) == []
+
+
 def test_urgent_words_make_an_item_urgent_and_its_clocks_run_around_the_clock(submit, people):
     ticket = submit("楼道里有燃气泄漏的味道，很危险")
     assert ticket.priority == "urgent"
