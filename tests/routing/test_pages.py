@@ -580,3 +580,15 @@ def test_a_ticket_in_triage_says_no_department_handles_it_yet(client, db, people
     assert "路灯坏了三天，晚上很黑" in client.get("/coordination/triage").get_data(as_text=True)
     submit("工地半夜施工，" * 20)
     assert "…" in client.get("/coordination/triage").get_data(as_text=True)  # a long text is cut where it says so
+
+
+def test_a_settled_ticket_shows_the_coordinator_no_empty_coordination_card(client, db, people, submit, login, english):
+    """Nothing is left to coordinate on a merged or rejected ticket: no card with a heading and nothing under it."""
+    master, merged, rejected = submit(), submit("工地夜里还在施工"), submit("广告广告广告")
+    with transaction():
+        services.merge(people.coordinator, merged.id, master.id)
+        services.reject(people.coordinator, rejected.id, "Advertising.")
+    login(people.coordinator)
+    for settled in (merged, rejected):
+        assert "<h2>Coordination</h2>" not in client.get(f"/tickets/{settled.id}").get_data(as_text=True)
+    assert "<h2>Coordination</h2>" in client.get(f"/tickets/{master.id}").get_data(as_text=True)
