@@ -25,7 +25,8 @@ from typing import Any, Protocol
 CHECKPOINTS = (50, 75, 90, 100)
 ESCALATIONS = ((125, "head"), (150, "coordinator"))
 
-TERMINAL_TICKET_EVENTS = {"status.withdrawn", "status.duplicate", "status.rejected"}
+# A merge is recorded as "merged" (the duplicate is then handled under its master), not as a status event.
+TERMINAL_TICKET_EVENTS = {"status.withdrawn", "merged", "status.rejected"}
 CONTACT_EVENTS = {"reply", "contact.recorded", "status.resolved", "status.rejected"}
 
 

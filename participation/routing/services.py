@@ -121,10 +121,16 @@ def change_status(
     nobody."""
     new = TicketStatus(status)
     old = ticket.move_to(new)
-    if new not in OPEN_STATUSES and ticket.paused_since is not None:
+    if new not in OPEN_STATUSES:
+        _end_pause(ticket)
+    return record(ticket, f"status.{new.value}", actor, old=old.value, new=new.value, public=public, **payload)
+
+
+def _end_pause(ticket: Ticket) -> None:
+    """A pause running when the ticket leaves the open states (closed, withdrawn, merged) ends with it."""
+    if ticket.paused_since is not None:
         ticket.paused_since = None
         record(ticket, "clock.resumed", None, reason=PAUSE_ENDED_WITH_TICKET, automatic=True)
-    return record(ticket, f"status.{new.value}", actor, old=old.value, new=new.value, public=public, **payload)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -1124,6 +1130,7 @@ def merge(actor: Any, ticket_id: int, master_id: int, reason: str = "") -> Ticke
 def _merge(ticket: Ticket, master: Ticket, actor: Any, reason: str, **extra: Any) -> None:
     now = utcnow()
     old = ticket.merge_into(master, now)  # refuses itself, a closed master, a ticket past dispatch
+    _end_pause(ticket)
     master.updated_at = now  # a concurrent merge the other way round fails on the master's version
     _end_open_parts(ticket, actor, reason or "merged")
     code = master.submission.tracking_code

@@ -294,7 +294,27 @@ def act_page(ticket_id: int):
 @login_required
 def act(ticket_id: int):
     """Every workspace form posts here with its `action`; the service decides."""
-    return _perform(ticket_id, ACTIONS, {"dispatch": lambda: _("Ticket #%(id)s was dispatched.", id=ticket_id)})
+    return _perform(ticket_id, ACTIONS, _done(ticket_id))
+
+
+def _done(ticket_id: int) -> dict:
+    """A word of what was done, for the actions that may lead back to a queue where the row is simply gone
+    (triage, escalations) or that change who works on the ticket."""
+    return {
+        "dispatch": lambda: _("Ticket #%(id)s was dispatched.", id=ticket_id),
+        "lead": lambda: _("Ticket #%(id)s has a new lead department.", id=ticket_id),
+        "invite": lambda: _("A co-handling department is added to ticket #%(id)s.", id=ticket_id),
+        "remove": lambda: _("A co-handling department left ticket #%(id)s.", id=ticket_id),
+        "waive": lambda: _("The co-handling part is waived."),
+        "categories": lambda: _("The categories of ticket #%(id)s are saved.", id=ticket_id),
+        "merge": lambda: _(  # the master it went to: the one named, or the one that one was merged into
+            "Ticket #%(id)s was merged into ticket #%(master)s.",
+            id=ticket_id,
+            master=services.get_ticket(ticket_id, current_user).master_id,
+        ),
+        "reject": lambda: _("Ticket #%(id)s was rejected.", id=ticket_id),
+        "reopen": lambda: _("Ticket #%(id)s was reopened.", id=ticket_id),
+    }
 
 
 def _perform(ticket_id: int, actions: dict, done: dict):

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from participation.core.errors import Conflict, PermissionDenied, ValidationFailed
+from participation.core.labels import clock_label
 from participation.core.models import utcnow
 from participation.core.uow import transaction
 from participation.deadlines import services as deadlines
@@ -53,6 +54,23 @@ def test_withdrawal_stops_the_clocks(joint_ticket, people):
     with transaction():
         routing.withdraw(joint_ticket, people.citizen, "solved myself")
     assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+
+
+def test_a_merged_duplicate_stops_its_clocks_and_never_fires_a_checkpoint(joint_ticket, people, submit):
+    """The duplicate is handled under its master: its own deadlines end with the merge, as for a rejection."""
+    with transaction():
+        deadlines.pause(people.env, joint_ticket.id, "waiting_citizen", "asked for the exact address")
+    master = submit("工地夜里施工太吵")
+    with transaction():
+        routing.dispatch(people.coordinator, master.id, ["NOISE"], "ENV", [])
+    with transaction():
+        routing.merge(people.coordinator, joint_ticket.id, master.id, "same site")
+    assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+    assert joint_ticket.paused_since is None  # nobody waits for the sender of a merged item
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    fired = db.session.scalars(select(SlaCheckpoint.ticket_id).where(SlaCheckpoint.ticket_id == joint_ticket.id))
+    assert list(fired) == []
 
 
 def test_urgent_words_make_an_item_urgent_and_its_clocks_run_around_the_clock(submit, people):
@@ -350,6 +368,24 @@ def test_the_escalation_queue_says_less_than_a_minute_for_an_item_just_late(
     # No department is preselected to take the lead (nor the one leading already).
     assert 'aria-label="New lead department" required><option value="">Choose…</option>' in row
     assert '<option value="ENV">' not in row[row.index('name="department"') : row.index("Swap lead")]
+
+
+def test_the_escalation_queues_interim_deadline_says_which_deadline_it_moves(
+    client, joint_ticket, people, login, english, clock_at
+):
+    """A late ticket has several late deadlines and the row's form moves one of them: it names that one."""
+    clock_at(utcnow() + timedelta(days=40))
+    (row,) = deadlines.escalation_queue(people.coordinator)
+    moved = row["clocks"][0][0]
+    assert len(row["clocks"]) > 1
+    login(people.coordinator)
+    page = client.get("/coordination/escalations").get_data(as_text=True)
+    form = page[page.index('value="interim"') :]
+    form = form[: form.index("</form>")]
+    assert f'name="clock_id" value="{moved.id}"' in form
+    label = re.search(r"<label[^>]*>(.*?)<input", form, re.S)
+    assert label and "New deadline" in label.group(1)
+    assert f"{clock_label(moved.kind.value)} · {moved.department.name}" in label.group(1)
 
 
 def test_the_timeline_says_which_deadline_a_checkpoint_is_about(client, joint_ticket, people, login, english):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -408,6 +409,25 @@ def test_coordinator_merges_from_the_workspace_and_the_triage_queue(client, db, 
     master_page = client.get(f"/tickets/{master.id}").get_data(as_text=True)
     assert f'data-follower="{ticket.id}"' in master_page and ticket.submission.tracking_code in master_page
     assert f'href="/tickets/{master.id}"' in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+
+
+def test_merging_into_a_suggested_master_asks_for_a_second_step(client, db, people, noise, login, english):
+    """A merge cannot be undone: a suggestion's merge button sits behind a first click that names the master,
+    in the triage queue as in the workspace, and says what it does."""
+    master = noise(NOISE_ZH, **HERE)
+    ticket = noise(NOISE_ZH_AGAIN, **NEARBY)
+    login(people.coordinator)
+    for path in ("/coordination/triage", f"/tickets/{ticket.id}"):
+        page = client.get(path).get_data(as_text=True)
+        steps = re.findall(r"<details[^>]*>\s*<summary>(.*?)</summary>(.*?)</details>", page, re.S)
+        merges = [(summary, body) for summary, body in steps if 'value="merge"' in body]
+        assert len(merges) == 1, path
+        summary, body = merges[0]
+        assert f"#{master.id}" in summary and f'name="master_id" value="{master.id}"' in body
+        assert "cannot be undone" in body and 'name="reason"' in body
+        # no merge button outside such a step, bar the one where the number is typed in
+        outside = re.sub(r"<details[^>]*>.*?</details>", "", page, flags=re.S)
+        assert f'name="master_id" value="{master.id}"' not in outside, path
 
 
 def test_staff_see_no_suggestions_and_cannot_merge(client, db, people, noise, login):

@@ -617,3 +617,48 @@ def test_a_requests_photos_are_shown_to_the_departments_on_its_ticket_only(clien
     client.post("/logout")
     login(people.urban)
     assert client.get(f"/attachments/{photo.id}").status_code == 404
+
+
+def test_a_settled_ticket_shows_the_coordinator_no_empty_coordination_card(client, db, people, submit, login, english):
+    """Nothing is left to coordinate on a merged or rejected ticket: no card with a heading and nothing under it."""
+    master, merged, rejected = submit(), submit("工地夜里还在施工"), submit("广告广告广告")
+    with transaction():
+        services.merge(people.coordinator, merged.id, master.id)
+        services.reject(people.coordinator, rejected.id, "Advertising.")
+    login(people.coordinator)
+    for settled in (merged, rejected):
+        assert "<h2>Coordination</h2>" not in client.get(f"/tickets/{settled.id}").get_data(as_text=True)
+    assert "<h2>Coordination</h2>" in client.get(f"/tickets/{master.id}").get_data(as_text=True)
+
+
+def test_the_coordinators_actions_say_what_was_done_where_they_lead_back_to(
+    client, db, people, joint_ticket, submit, login, english
+):
+    """From the escalation or triage queue a coordinator's action leads back to the queue, where the row may
+    simply be gone: a word says what was done, to which ticket."""
+    master, duplicate = submit("工地夜里施工，噪音很大"), submit("工地夜里施工，噪音太大了")
+    login(people.coordinator)
+    tid = joint_ticket.id
+    urban = part_of(joint_ticket, "URBAN").id
+    for data, said in [
+        ({"action": "invite", "department": "TRANSPORT"}, f"A co-handling department is added to ticket #{tid}."),
+        ({"action": "lead", "department": "DRC", "reason": "DRC leads"}, f"Ticket #{tid} has a new lead department."),
+        ({"action": "waive", "part_id": urban, "reason": "not needed"}, "The co-handling part is waived."),
+        (
+            {"action": "remove", "part_id": urban, "reason": "not needed"},
+            f"A co-handling department left ticket #{tid}.",
+        ),
+        ({"action": "categories", "primary": "POTHOLE"}, f"The categories of ticket #{tid} are saved."),
+    ]:
+        done = client.post(f"/tickets/{tid}/act", data={**data, "back": "/coordination/escalations"})
+        assert done.status_code == 302 and done.headers["Location"].endswith("/coordination/escalations"), data
+        assert said in client.get("/coordination/escalations").get_data(as_text=True), data
+    merged = client.post(
+        f"/tickets/{duplicate.id}/act",
+        data={"action": "merge", "master_id": master.id, "back": "/coordination/triage"},
+    )
+    assert merged.status_code == 302
+    said = f"Ticket #{duplicate.id} was merged into ticket #{master.id}."
+    assert said in client.get("/coordination/triage").get_data(as_text=True)
+    client.post(f"/tickets/{master.id}/act", data={"action": "reject", "reason": "Advertising."})
+    assert f"Ticket #{master.id} was rejected." in client.get(f"/tickets/{master.id}").get_data(as_text=True)
