@@ -67,6 +67,7 @@ EVENT = {
     "part.return_requested": _l("A department asked to return or transfer its part."),
     "dispute.upheld": _l("The coordinator upheld a return."),
     "dispute.overruled": _l("The coordinator overruled a return."),
+    "dispute.closed": _l("An open return or transfer request was settled as the part ended."),
     "part.waived": _l("A co-handling part was waived."),
     "part.removed": _l("A co-handling department was removed."),
     "lead.swapped": _l("The lead department changed."),

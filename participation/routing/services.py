@@ -665,6 +665,9 @@ def _end_open_parts(ticket: Ticket, actor: Any, reason: str) -> None:
 
 
 def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
+    """A return or transfer request still open when its part ends another way (waived, removed, swapped out
+    as lead, the ticket rejected or withdrawn) is settled with it: the department leaves, as it asked. Its
+    own internal event says so, beside the step's."""
     for dispute in db.session.scalars(
         select(Dispute).where(Dispute.part_id == part.id, Dispute.status == DisputeStatus.OPEN)
     ):
@@ -673,6 +676,16 @@ def _close_open_disputes(part: TicketPart, actor: Any, note: str) -> None:
             actor.id,
             utcnow(),
             note,
+        )
+        record(
+            part.ticket,
+            "dispute.closed",
+            actor,
+            department=part.department,
+            dispute_id=dispute.id,
+            part_id=part.id,
+            kind=dispute.kind.value,
+            note=note,
         )
 
 

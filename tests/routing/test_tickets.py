@@ -215,6 +215,30 @@ def test_coordinator_swaps_lead_waives_and_removes(db, people, joint_ticket):
         services.swap_lead(people.env, joint_ticket.id, "ENV", "x")
 
 
+def test_an_open_return_request_settled_by_another_step_has_its_own_event(db, people, joint_ticket):
+    """Waiving a part whose department asked to return it settles the request too: the history says so
+    (internally), beside the waiver, and the sender's timeline does not."""
+    with transaction():
+        dispute = services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不属于城管职责")
+    with transaction():
+        services.waive(people.coordinator, part_of(joint_ticket, "URBAN").id, "无需协办")
+    assert dispute.status.value == "upheld" and dispute.ruling_note == "无需协办"
+    (closed,) = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == joint_ticket.id, TicketEvent.type == "dispute.closed")
+    )
+    assert not closed.public and closed.department.code == "URBAN" and closed.actor_id == people.coordinator.id
+    assert closed.payload == {
+        "dispute_id": dispute.id,
+        "part_id": part_of(joint_ticket, "URBAN").id,
+        "kind": "return",
+        "note": "无需协办",
+    }
+    assert db.session.scalar(
+        select(func.count()).select_from(AuditLog).where(AuditLog.action == "ticket.dispute.closed")
+    )
+    assert "dispute.closed" not in {e["type"] for e in public_view(joint_ticket.submission.tracking_code)["timeline"]}
+
+
 def test_a_new_lead_of_a_ticket_in_progress_must_sign_for_it_first(db, people, joint_ticket):
     """Found by the state-machine test: the new lead's part was pending only once flushed, so the ticket
     stayed "in progress" with a lead that had not signed for it."""
