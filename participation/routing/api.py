@@ -53,6 +53,14 @@ def suggest():
     return jsonify(result)
 
 
+@bp.get("/routing/departments")
+def departments_for():
+    """The lead and co-handlers the catalog gives categories (`categories=A,B`, the primary first) at a
+    district (`district=`), as dispatch proposes them (coordinators)."""
+    categories = [c for c in (request.args.get("categories") or "").split(",") if c]
+    return jsonify(services.departments_for(current_user, categories, request.args.get("district")))
+
+
 @bp.get("/tickets")
 def list_tickets():
     """A department's inbox (`department=CODE`, filters as on the page), a coordinator's queue (`queue=triage`),

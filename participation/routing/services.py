@@ -203,6 +203,27 @@ def suggest(actor: Any, text: str, district: str | None = None, category: str | 
     return decide(router, text, district, category, enterprise).as_dict()
 
 
+def departments_for(actor: Any, categories: list[str], district: str | None = None) -> dict:
+    """The lead and co-handlers the catalog gives these categories (the first is the primary) at this
+    district, as dispatch would propose them: what the dispatch form fills in when the coordinator
+    changes the categories."""
+    from participation.routing.engine import departments_now
+
+    authorize(actor, "routing.triage.view")
+    errors: dict[str, list[str]] = {}
+    known = set(db.session.scalars(select(Category.code).where(Category.active)))
+    if not categories:
+        errors["categories"] = [_("Choose a category.")]
+    elif len(categories) > 10 or any(c not in known for c in categories):
+        errors["categories"] = [_("Unknown category.")]
+    if district and district not in _district_codes():
+        errors["district"] = [_("Unknown district.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    lead, co = departments_now(categories, district or None)
+    return {"lead": lead, "co": co}
+
+
 def _district_codes() -> set[str]:
     return set(db.session.scalars(select(District.code)))
 

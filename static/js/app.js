@@ -321,7 +321,45 @@
     socket.on("notifications.unread", function (msg) { if (msg) { show(msg.unread); refreshList(); } });
   }
 
+  /* The dispatch form follows its categories: choosing the primary or further categories fills in the lead
+     and co-handlers the catalog gives them (GET /api/v1/routing/departments), until the coordinator picks
+     departments by hand. Delegated, so a workspace re-drawn live keeps it. */
+  function dispatchFollowsCategories() {
+    document.addEventListener("change", function (event) {
+      var box = event.target.closest ? event.target.closest("[data-dispatch]") : null;
+      if (!box) return;
+      var name = event.target.name;
+      if (name === "lead" || name === "co") {
+        box.dataset.departmentsChosen = "1";
+        return;
+      }
+      if ((name !== "primary" && name !== "categories") || box.dataset.departmentsChosen === "1") return;
+      var primary = box.querySelector('select[name="primary"]').value;
+      if (!primary) return;
+      var chosen = [primary];
+      var further = box.querySelector('select[name="categories"]').options;
+      for (var i = 0; i < further.length; i++) {
+        if (further[i].selected && chosen.indexOf(further[i].value) < 0) chosen.push(further[i].value);
+      }
+      var url = box.dataset.departmentsUrl + "?categories=" + encodeURIComponent(chosen.join(","));
+      if (box.dataset.district) url += "&district=" + encodeURIComponent(box.dataset.district);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (answer) {
+          if (!answer || box.dataset.departmentsChosen === "1") return;
+          box.querySelector('select[name="lead"]').value = answer.lead || "";
+          var co = box.querySelector('select[name="co"]').options;
+          for (var j = 0; j < co.length; j++) co[j].selected = answer.co.indexOf(co[j].value) >= 0;
+          box.dataset.followed = chosen.join(",");
+          var hint = box.querySelector("[data-dispatch-hint]");
+          if (hint) hint.textContent = box.dataset.followingHint;
+        })
+        .catch(function () {});
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    dispatchFollowsCategories();
     formHelpers();
     connectLive();
     liveRegions();

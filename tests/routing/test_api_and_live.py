@@ -123,6 +123,27 @@ def updates(socket) -> list[dict]:
     return [e["args"][0] for e in socket.get_received("/routing") if e["name"] == "ticket.updated"]
 
 
+def test_the_departments_the_catalog_gives_categories(client, db, people, bearer):
+    """What the dispatch form fills in when the coordinator changes the categories: the primary's lead,
+    its co-handlers, the further categories' leads, and the district office where a category asks."""
+    coordinator = bearer(people.coordinator)
+    ask = "/api/v1/routing/departments"
+    assert client.get(f"{ask}?categories=NOISE", headers=coordinator).get_json() == {"lead": "ENV", "co": ["URBAN"]}
+    with_office = client.get(f"{ask}?categories=NOISE&district=EAST-HILL", headers=coordinator).get_json()
+    assert with_office["lead"] == "ENV" and set(with_office["co"]) == {"URBAN", "OFFICE-EAST-HILL"}
+    both = client.get(f"{ask}?categories=POTHOLE,NOISE", headers=coordinator).get_json()
+    assert both["lead"] == "TRANSPORT" and set(both["co"]) == {"ENV", "URBAN"}
+    for query, field in (
+        ("", "categories"),
+        ("categories=NOPE", "categories"),
+        ("categories=NOISE&district=X", "district"),
+    ):
+        refused = client.get(f"{ask}?{query}", headers=coordinator)
+        assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], query
+    assert client.get(f"{ask}?categories=NOISE", headers=bearer(people.env)).status_code == 403
+    assert client.get(f"{ask}?categories=NOISE").status_code == 401
+
+
 def test_live_events_reach_the_right_rooms(app, db, people, submit):
     from participation.core.uow import transaction
     from participation.routing import services
