@@ -9,7 +9,7 @@ from participation.catalog.models import Department
 from participation.core.uow import transaction
 from participation.routing import services as routing
 from tests.browser.conftest import log_in
-from tests.browser.test_phone_layout import PHONE, _fits_the_screen
+from tests.browser.test_phone_layout import PHONE, WIDTHS, _fits_the_screen, _within_reach
 from tests.routing.conftest import late_joint_ticket, part_of
 
 pytestmark = pytest.mark.browser
@@ -64,6 +64,10 @@ def test_the_escalation_queue_keeps_its_shortcuts_inside_its_card_on_a_desk(
     log_in(page, base, people.coordinator)
     page.goto(f"{base}/coordination/escalations")
     expect(page.locator(f'#escalations tr[data-ticket="{late.id}"]')).to_be_visible()
+    _shortcuts_inside_the_card(page)
+
+
+def _shortcuts_inside_the_card(page) -> None:
     over = page.evaluate(
         """() => {
              const card = document.querySelector('#escalations').closest('.card').getBoundingClientRect();
@@ -72,3 +76,26 @@ def test_the_escalation_queue_keeps_its_shortcuts_inside_its_card_on_a_desk(
            }"""
     )
     assert not over, f"the shortcuts stick out of the card by {over} px"
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_escalation_queue_fits_every_width_from_a_phone_to_a_desk(
+    db, people, busy_centre, new_context, live_server, locale
+):
+    _waiting, late = busy_centre
+    people.coordinator.preferred_locale = locale[:2]
+    db.session.commit()
+    base = live_server()
+    page = new_context(locale=locale, viewport={"width": WIDTHS[-1], "height": 900}).new_page()
+    log_in(page, base, people.coordinator)
+    row = page.locator(f'#escalations tr[data-ticket="{late.id}"]')
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{base}/coordination/escalations")
+        expect(row).to_be_visible()
+        _fits_the_screen(page, width)
+        _shortcuts_inside_the_card(page)
+        for control in row.locator("td.actions select, td.actions input:not([type=hidden]), td.actions button").all():
+            _within_reach(control, width)
+    # On a desk the queue is still a table, its columns named once in its head.
+    expect(page.locator("#escalations tr.head")).to_be_visible()

@@ -13,11 +13,14 @@ from tests.routing.conftest import part_of
 pytestmark = pytest.mark.browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+# From a small phone through the tablets (where a list of many columns does not fit its card) to a wide desk.
+WIDTHS = [360, 390, 600, 640, 641, 700, 768, 820, 900, 960, 1023, 1024, 1100, 1280, 1400]
 
 
-def _fits_the_screen(page) -> None:
+def _fits_the_screen(page, screen: int = 390) -> None:
+    page.wait_for_load_state()  # a page still arriving may be measured before its stylesheet applies
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    assert width <= screen, f"the page is {width}px wide on a {screen}px screen"
     overflow = page.evaluate(
         """() => [...document.querySelectorAll('.card table')].map(t => {
              const card = t.closest('.card').getBoundingClientRect(), box = t.getBoundingClientRect();
@@ -25,6 +28,14 @@ def _fits_the_screen(page) -> None:
            }).filter(over => over > 0)"""
     )
     assert not overflow, f"a table sticks out of its card by {overflow} px"
+
+
+def _within_reach(control, screen: int = 390) -> None:
+    """A control is shown whole, inside the screen's width, and nothing covers it (a trial click)."""
+    expect(control).to_be_visible()
+    box = control.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= screen, f"{control} is at {box} on a {screen}px screen"
+    control.click(trial=True)
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
