@@ -234,7 +234,7 @@ def test_search_filters_and_sorting(db, people, propose):
 
 
 def test_a_proposal_whose_author_has_left_is_not_answered_for_by_whoever_reads_its_code(
-    app, db, client, people, propose, threshold
+    app, db, client, people, propose, threshold, english
 ):
     """Sent on behalf of an author who has left, the proposal's request has no account; its tracking code
     is on the public proposal page, so holding it lets a visitor follow the request, not answer its
