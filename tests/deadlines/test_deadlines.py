@@ -470,3 +470,41 @@ def test_a_long_escalation_queue_shows_its_first_page_and_says_how_many_there_ar
         refused = client.get(f"/api/v1/escalations?{query}", headers=coordinator)
         assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], query
         assert client.get(f"/api/v1/escalations?{query}", headers=env).status_code == 403
+
+
+def test_a_ticket_settled_while_the_escalation_queue_is_read_does_not_break_the_page(
+    client, joint_ticket, people, submit, login, clock_at
+):
+    """The queue reads the late clocks, then the tickets: one resolved or withdrawn in between (another
+    coordinator, a department at work) is still listed as it was read, not a server error."""
+    from sqlalchemy import event, update
+
+    from participation.routing.models import Ticket, TicketStatus
+
+    other = submit("Streetlight out on Pine Street for a week")
+    with transaction():
+        routing.dispatch(people.coordinator, other.id, ["NOISE"], "ENV", [])
+    clock_at(utcnow() + timedelta(days=40))
+    seen = {"clocks": False, "done": False}
+
+    def settle_between_reads(conn, cursor, statement, parameters, context, executemany):
+        if seen["done"]:
+            return
+        if "sla_clock" in statement and "ticket" in statement:
+            seen["clocks"] = True
+        elif seen["clocks"]:
+            seen["done"] = True
+            with db.engine.begin() as elsewhere:  # committed by another request, between the two reads
+                elsewhere.execute(
+                    update(Ticket).where(Ticket.id == joint_ticket.id).values(status=TicketStatus.WITHDRAWN)
+                )
+
+    login(people.coordinator)
+    event.listen(db.engine, "before_cursor_execute", settle_between_reads)
+    try:
+        page = client.get("/coordination/escalations")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", settle_between_reads)
+    assert seen["done"]
+    assert page.status_code == 200
+    assert f'<tr data-ticket="{other.id}">' in page.get_data(as_text=True)
