@@ -32,7 +32,7 @@ from participation.deadlines.models import (
 )
 from participation.extensions import db
 from participation.routing.hooks import subscribe
-from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketPart
+from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketPart, TicketStatus
 
 PAUSE_KINDS = ("waiting_citizen", "suspension")
 URGENT = "urgent"
@@ -392,6 +392,12 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
     changed: set[int] = set()
     for clock in clocks:
         ticket = tickets[clock.ticket_id]
+        if ticket.status == TicketStatus.DUPLICATE:
+            # Merged before the clocks took "merged" for an end: its history ends them now, nothing fires.
+            if ticket.id not in changed:
+                recompute(ticket, at)
+                changed.add(ticket.id)
+            continue
         if clock.state == ClockState.PAUSED:
             cap_reached, clock.next_check_at = clock.next_check_at, None
             if ticket.paused_since is not None:

@@ -73,6 +73,32 @@ def test_a_merged_duplicate_stops_its_clocks_and_never_fires_a_checkpoint(joint_
     assert list(fired) == []
 
 
+def test_a_duplicate_merged_before_its_clocks_knew_merges_fires_no_checkpoint(joint_ticket, people, submit):
+    """Duplicates merged before the clocks took "merged" for an end kept running clocks in the database; the
+    sweep ends them when they come due, rather than warn and escalate a ticket handled under its master."""
+    from sqlalchemy import update
+
+    from participation.deadlines.models import ClockState
+
+    master = submit("工地夜里施工太吵")
+    with transaction():
+        routing.dispatch(people.coordinator, master.id, ["NOISE"], "ENV", [])
+    with transaction():
+        routing.merge(people.coordinator, joint_ticket.id, master.id, "same site")
+    with transaction():  # as the clocks were left by a merge before that
+        db.session.execute(
+            update(SlaClock)
+            .where(SlaClock.ticket_id == joint_ticket.id)
+            .values(state=ClockState.RUNNING, stopped_at=None, next_level=50, next_check_at=utcnow())
+        )
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    fired = db.session.scalars(select(SlaCheckpoint.ticket_id).where(SlaCheckpoint.ticket_id == joint_ticket.id))
+    assert list(fired) == []
+    assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+    assert joint_ticket.escalation_level == 0
+
+
 def test_urgent_words_make_an_item_urgent_and_its_clocks_run_around_the_clock(submit, people):
     ticket = submit("楼道里有燃气泄漏的味道，很危险")
     assert ticket.priority == "urgent"
