@@ -32,7 +32,7 @@ from participation.deadlines.models import (
 )
 from participation.extensions import db
 from participation.routing.hooks import subscribe
-from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketPart
+from participation.routing.models import OPEN_STATUSES, Ticket, TicketEvent, TicketPart, TicketStatus
 
 PAUSE_KINDS = ("waiting_citizen", "suspension")
 URGENT = "urgent"
@@ -392,6 +392,12 @@ def sweep(at: datetime | None = None, limit: int = 5000) -> int:
     changed: set[int] = set()
     for clock in clocks:
         ticket = tickets[clock.ticket_id]
+        if ticket.status == TicketStatus.DUPLICATE:
+            # Merged before the clocks took "merged" for an end: its history ends them now, nothing fires.
+            if ticket.id not in changed:
+                recompute(ticket, at)
+                changed.add(ticket.id)
+            continue
         if clock.state == ClockState.PAUSED:
             cap_reached, clock.next_check_at = clock.next_check_at, None
             if ticket.paused_since is not None:
@@ -553,26 +559,40 @@ def escalation_queue(
     authorize(actor, "deadlines.escalations.view")
     at = at or now()
     business = current_calendar()
+    # Each read carries what the ranking needs of its tickets: a ticket settled between the two reads
+    # (another request at work) stays as the first read saw it, rather than missing from the second.
     late = db.session.execute(
-        select(SlaClock.id, SlaClock.ticket_id, SlaClock.effective_due, Ticket.priority)
+        select(
+            SlaClock.id,
+            SlaClock.ticket_id,
+            SlaClock.effective_due,
+            Ticket.priority,
+            Ticket.escalation_level,
+            Ticket.created_at,
+        )
         .join(Ticket, Ticket.id == SlaClock.ticket_id)
         .where(Ticket.status.in_(OPEN_STATUSES), *_late(at))
         .order_by(SlaClock.id)
     ).all()
-    tickets = {
-        ticket_id: {"level": level, "created_at": created_at, "clocks": [], "late_minutes": 0.0}
-        for ticket_id, level, created_at in db.session.execute(
-            select(Ticket.id, Ticket.escalation_level, Ticket.created_at).where(
-                Ticket.status.in_(OPEN_STATUSES),
-                or_(Ticket.escalation_level > 0, Ticket.id.in_({ticket_id for _c, ticket_id, _d, _p in late} or {-1})),
-            )
+    escalated = db.session.execute(
+        select(Ticket.id, Ticket.escalation_level, Ticket.created_at).where(
+            Ticket.status.in_(OPEN_STATUSES), Ticket.escalation_level > 0
         )
-    }
-    for clock_id, ticket_id, due, priority in late:
+    ).all()
+    tickets: dict[int, dict] = {}
+
+    def entry(ticket_id: int, level: int, created_at: datetime) -> dict:
+        return tickets.setdefault(
+            ticket_id, {"level": level, "created_at": created_at, "clocks": [], "late_minutes": 0.0}
+        )
+
+    for clock_id, ticket_id, due, priority, level, created_at in late:
         minutes = calendar_of(priority, business).minutes_between(due, at)
-        entry = tickets[ticket_id]
-        entry["clocks"].append((clock_id, minutes))
-        entry["late_minutes"] = max(entry["late_minutes"], minutes)
+        row = entry(ticket_id, level, created_at)
+        row["clocks"].append((clock_id, minutes))
+        row["late_minutes"] = max(row["late_minutes"], minutes)
+    for ticket_id, level, created_at in escalated:
+        entry(ticket_id, level, created_at)
     if sort == "level":
         order = sorted(tickets, key=lambda t: (-tickets[t]["level"], -tickets[t]["late_minutes"], t))
     elif sort == "oldest":

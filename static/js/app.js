@@ -343,10 +343,13 @@
       }
       var url = box.dataset.departmentsUrl + "?categories=" + encodeURIComponent(chosen.join(","));
       if (box.dataset.district) url += "&district=" + encodeURIComponent(box.dataset.district);
+      // Only the answer for the latest choice counts: an earlier one may arrive after it.
+      var asked = String(Number(box.dataset.asked || 0) + 1);
+      box.dataset.asked = asked;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (answer) {
-          if (!answer || box.dataset.departmentsChosen === "1") return;
+          if (!answer || box.dataset.asked !== asked || box.dataset.departmentsChosen === "1") return;
           box.querySelector('select[name="lead"]').value = answer.lead || "";
           var co = box.querySelector('select[name="co"]').options;
           for (var j = 0; j < co.length; j++) co[j].selected = answer.co.indexOf(co[j].value) >= 0;

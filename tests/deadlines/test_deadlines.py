@@ -73,6 +73,32 @@ def test_a_merged_duplicate_stops_its_clocks_and_never_fires_a_checkpoint(joint_
     assert list(fired) == []
 
 
+def test_a_duplicate_merged_before_its_clocks_knew_merges_fires_no_checkpoint(joint_ticket, people, submit):
+    """Duplicates merged before the clocks took "merged" for an end kept running clocks in the database; the
+    sweep ends them when they come due, rather than warn and escalate a ticket handled under its master."""
+    from sqlalchemy import update
+
+    from participation.deadlines.models import ClockState
+
+    master = submit("工地夜里施工太吵")
+    with transaction():
+        routing.dispatch(people.coordinator, master.id, ["NOISE"], "ENV", [])
+    with transaction():
+        routing.merge(people.coordinator, joint_ticket.id, master.id, "same site")
+    with transaction():  # as the clocks were left by a merge before that
+        db.session.execute(
+            update(SlaClock)
+            .where(SlaClock.ticket_id == joint_ticket.id)
+            .values(state=ClockState.RUNNING, stopped_at=None, next_level=50, next_check_at=utcnow())
+        )
+    with transaction():
+        deadlines.sweep(utcnow() + timedelta(days=60))
+    fired = db.session.scalars(select(SlaCheckpoint.ticket_id).where(SlaCheckpoint.ticket_id == joint_ticket.id))
+    assert list(fired) == []
+    assert {c.state.value for c in clocks(joint_ticket).values()} == {"cancelled"}
+    assert joint_ticket.escalation_level == 0
+
+
 def test_urgent_words_make_an_item_urgent_and_its_clocks_run_around_the_clock(submit, people):
     ticket = submit("楼道里有燃气泄漏的味道，很危险")
     assert ticket.priority == "urgent"
@@ -470,3 +496,41 @@ def test_a_long_escalation_queue_shows_its_first_page_and_says_how_many_there_ar
         refused = client.get(f"/api/v1/escalations?{query}", headers=coordinator)
         assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], query
         assert client.get(f"/api/v1/escalations?{query}", headers=env).status_code == 403
+
+
+def test_a_ticket_settled_while_the_escalation_queue_is_read_does_not_break_the_page(
+    client, joint_ticket, people, submit, login, clock_at
+):
+    """The queue reads the late clocks, then the tickets: one resolved or withdrawn in between (another
+    coordinator, a department at work) is still listed as it was read, not a server error."""
+    from sqlalchemy import event, update
+
+    from participation.routing.models import Ticket, TicketStatus
+
+    other = submit("Streetlight out on Pine Street for a week")
+    with transaction():
+        routing.dispatch(people.coordinator, other.id, ["NOISE"], "ENV", [])
+    clock_at(utcnow() + timedelta(days=40))
+    seen = {"clocks": False, "done": False}
+
+    def settle_between_reads(conn, cursor, statement, parameters, context, executemany):
+        if seen["done"]:
+            return
+        if "sla_clock" in statement and "ticket" in statement:
+            seen["clocks"] = True
+        elif seen["clocks"]:
+            seen["done"] = True
+            with db.engine.begin() as elsewhere:  # committed by another request, between the two reads
+                elsewhere.execute(
+                    update(Ticket).where(Ticket.id == joint_ticket.id).values(status=TicketStatus.WITHDRAWN)
+                )
+
+    login(people.coordinator)
+    event.listen(db.engine, "before_cursor_execute", settle_between_reads)
+    try:
+        page = client.get("/coordination/escalations")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", settle_between_reads)
+    assert seen["done"]
+    assert page.status_code == 200
+    assert f'<tr data-ticket="{other.id}">' in page.get_data(as_text=True)
