@@ -16,10 +16,10 @@ def chosen(page, name: str) -> list[str]:
     )
 
 
-def test_the_dispatch_form_fills_in_the_catalogs_departments_for_the_categories(
-    db, people, submit, new_context, live_server
-):
-    waiting = submit("小区门口的路灯坏了一个月了，晚上很黑")  # in triage, at Hillside (EAST-HILL)
+@pytest.fixture
+def dispatching(db, people, submit, new_context, live_server):
+    """A coordinator's page of a ticket in triage at Hillside (EAST-HILL), with its dispatch form."""
+    waiting = submit("小区门口的路灯坏了一个月了，晚上很黑")
     people.coordinator.preferred_locale = "en"
     db.session.commit()
     base = live_server()
@@ -28,6 +28,11 @@ def test_the_dispatch_form_fills_in_the_catalogs_departments_for_the_categories(
     page.goto(f"{base}/tickets/{waiting.id}")
     form = page.locator("[data-dispatch]")
     expect(form).to_be_visible()
+    return page, form
+
+
+def test_the_dispatch_form_fills_in_the_catalogs_departments_for_the_categories(dispatching):
+    page, form = dispatching
 
     form.locator('select[name="primary"]').select_option("POTHOLE")
     expect(form.locator('select[name="lead"]')).to_have_value("TRANSPORT")
@@ -52,19 +57,10 @@ def test_the_dispatch_form_fills_in_the_catalogs_departments_for_the_categories(
     expect(form).to_have_attribute("data-followed", "NOISE,POTHOLE")
 
 
-def test_the_dispatch_form_keeps_the_departments_of_the_last_category_chosen(
-    db, people, submit, new_context, live_server
-):
+def test_the_dispatch_form_keeps_the_departments_of_the_last_category_chosen(dispatching):
     """Two categories chosen in a moment: the catalog's answer for the first, arriving after the second's,
     does not put back the first category's departments."""
-    waiting = submit("小区门口的路灯坏了一个月了，晚上很黑")
-    people.coordinator.preferred_locale = "en"
-    db.session.commit()
-    base = live_server()
-    page = new_context().new_page()
-    log_in(page, base, people.coordinator)
-    page.goto(f"{base}/tickets/{waiting.id}")
-    form = page.locator("[data-dispatch]")
+    page, form = dispatching
     held = []
 
     def hold_the_first(route):
