@@ -284,15 +284,18 @@ def test_a_refused_ruling_keeps_the_department_and_note_in_that_disputes_form(cl
         dispute = services.request_return(people.env, part_of(joint_ticket, "ENV").id, "return", "不是环保的事")
         other = services.request_return(people.urban, part_of(joint_ticket, "URBAN").id, "return", "不是城管的事")
     login(people.coordinator)
+    listed = client.get("/coordination/disputes").get_data(as_text=True)
+    row = listed[listed.index(f'data-dispute="{dispute.id}"') : listed.index(f'data-dispute="{other.id}"')]
+    assert '<option value="ENV"' not in row and '<option value="TRANSPORT"' in row  # not the one returning it
     refused = client.post(
         f"/coordination/disputes/{dispute.id}/rule",
-        data={"decision": "upheld", "department": "ENV", "note": "由交通局牵头"},
+        data={"decision": "", "department": "TRANSPORT", "note": "由交通局牵头"},
     )
     assert refused.status_code == 422
     page = refused.get_data(as_text=True)
     row = page[page.index(f'data-dispute="{dispute.id}"') : page.index(f'data-dispute="{other.id}"')]
-    assert '<option value="ENV" selected>' in row and 'value="由交通局牵头"' in row and "data-kept" in row
-    assert 'data-field="department"' in row and page.count('role="alert"') == 1
+    assert '<option value="TRANSPORT" selected>' in row and 'value="由交通局牵头"' in row and "data-kept" in row
+    assert 'data-field="decision"' in row and page.count('role="alert"') == 1
     rest = page[page.index(f'data-dispute="{other.id}"') :]
     assert " selected>" not in rest and "由交通局牵头" not in rest
     assert dispute.status.value == "open"
