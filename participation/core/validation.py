@@ -127,6 +127,21 @@ def visible(text: str) -> bool:
 _FULL_WIDTH_DIGITS = {0x3000: 0x20, **{0xFF10 + d: 0x30 + d for d in range(10)}}
 
 
+API_LIMIT_MAX = 1000  # the most rows a list of the API gives at once when asked for `limit`
+
+
+def query_limit(value: str | None, errors: dict[str, list[str]]) -> int | None:
+    """A list's `limit` query parameter: None when not given (the whole list), else 1 to API_LIMIT_MAX;
+    anything else is a field error added to `errors`."""
+    if value is None:
+        return None
+    limit = small_int(value)
+    if limit is None or not 1 <= limit <= API_LIMIT_MAX:
+        errors["limit"] = [_("Give a whole number from 1 to 1000.")]
+        return None
+    return limit
+
+
 def small_int(value: str | None) -> int | None:
     """A form value as a database-sized non-negative integer, or None (full-width digits, as a Chinese
     input method types them, count as digits)."""

@@ -10,7 +10,7 @@ from participation.core.api import bp
 from participation.core.errors import NotFound, ValidationFailed
 from participation.core.permissions import authorize
 from participation.core.uow import transaction
-from participation.core.validation import json_body, record_id, small_int
+from participation.core.validation import json_body, query_limit, record_id
 from participation.deadlines import services
 from participation.deadlines.models import SlaClock
 
@@ -96,11 +96,7 @@ def escalations():
     sort = request.args.get("sort") or "late"
     if sort not in services.ESCALATION_SORTS:
         errors["sort"] = [_("Sort by late, level or oldest.")]
-    limit = request.args.get("limit")
-    if limit is not None:  # without it, every ticket
-        limit = small_int(limit)
-        if limit is None or not 1 <= limit <= 1000:
-            errors["limit"] = [_("Give a whole number from 1 to 1000.")]
+    limit = query_limit(request.args.get("limit"), errors)  # without it, every ticket
     if errors:
         authorize(current_user, "deadlines.escalations.view")  # a stranger learns nothing of the parameters
         raise ValidationFailed(fields=errors)

@@ -10,7 +10,7 @@ from participation.core.api import bp
 from participation.core.errors import NotAuthenticated, ValidationFailed
 from participation.core.permissions import is_authenticated
 from participation.core.uow import transaction
-from participation.core.validation import json_body, small_int
+from participation.core.validation import json_body, query_limit
 from participation.extensions import limiter
 from participation.routing import services
 from participation.routing.serialise import dispute_json, part_json, ticket_json
@@ -77,11 +77,10 @@ def list_tickets():
     if queue not in (None, "", "triage", "disputes"):
         raise ValidationFailed(fields={"queue": [_("Give triage or disputes, or leave it out for an inbox.")]})
     if queue == "triage":
-        limit = request.args.get("limit")
-        if limit is not None:  # the oldest `limit` only; without it, every waiting ticket
-            limit = small_int(limit)
-            if limit is None or not 1 <= limit <= 1000:
-                raise ValidationFailed(fields={"limit": [_("Give a whole number from 1 to 1000.")]})
+        errors: dict[str, list[str]] = {}
+        limit = query_limit(request.args.get("limit"), errors)  # the oldest `limit`; without it, every one
+        if errors:
+            raise ValidationFailed(fields=errors)
         tickets = services.triage_queue(current_user, limit=limit)
         waiting = services.triage_waiting(current_user)
         return jsonify({"tickets": [ticket_json(t, current_user) for t in tickets], "waiting": waiting})
