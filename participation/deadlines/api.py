@@ -100,9 +100,7 @@ def escalations():
     if errors:
         authorize(current_user, "deadlines.escalations.view")  # a stranger learns nothing of the parameters
         raise ValidationFailed(fields=errors)
-    at = services.now()
-    rows = services.escalation_queue(current_user, sort=sort, at=at, limit=limit)
-    total = services.escalation_count(current_user, at) if limit is not None and len(rows) >= limit else len(rows)
+    rows, total = services.escalation_page(current_user, sort, limit)
     return jsonify(
         {
             "total": total,

@@ -549,6 +549,15 @@ def escalation_count(actor: Any, at: datetime | None = None) -> int:
 ESCALATION_SORTS = ("late", "level", "oldest")
 
 
+def escalation_page(actor: Any, sort: str = "late", limit: int | None = None) -> tuple[list[dict], int]:
+    """The escalation queue's first `limit` tickets (all without it) and how many there are in all: a city
+    far behind may have more than a page, which the page and the API say rather than hide."""
+    at = now()
+    rows = escalation_queue(actor, sort=sort, at=at, limit=limit)
+    total = escalation_count(actor, at) if limit is not None and len(rows) >= limit else len(rows)
+    return rows, total
+
+
 def escalation_queue(
     actor: Any, sort: str = "late", at: datetime | None = None, limit: int | None = None
 ) -> list[dict]:

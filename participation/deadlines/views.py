@@ -34,10 +34,6 @@ def escalations():
     sort = request.args.get("sort", "late")
     if sort not in services.ESCALATION_SORTS:
         sort = "late"
-    limit = current_app.config["ESCALATION_PAGE_SIZE"]
-    at = services.now()
-    rows = services.escalation_queue(current_user, sort=sort, at=at, limit=limit)
-    # A city far behind may have more than a page: say so, rather than silently hide the rest.
-    total = services.escalation_count(current_user, at) if len(rows) >= limit else len(rows)
+    rows, total = services.escalation_page(current_user, sort, current_app.config["ESCALATION_PAGE_SIZE"])
     template = "deadlines/_escalation_rows.html" if request.args.get("partial") == "1" else "deadlines/escalations.html"
     return render_template(template, rows=rows, total=total, sort=sort, departments=catalog.departments())
